@@ -1,0 +1,60 @@
+/**
+ * Backend selection: the native addon when it loads, the pure-TypeScript reference otherwise.
+ * Override with the environment variable LMEDIT_BACKEND=native|reference or `setBackend()`.
+ */
+import type { Backend } from './backend.js';
+import { referenceBackend } from './backends/reference/index.js';
+import { loadNativeBackend, nativeLoadError } from './backends/native.js';
+
+export type BackendName = 'native' | 'reference';
+
+let current: Backend | null = null;
+
+function resolve(name: string | undefined): Backend {
+  if (name === 'reference') return referenceBackend;
+  const native = loadNativeBackend();
+  if (name === 'native') {
+    if (!native) {
+      throw new Error(
+        `LMEDIT_BACKEND=native but the native addon did not load: ${nativeLoadError() ?? 'unknown reason'}. ` +
+          'Run `npm run build:native` to see the build error.',
+      );
+    }
+    return native;
+  }
+  if (name !== undefined && name !== '' && name !== 'auto') {
+    throw new Error(`LMEDIT_BACKEND must be "native", "reference" or "auto", got "${name}"`);
+  }
+  return native ?? referenceBackend;
+}
+
+/** The backend tensors compute with (chosen on first use). */
+export function getBackend(): Backend {
+  if (!current) current = resolve(process.env['LMEDIT_BACKEND']);
+  return current;
+}
+
+/**
+ * Switch backends. Tensors keep their plain typed-array storage, so tensors created under one
+ * backend stay usable under the other.
+ */
+export function setBackend(name: BackendName | 'auto'): Backend {
+  current = resolve(name);
+  return current;
+}
+
+/** Run fn with a given backend, restoring the previous one afterwards. */
+export function withBackend<T>(name: BackendName, fn: () => T): T {
+  const prev = getBackend();
+  current = resolve(name);
+  try {
+    return fn();
+  } finally {
+    current = prev;
+  }
+}
+
+/** Why the native addon did not load (null when it did or was never tried). */
+export function nativeLoadErrorMessage(): string | null {
+  return nativeLoadError();
+}
