@@ -1,0 +1,127 @@
+/**
+ * Pieces every architecture shares: position ids from the attention mask (HF generate's
+ * convention), rotary angle tables (LLaMA incl. linear/llama3 scaling, GPT-J), KV-cache
+ * appends and the parameter lookup with helpful errors.
+ */
+import * as T from '../tensor/index.js';
+import type { Tensor } from '../tensor/index.js';
+import type { ModelConfig } from './config.js';
+import type { ForwardInput, KVCache } from './types.js';
+
+/**
+ * Position ids for the T new tokens: cumsum(mask) - 1 over the full (past + new) mask, with
+ * pad positions set to 1 (as HF `prepare_inputs_for_generation` does); without a mask,
+ * P .. P + T - 1.
+ */
+export function positionIds(input: ForwardInput, B: number, Tn: number, past: number): Tensor {
+  if (input.positionIds) {
+    const p = input.positionIds;
+    if (p.dtype !== 'int32' || p.rank !== 2 || p.shape[0] !== B || p.shape[1] !== Tn) {
+      throw new Error(`forward: positionIds must be int32 [${B}, ${Tn}], got ${p.dtype} [${p.shape.join(', ')}]`);
+    }
+    return p;
+  }
+  const out = new Int32Array(B * Tn);
+  const mask = input.attentionMask;
+  if (!mask) {
+    for (let b = 0; b < B; b++) for (let t = 0; t < Tn; t++) out[b * Tn + t] = past + t;
+    return T.tensor(out, [B, Tn], 'int32');
+  }
+  const total = mask.shape[1]!;
+  const m = mask.toArray();
+  for (let b = 0; b < B; b++) {
+    let c = 0;
+    for (let t = 0; t < total; t++) {
+      c += m[b * total + t]!;
+      const j = t - (total - Tn);
+      if (j >= 0) out[b * Tn + j] = m[b * total + t] ? c - 1 : 1;
+    }
+  }
+  return T.tensor(out, [B, Tn], 'int32');
+}
+
+/** Validate ids and the attention mask; returns the key mask for attention or null. */
+export function checkInputs(input: ForwardInput, cfg: ModelConfig): { B: number; Tn: number; past: number; keyMask: Tensor | null } {
+  const ids = input.ids;
+  if (ids.dtype !== 'int32' || ids.rank !== 2) throw new Error(`forward: ids must be int32 [B, T], got ${ids.dtype} [${ids.shape.join(', ')}]`);
+  const [B, Tn] = ids.shape as [number, number];
+  const past = input.cache?.length ?? 0;
+  const vals = ids.storage as Int32Array;
+  for (let i = 0; i < ids.size; i++) {
+    const v = vals[ids.offset + i]!;
+    if (v < 0 || v >= cfg.vocabSize) throw new Error(`forward: token id ${v} at flat index ${i} is outside the vocabulary [0, ${cfg.vocabSize})`);
+  }
+  if (past + Tn > cfg.maxPositions && cfg.arch === 'gpt2') {
+    throw new Error(`forward: ${past + Tn} positions exceed the model's maximum of ${cfg.maxPositions}`);
+  }
+  const mask = input.attentionMask ?? null;
+  if (mask) {
+    if (mask.dtype !== 'uint8' || mask.rank !== 2 || mask.shape[0] !== B || mask.shape[1] !== past + Tn) {
+      throw new Error(`forward: attentionMask must be uint8 [${B}, ${past + Tn}], got ${mask.dtype} [${mask.shape.join(', ')}]`);
+    }
+  }
+  return { B, Tn, past, keyMask: mask };
+}
+
+/** Rotary angle tables cos/sin [P, rotaryDim/2] (float32) for positions 0..P-1. */
+export interface RopeTables {
+  cos: Tensor;
+  sin: Tensor;
+}
+
+/**
+ * LLaMA's inverse frequencies, computed in float32 like HF (`1 / theta^(arange(0, d, 2) / d)`),
+ * with linear or llama3 scaling applied.
+ */
+export function ropeInvFreq(cfg: ModelConfig): number[] {
+  const dim = cfg.rotaryDim;
+  const f = Math.fround;
+  const inv: number[] = [];
+  for (let i = 0; i < dim; i += 2) inv.push(f(1 / f(Math.pow(cfg.ropeTheta, f(i / dim)))));
+  const sc = cfg.ropeScaling;
+  if (sc.type === 'llama3') {
+    const lowWavelen = sc.originalMaxPositionEmbeddings / sc.lowFreqFactor;
+    const highWavelen = sc.originalMaxPositionEmbeddings / sc.highFreqFactor;
+    return inv.map((fr) => {
+      const wavelen = (2 * Math.PI) / fr;
+      if (wavelen < highWavelen) return fr;
+      if (wavelen > lowWavelen) return f(fr / sc.factor);
+      const smooth = (sc.originalMaxPositionEmbeddings / wavelen - sc.lowFreqFactor) / (sc.highFreqFactor - sc.lowFreqFactor);
+      return f((1 - smooth) * (fr / sc.factor) + smooth * fr);
+    });
+  }
+  return inv;
+}
+
+/** cos/sin tables for positions [0, P) with angle = pos * invFreq (fp32 product like torch). */
+export function ropeTables(invFreq: readonly number[], P: number, posScale = 1): RopeTables {
+  const half = invFreq.length;
+  const cos = new Float32Array(P * half);
+  const sin = new Float32Array(P * half);
+  for (let p = 0; p < P; p++) {
+    const t = Math.fround(p / posScale);
+    for (let i = 0; i < half; i++) {
+      const a = Math.fround(t * invFreq[i]!);
+      cos[p * half + i] = Math.cos(a);
+      sin[p * half + i] = Math.sin(a);
+    }
+  }
+  return { cos: T.keep(T.tensor(cos, [P, half])), sin: T.keep(T.tensor(sin, [P, half])) };
+}
+
+/** Append new k/v [B, KVH, T, hd] to a layer's cache entry, returning the full k/v. */
+export function appendCache(cache: KVCache | null, layer: number, k: Tensor, v: Tensor): { k: Tensor; v: Tensor } {
+  if (!cache) return { k, v };
+  const prev = cache.layers[layer];
+  const full = prev ? { k: T.concat([prev.k, k], 2), v: T.concat([prev.v, v], 2) } : { k, v };
+  return full;
+}
+
+/** Find a parameter, suggesting near names when absent. */
+export function lookupParam(params: Map<string, Tensor>, name: string): Tensor {
+  const t = params.get(name);
+  if (t) return t;
+  const tail = name.split('.').slice(-2).join('.');
+  const near = [...params.keys()].filter((k) => k.endsWith(tail)).slice(0, 3);
+  throw new Error(`model: no parameter "${name}"${near.length ? ` (similar: ${near.join(', ')})` : ''}`);
+}
