@@ -125,3 +125,71 @@ export function lookupParam(params: Map<string, Tensor>, name: string): Tensor {
   const near = [...params.keys()].filter((k) => k.endsWith(tail)).slice(0, 3);
   throw new Error(`model: no parameter "${name}"${near.length ? ` (similar: ${near.join(', ')})` : ''}`);
 }
+
+/**
+ * HF 4.33's output for query rows that see no real key (the pad positions of a left-padded
+ * batch). HF adds finfo.min masks instead of -inf: such a row's scores all round to
+ * finfo.min except where the causal and padding masks add up to -inf (padding after the
+ * query), so softmax spreads uniformly over every key but those. Our attention kernel returns
+ * zeros for these rows; this adds HF's uniform average of v so losses over padded batches
+ * (which predict the first real token from the last pad position) match HF. With gradients
+ * recorded it also reproduces HF's backward there: the scores still receive the softmax
+ * gradient at the uniform point (softmax(s - detach(s))), which flows into q and k — into
+ * every key for LLaMA, whose causal mask is added ('additive'), but only into keys up to the
+ * query for GPT-2/GPT-J, whose `torch.where` replaces future scores by a constant ('where').
+ * y [B, H, Tq, hd] (zeros at such rows), q [B, H, Tq, hd], k/v [B, KVH, Tk, hd], keyMask [B, Tk].
+ */
+export function hfPaddingRows(
+  y: Tensor,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  keyMask: Tensor | null,
+  scale: number,
+  causalMask: 'additive' | 'where',
+): Tensor {
+  if (!keyMask) return y;
+  const [B, H, Tq, hd] = y.shape as [number, number, number, number];
+  const [, KVH, Tk] = v.shape as [number, number, number, number];
+  const m = keyMask.toArray();
+  const w = new Float32Array(B * Tq * Tk); // uniform weights of the affected rows
+  const bias = new Float32Array(B * Tq * Tk).fill(-1e30); // 0 on each affected row's key set
+  const rowSel = new Float32Array(B * Tq);
+  let any = false;
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < Tq; i++) {
+      const qpos = Tk - Tq + i;
+      let visible = false;
+      for (let j = 0; j <= qpos; j++) if (m[b * Tk + j]) visible = true;
+      if (visible) continue;
+      any = true;
+      rowSel[b * Tq + i] = 1;
+      const keys: number[] = [];
+      for (let j = 0; j < Tk; j++) if (j <= qpos || m[b * Tk + j]) keys.push(j);
+      for (const j of keys) {
+        w[(b * Tq + i) * Tk + j] = 1 / keys.length;
+        bias[(b * Tq + i) * Tk + j] = 0;
+      }
+    }
+  }
+  if (!any) return y;
+  const G = H / KVH;
+  const perHead = (t: Tensor): Tensor => (G === 1 ? t : T.reshape(T.expand(T.unsqueeze(t, 2), [B, KVH, G, t.shape[2]!, t.shape[3]!]), [B, H, t.shape[2]!, t.shape[3]!]));
+  const needsGrad = T.isGradEnabled() && (q.requiresGrad || k.requiresGrad || v.requiresGrad);
+  if (!needsGrad) {
+    const fill = T.matmul(T.tensor(w, [B, 1, Tq, Tk], y.dtype), v); // [B, KVH, Tq, hd]
+    return T.add(y, perHead(fill));
+  }
+  const kh = perHead(k); // [B, H, Tk, hd]
+  const vh = perHead(v); // [B, H, Tk, hd]
+  const scores = T.mul(T.matmul(q, T.transpose(kh)), scale); // [B, H, Tq, Tk]
+  let zero = T.sub(scores, T.detach(scores)); // 0 forward, identity backward
+  if (causalMask === 'where') {
+    const past = new Float32Array(Tq * Tk);
+    for (let i = 0; i < Tq; i++) for (let j = 0; j <= Tk - Tq + i; j++) past[i * Tk + j] = 1;
+    zero = T.mul(zero, T.tensor(past, [1, 1, Tq, Tk], y.dtype)); // future scores are constants in HF
+  }
+  const p = T.softmax(T.add(zero, T.tensor(bias, [B, 1, Tq, Tk], y.dtype))); // [B, H, Tq, Tk]
+  const pRows = T.mul(p, T.tensor(rowSel, [B, 1, Tq, 1], y.dtype));
+  return T.add(y, T.matmul(pRows, vh)); // [B, H, Tq, hd]
+}

@@ -7,7 +7,7 @@
 import * as T from '../tensor/index.js';
 import type { Tensor } from '../tensor/index.js';
 import type { ModelConfig } from './config.js';
-import { lookupParam } from './common.js';
+import { hfPaddingRows, lookupParam } from './common.js';
 import { runDecoder, type BlockContext } from './decoder.js';
 import { hook, type Trace } from './hooks.js';
 import type { ArchitectureInfo, CausalLM, ForwardInput, ForwardOutput } from './types.js';
@@ -80,7 +80,7 @@ export class GPT2 implements CausalLM {
     const qkv = hook(ctx.trace, `${p}.attn.c_attn`, x, (t) => this.conv1d(`${p}.attn.c_attn`, t)); // [B, T, 3D]
     const [q, k, v] = T.split(qkv, [D, D, D], 2).map((t) => T.permute(T.reshape(t, [B, Tn, H, hd]), [0, 2, 1, 3])); // [B, H, T, hd]
     const kv = ctx.kv(k!, v!); // [B, H, P + T, hd]
-    const y = T.attention(q!, kv.k, kv.v, { causal: true, keyMask: ctx.keyMask }); // [B, H, T, hd]
+    const y = hfPaddingRows(T.attention(q!, kv.k, kv.v, { causal: true, keyMask: ctx.keyMask }), q!, kv.k, kv.v, ctx.keyMask, 1 / Math.sqrt(this.config.headDim), 'where'); // [B, H, T, hd]
     const merged = T.reshape(T.permute(y, [0, 2, 1, 3]), [B, Tn, D]); // [B, T, D]
     return hook(ctx.trace, `${p}.attn.c_proj`, merged, (t) => this.conv1d(`${p}.attn.c_proj`, t));
   }

@@ -9,7 +9,7 @@
 import * as T from '../tensor/index.js';
 import type { Tensor } from '../tensor/index.js';
 import type { ModelConfig } from './config.js';
-import { lookupParam, ropeTables, type RopeTables } from './common.js';
+import { hfPaddingRows, lookupParam, ropeTables, type RopeTables } from './common.js';
 import { runDecoder, type BlockContext } from './decoder.js';
 import { hook, type Trace } from './hooks.js';
 import type { ArchitectureInfo, CausalLM, ForwardInput, ForwardOutput } from './types.js';
@@ -99,7 +99,7 @@ export class GPTJ implements CausalLM {
     const q = T.rope(heads('q_proj'), ctx.positions, cos, sin, { layout: 'interleaved', rotaryDim });
     const k = T.rope(heads('k_proj'), ctx.positions, cos, sin, { layout: 'interleaved', rotaryDim });
     const kv = ctx.kv(k, heads('v_proj')); // [B, H, P + T, hd]
-    const y = T.attention(q, kv.k, kv.v, { causal: true, keyMask: ctx.keyMask }); // [B, H, T, hd]
+    const y = hfPaddingRows(T.attention(q, kv.k, kv.v, { causal: true, keyMask: ctx.keyMask }), q, kv.k, kv.v, ctx.keyMask, 1 / Math.sqrt(this.config.headDim), 'where'); // [B, H, T, hd]
     const merged = T.reshape(T.permute(y, [0, 2, 1, 3]), [B, Tn, D]); // [B, T, D]
     return hook(ctx.trace, `${a}.out_proj`, merged, (t) => this.linear(`${a}.out_proj`, t));
   }

@@ -8,7 +8,7 @@
  * Module names are the Hugging Face module paths (`transformer.h.17.mlp.c_proj`,
  * `model.layers.5.mlp.down_proj`), so EasyEdit-style templates resolve verbatim.
  */
-import { keep, type Tensor } from '../tensor/index.js';
+import { Tensor, keep } from '../tensor/index.js';
 
 /** Edit function: receives the module's output (and its input) and returns the replacement. */
 export type OutputEdit = (output: Tensor, input: Tensor, name: string) => Tensor;
@@ -44,7 +44,6 @@ export class Trace {
   private readonly wantIn: Set<string>;
   private readonly wantOut: Set<string>;
   private readonly seen = new Set<string>();
-  private readonly owned = new Set<Tensor>();
 
   constructor(readonly options: TraceOptions = {}) {
     this.wantIn = new Set(options.retainInput ?? []);
@@ -65,16 +64,18 @@ export class Trace {
   }
 
   private retain(map: Map<string, Tensor>, name: string, t: Tensor): void {
-    const prev = map.get(name);
-    if (prev && prev !== t) this.owned.delete(prev) && prev.dispose();
-    map.set(name, keep(t));
-    this.owned.add(t);
+    map.get(name)?.dispose();
+    // our own view: the model may free its tensor as soon as the next block has run
+    const v = new Tensor(t.box, t.shape, t.strides, t.offset);
+    v.node = t.node;
+    v.requiresGrad = t.requiresGrad;
+    map.set(name, keep(v));
   }
 
   /** Free every retained tensor (call when done with the values). */
   dispose(): void {
-    for (const t of this.owned) t.dispose();
-    this.owned.clear();
+    for (const t of this.inputs.values()) t.dispose();
+    for (const t of this.outputs.values()) t.dispose();
     this.inputs.clear();
     this.outputs.clear();
   }

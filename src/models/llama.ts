@@ -9,7 +9,7 @@
 import * as T from '../tensor/index.js';
 import type { Tensor } from '../tensor/index.js';
 import type { ModelConfig } from './config.js';
-import { lookupParam, ropeInvFreq, ropeTables, type RopeTables } from './common.js';
+import { hfPaddingRows, lookupParam, ropeInvFreq, ropeTables, type RopeTables } from './common.js';
 import { runDecoder, type BlockContext } from './decoder.js';
 import { hook, type Trace } from './hooks.js';
 import type { ArchitectureInfo, CausalLM, ForwardInput, ForwardOutput } from './types.js';
@@ -111,7 +111,7 @@ export class Llama implements CausalLM {
     const qr = T.rope(q, ctx.positions, cos, sin, { layout: 'half' });
     const kr = T.rope(k, ctx.positions, cos, sin, { layout: 'half' });
     const kv = ctx.kv(kr, v); // [B, KVH, P + T, hd]
-    const y = T.attention(qr, kv.k, kv.v, { causal: true, keyMask: ctx.keyMask }); // [B, H, T, hd]
+    const y = hfPaddingRows(T.attention(qr, kv.k, kv.v, { causal: true, keyMask: ctx.keyMask }), qr, kv.k, kv.v, ctx.keyMask, 1 / Math.sqrt(this.config.headDim), 'additive'); // [B, H, T, hd]
     const merged = T.reshape(T.permute(y, [0, 2, 1, 3]), [B, Tn, H * hd]); // [B, T, H*hd]
     return hook(ctx.trace, `${a}.o_proj`, merged, (t) => this.linear(`${a}.o_proj`, t)); // [B, T, D]
   }
