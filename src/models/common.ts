@@ -109,6 +109,12 @@ export function ropeTables(invFreq: readonly number[], P: number, posScale = 1):
   return { cos: T.keep(T.tensor(cos, [P, half])), sin: T.keep(T.tensor(sin, [P, half])) };
 }
 
+/** The tables in the compute dtype of the activations (float64 runs for exact checks). */
+export function ropeAs(t: RopeTables, dtype: Tensor['dtype']): RopeTables {
+  if (t.cos.dtype === dtype) return t;
+  return { cos: T.cast(t.cos, dtype), sin: T.cast(t.sin, dtype) };
+}
+
 /** Append new k/v [B, KVH, T, hd] to a layer's cache entry, returning the full k/v. */
 export function appendCache(cache: KVCache | null, layer: number, k: Tensor, v: Tensor): { k: Tensor; v: Tensor } {
   if (!cache) return { k, v };

@@ -9,7 +9,7 @@
 import * as T from '../tensor/index.js';
 import type { Tensor } from '../tensor/index.js';
 import type { ModelConfig } from './config.js';
-import { hfPaddingRows, lookupParam, ropeTables, type RopeTables } from './common.js';
+import { hfPaddingRows, lookupParam, ropeAs, ropeTables, type RopeTables } from './common.js';
 import { runDecoder, type BlockContext } from './decoder.js';
 import { hook, type Trace } from './hooks.js';
 import type { ArchitectureInfo, CausalLM, ForwardInput, ForwardOutput } from './types.js';
@@ -95,7 +95,7 @@ export class GPTJ implements CausalLM {
       T.permute(T.reshape(hook(ctx.trace, `${a}.${name}`, x, (t) => this.linear(`${a}.${name}`, t)), [B, Tn, H, hd]), [0, 2, 1, 3]); // [B, H, T, hd]
     let maxPos = 0;
     for (const pos of ctx.positions.toArray()) maxPos = Math.max(maxPos, pos);
-    const { cos, sin } = this.ropeTables(maxPos + 1);
+    const { cos, sin } = ropeAs(this.ropeTables(maxPos + 1), x.dtype);
     const q = T.rope(heads('q_proj'), ctx.positions, cos, sin, { layout: 'interleaved', rotaryDim });
     const k = T.rope(heads('k_proj'), ctx.positions, cos, sin, { layout: 'interleaved', rotaryDim });
     const kv = ctx.kv(k, heads('v_proj')); // [B, H, P + T, hd]

@@ -9,7 +9,7 @@
 import * as T from '../tensor/index.js';
 import type { Tensor } from '../tensor/index.js';
 import type { ModelConfig } from './config.js';
-import { hfPaddingRows, lookupParam, ropeInvFreq, ropeTables, type RopeTables } from './common.js';
+import { hfPaddingRows, lookupParam, ropeAs, ropeInvFreq, ropeTables, type RopeTables } from './common.js';
 import { runDecoder, type BlockContext } from './decoder.js';
 import { hook, type Trace } from './hooks.js';
 import type { ArchitectureInfo, CausalLM, ForwardInput, ForwardOutput } from './types.js';
@@ -107,7 +107,7 @@ export class Llama implements CausalLM {
     const v = heads('v_proj', KVH); // [B, KVH, T, hd]
     let maxPos = 0;
     for (const pos of ctx.positions.toArray()) maxPos = Math.max(maxPos, pos);
-    const { cos, sin } = this.ropeTables(maxPos + 1);
+    const { cos, sin } = ropeAs(this.ropeTables(maxPos + 1), x.dtype);
     const qr = T.rope(q, ctx.positions, cos, sin, { layout: 'half' });
     const kr = T.rope(k, ctx.positions, cos, sin, { layout: 'half' });
     const kv = ctx.kv(kr, v); // [B, KVH, P + T, hd]

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as T from '../tensor/index.js';
 import type { Tensor } from '../tensor/index.js';
-import { loadSafetensors } from '../io/safetensors.js';
+import { loadCheckpoint } from '../io/sharded.js';
 import { normalizeConfig } from './config.js';
 import { createModel } from './registry.js';
 import type { CausalLM } from './types.js';
@@ -40,24 +40,6 @@ function convert(t: Tensor, dtype: WeightDTypeOption): Tensor {
   return c;
 }
 
-function checkpointFiles(dir: string): string[] {
-  const single = join(dir, 'model.safetensors');
-  if (existsSync(single)) return [single];
-  const index = join(dir, 'model.safetensors.index.json');
-  if (existsSync(index)) {
-    const parsed = JSON.parse(readFileSync(index, 'utf8')) as { weight_map?: Record<string, string> };
-    if (!parsed.weight_map || typeof parsed.weight_map !== 'object') throw new Error(`${index}: missing "weight_map"`);
-    return [...new Set(Object.values(parsed.weight_map))].map((f) => join(dir, f));
-  }
-  if (existsSync(join(dir, 'pytorch_model.bin'))) {
-    throw new Error(
-      `${dir}: only pytorch_model.bin found. PyTorch pickle files are not loaded because unpickling can run arbitrary code. ` +
-        'Convert once with Python: AutoModelForCausalLM.from_pretrained(dir).save_pretrained(dir, safe_serialization=True)',
-    );
-  }
-  throw new Error(`${dir}: no model.safetensors or model.safetensors.index.json`);
-}
-
 /**
  * Load a model directory in Hugging Face layout.
  * @example const model = loadModel('../shared/data/stories260K/hf');
@@ -65,19 +47,12 @@ function checkpointFiles(dir: string): string[] {
 export function loadModel(dir: string, opts: LoadModelOptions = {}): CausalLM {
   const cfg = readConfig(dir);
   const dtype = opts.dtype ?? 'float32';
+  // single file or sharded; the reader validates headers and refuses pickle files
+  const { tensors: raw } = loadCheckpoint(dir, { dtype: 'keep' });
   const tensors = new Map<string, Tensor>();
-  try {
-    for (const file of checkpointFiles(dir)) {
-      const { tensors: part } = loadSafetensors(file, { dtype: 'keep' });
-      for (const [name, t] of part) {
-        if (tensors.has(name)) throw new Error(`${file}: tensor ${name} appears in more than one shard`);
-        t.name = name;
-        tensors.set(name, t.dtype === 'int32' || t.dtype === 'uint8' ? t : convert(t, dtype));
-      }
-    }
-  } catch (e) {
-    for (const t of tensors.values()) t.dispose();
-    throw e;
+  for (const [name, t] of raw) {
+    t.name = name;
+    tensors.set(name, t.dtype === 'int32' || t.dtype === 'uint8' ? t : convert(t, dtype));
   }
   return createModel(cfg, tensors, dir);
 }
