@@ -3,6 +3,7 @@
  */
 import { Command } from 'commander';
 import { doctor, formatDoctor } from './doctor.js';
+import { registerModelCommands } from './models.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
       console.log(opts.json ? JSON.stringify(r) : formatDoctor(r));
     });
 
+  registerModelCommands(program);
   return program;
 }
 

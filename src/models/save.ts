@@ -1,0 +1,66 @@
+/**
+ * Save a (possibly edited) model as a Hugging Face directory: model.safetensors with HF
+ * parameter names plus the source's config/tokenizer files, written into a temporary sibling
+ * directory and renamed into place, so a crash never leaves a half-written model.
+ */
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { Tensor } from '../tensor/index.js';
+import { saveSafetensors } from '../io/safetensors.js';
+import type { CausalLM } from './types.js';
+
+/** Files copied from the source directory when present. */
+export const COPIED_FILES = [
+  'config.json',
+  'generation_config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'vocab.json',
+  'merges.txt',
+  'tokenizer.model',
+  'tokenizer.bin',
+];
+
+export interface SaveModelOptions {
+  /** the directory the model was loaded from (config and tokenizer files are copied from it) */
+  sourceDir: string;
+  /** replace an existing directory (default false: refuse) */
+  overwrite?: boolean;
+  /** extra string metadata stored in the safetensors header */
+  metadata?: Record<string, string>;
+}
+
+/**
+ * Write `model` to `outDir` atomically.
+ * @example saveModel(model, 'edited-gpt2', { sourceDir: 'gpt2' });
+ */
+export function saveModel(model: CausalLM, outDir: string, opts: SaveModelOptions): void {
+  const target = resolve(outDir);
+  if (resolve(opts.sourceDir) === target) throw new Error(`saveModel: refusing to overwrite the source directory ${target}`);
+  if (existsSync(target) && !opts.overwrite) throw new Error(`saveModel: ${target} exists (pass overwrite to replace it)`);
+  if (!existsSync(join(opts.sourceDir, 'config.json'))) throw new Error(`saveModel: ${opts.sourceDir} has no config.json to copy`);
+  const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Date.now()}`);
+  mkdirSync(tmp, { recursive: true });
+  try {
+    const tensors = new Map<string, Tensor>(model.params);
+    saveSafetensors(join(tmp, 'model.safetensors'), tensors, { format: 'pt', ...(opts.metadata ?? {}) });
+    for (const f of COPIED_FILES) {
+      const src = join(opts.sourceDir, f);
+      if (existsSync(src)) copyFileSync(src, join(tmp, f));
+    }
+    // llama2.c tokenizers (tok512.bin) live beside stories-style model folders
+    for (const f of readdirSync(opts.sourceDir)) if (/^tok\d+\.bin$/.test(f)) copyFileSync(join(opts.sourceDir, f), join(tmp, f));
+    if (existsSync(target)) {
+      const old = `${tmp}.old`;
+      renameSync(target, old);
+      renameSync(tmp, target);
+      rmSync(old, { recursive: true, force: true });
+    } else {
+      renameSync(tmp, target);
+    }
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
