@@ -1,0 +1,152 @@
+/**
+ * Loading, saving, config validation (with a fuzz over mutated config.json files), sampling
+ * options, stop conditions, scoring and the hook API, on the real stories260K model and the
+ * tiny goldens' models when ../shared is present.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as T from '../tensor/index.js';
+import { maxAbsDiff } from '../tensor/testing.js';
+import { generate, loadModel, normalizeConfig, saveModel, scoreContinuations, Trace } from './index.js';
+import { modelDir, skipNoShared } from '../../test/golden/shared.js';
+
+describe('config.json validation', () => {
+  const base = { model_type: 'llama', vocab_size: 32, hidden_size: 16, intermediate_size: 40, num_hidden_layers: 2, num_attention_heads: 4, max_position_embeddings: 64, rms_norm_eps: 1e-6 };
+  test('normalises LLaMA, Mistral, Qwen2 (qkv bias), GPT-2 and GPT-J configs', () => {
+    assert.equal(normalizeConfig(base).numKvHeads, 4);
+    assert.equal(normalizeConfig({ ...base, model_type: 'qwen2' }).attentionBias, true);
+    const g = normalizeConfig({ model_type: 'gpt2', vocab_size: 10, n_embd: 8, n_layer: 1, n_head: 2, n_positions: 16, layer_norm_epsilon: 1e-5 });
+    assert.equal(g.intermediateSize, 32);
+    assert.equal(g.tieWordEmbeddings, true);
+    const j = normalizeConfig({ model_type: 'gptj', vocab_size: 10, n_embd: 8, n_layer: 1, n_head: 2, n_positions: 16, layer_norm_epsilon: 1e-5, rotary_dim: 2 });
+    assert.equal(j.rotaryDim, 2);
+    const s = normalizeConfig({ ...base, rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 } });
+    assert.equal(s.ropeScaling.type, 'llama3');
+  });
+  test('rejects unknown architectures and bad fields with the file name', () => {
+    assert.throws(() => normalizeConfig({ ...base, model_type: 'bert' }, 'x/config.json'), /x\/config.json: model_type "bert" is not supported/);
+    assert.throws(() => normalizeConfig({ ...base, num_attention_heads: 3 }, 'c.json'), /not a multiple|divisible|positive/);
+    assert.throws(() => normalizeConfig({ ...base, hidden_size: -4 }, 'c.json'), /"hidden_size" must be a positive integer/);
+    assert.throws(() => normalizeConfig({ ...base, rope_scaling: { type: 'yarn', factor: 2 } }, 'c.json'), /rope_scaling type "yarn" is not supported/);
+    assert.throws(() => normalizeConfig([1, 2], 'c.json'), /expected a JSON object/);
+  });
+  test('fuzz: 3000 mutated configs give a ModelConfig or a named error, never anything else', () => {
+    const rng = new T.Rng(99);
+    const values: unknown[] = [null, -1, 0, 1.5, 1e12, 'x', [], {}, true, NaN, 3];
+    const keys = [...Object.keys(base), 'num_key_value_heads', 'head_dim', 'rope_theta', 'rope_scaling', 'tie_word_embeddings', 'hidden_act', 'model_type'];
+    for (let i = 0; i < 3000; i++) {
+      const cfg: Record<string, unknown> = { ...base };
+      const n = 1 + rng.nextInt(3);
+      for (let k = 0; k < n; k++) {
+        const key = keys[rng.nextInt(keys.length)]!;
+        if (rng.next() < 0.2) delete cfg[key];
+        else cfg[key] = values[rng.nextInt(values.length)];
+      }
+      try {
+        const c = normalizeConfig(cfg, 'fuzz.json');
+        assert.ok(c.hiddenSize > 0 && Number.isInteger(c.numLayers));
+      } catch (e) {
+        assert.ok(e instanceof Error && e.message.startsWith('fuzz.json'), `unexpected error: ${String(e)}`);
+      }
+    }
+  });
+});
+
+describe('stories260K: save, reload, hooks, sampling and scoring', { skip: skipNoShared }, () => {
+  const dir = modelDir('stories260K');
+  const model = loadModel(dir);
+  const prompt = [1, 403, 407, 261, 378]; // BOS "Once upon a time"
+
+  test('save -> reload gives bit-identical weights and logits; existing targets are not overwritten', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'lmedit-save-'));
+    try {
+      const out = join(tmp, 'copy');
+      const w = model.param('model.layers.2.mlp.down_proj.weight');
+      const snap = T.snapshot(w);
+      T.addInPlace(w, T.full(w.shape, 0.01));
+      saveModel(model, out, { sourceDir: dir });
+      const again = loadModel(out);
+      assert.deepEqual(again.param('model.layers.2.mlp.down_proj.weight').toArray(), w.toArray());
+      const ids = T.tensor([prompt], undefined, 'int32');
+      const a = T.noGrad(() => model.forward({ ids }).logits!);
+      const b = T.noGrad(() => again.forward({ ids }).logits!);
+      assert.equal(maxAbsDiff(a, b), 0);
+      assert.throws(() => saveModel(model, out, { sourceDir: dir }), /exists/);
+      T.restore(w, snap);
+      assert.deepEqual(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')), JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
+      again.dispose();
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  test('a checkpoint missing a tensor or with a wrong shape is rejected naming the tensor', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'lmedit-bad-'));
+    try {
+      cpSync(dir, tmp, { recursive: true });
+      const cfg = JSON.parse(readFileSync(join(tmp, 'config.json'), 'utf8')) as Record<string, unknown>;
+      writeFileSync(join(tmp, 'config.json'), JSON.stringify({ ...cfg, intermediate_size: 100 }));
+      assert.throws(() => loadModel(tmp), /tensor model\.layers\.0\.mlp\.(gate|up|down)_proj\.weight has shape \[\d+, \d+\], config\.json implies/);
+      writeFileSync(join(tmp, 'config.json'), JSON.stringify({ ...cfg, num_hidden_layers: 6 }));
+      assert.throws(() => loadModel(tmp), /missing \d+ tensor\(s\) a llama model needs: model\.layers\.5/);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  test('Trace: retain keys, edit an output with gradients, stop early, unknown names', () => {
+    const ids = T.tensor([prompt], undefined, 'int32');
+    const key = 'model.layers.1.mlp.down_proj';
+    const tr = new Trace({ retainInput: [key], stopAfter: 'model.layers.1' });
+    const r = T.noGrad(() => model.forward({ ids, trace: tr }));
+    assert.equal(r.stoppedAfter, 'model.layers.1');
+    assert.equal(r.logits, null);
+    assert.deepEqual(tr.input(key).shape, [1, 5, 172]);
+    tr.dispose();
+    assert.throws(() => model.forward({ ids, trace: new Trace({ retainInput: ['model.layers.1.mlp.downproj'] }) }), /unknown module "model\.layers\.1\.mlp\.downproj"/);
+    // gradient of a target log-prob w.r.t. a vector added at the last token's MLP output
+    const delta = T.zeros([64]);
+    const [g] = T.grad(() => {
+      const edit = new Trace({
+        edit: {
+          'model.layers.2.mlp': (out) => {
+            const flat = T.reshape(out, [5, 64]);
+            return T.reshape(T.addRows(flat, T.tensor([4], [1], 'int32'), T.reshape(delta, [1, 64])), [1, 5, 64]);
+          },
+        },
+      });
+      const { logits } = model.forward({ ids, trace: edit, logits: 'last' });
+      return T.select(T.reshape(T.logSoftmax(logits!), [-1]), 0, 432);
+    }, [delta]);
+    assert.ok(T.norm(g!).item() > 0);
+  });
+
+  test('sampling is reproducible with a seed; top-k 1 equals greedy; EOS and stop strings stop a row', () => {
+    const a = generate(model, [prompt], { maxNewTokens: 12, doSample: true, temperature: 0.9, topP: 0.9, seed: 5 });
+    const b = generate(model, [prompt], { maxNewTokens: 12, doSample: true, temperature: 0.9, topP: 0.9, seed: 5 });
+    assert.deepEqual(a.tokens, b.tokens);
+    const greedy = generate(model, [prompt], { maxNewTokens: 12 });
+    const k1 = generate(model, [prompt], { maxNewTokens: 12, doSample: true, topK: 1, seed: 1 });
+    assert.deepEqual(k1.tokens, greedy.tokens);
+    const firstTok = greedy.tokens[0]![0]!;
+    const stopped = generate(model, [prompt], { maxNewTokens: 12, eosTokenId: firstTok });
+    assert.deepEqual(stopped.tokens[0], [firstTok]);
+    assert.equal(stopped.finishReason[0], 'eos');
+    const byString = generate(model, [prompt], { maxNewTokens: 30, stopStrings: ['X'], decode: (ids) => (ids.length >= 3 ? 'X' : '') });
+    assert.equal(byString.tokens[0]!.length, 3);
+    assert.equal(byString.finishReason[0], 'stop_string');
+  });
+
+  test('scoring: greedy continuation matches, log-probs equal a manual forward', () => {
+    const greedy = generate(model, [prompt], { maxNewTokens: 4 }).tokens[0]!;
+    const [r] = scoreContinuations(model, [{ prompt, continuation: greedy }, { prompt: [1, 403], continuation: [407, 261] }]);
+    assert.equal(r!.greedyMatch, true);
+    const ids = T.tensor([[...prompt, ...greedy]], undefined, 'int32');
+    const lp = T.noGrad(() => T.logSoftmax(model.forward({ ids }).logits!));
+    const manual = greedy.map((t, j) => lp.at(0, prompt.length - 1 + j, t));
+    r!.tokenLogprobs.forEach((v, j) => assert.ok(Math.abs(v - manual[j]!) < 1e-5));
+  });
+});
