@@ -1,12 +1,13 @@
 /**
- * Benchmark entry: `npm run bench -- [suite ...] [--quick]`. Suites: core (default).
+ * Benchmark entry: `npm run bench -- [suite ...] [--quick]`. Suites: core (default), models.
  * Never part of `npm test`; prints JSON lines (name, value, unit, ratio).
  */
 import { runCore } from './core.js';
+import { runModels } from './models.js';
 
 const args = process.argv.slice(2);
 const suites = args.filter((a) => !a.startsWith('--'));
-const all: Record<string, (a: string[]) => void> = { core: runCore };
+const all: Record<string, (a: string[]) => void> = { core: runCore, models: runModels };
 for (const s of suites.length ? suites : ['core']) {
   const fn = all[s];
   if (!fn) {

@@ -48,7 +48,9 @@ export function loadModel(dir: string, opts: LoadModelOptions = {}): CausalLM {
   const cfg = readConfig(dir);
   const dtype = opts.dtype ?? 'float32';
   // single file or sharded; the reader validates headers and refuses pickle files
-  const { tensors: raw } = loadCheckpoint(dir, { dtype: 'keep' });
+  // convert while streaming (a bf16 load of an f32 file never holds the f32 copy); 1-D
+  // parameters (norms, biases) are then returned to float32 by convert()
+  const { tensors: raw } = loadCheckpoint(dir, { dtype: dtype === 'float32' ? 'keep' : dtype });
   const tensors = new Map<string, Tensor>();
   for (const [name, t] of raw) {
     t.name = name;
