@@ -5,6 +5,7 @@
 import type { Tensor } from '../tensor/index.js';
 import type { CausalLM } from '../models/types.js';
 import type { Tokenizer } from '../tokenizer/index.js';
+import type { DeltaTransform } from './apply.js';
 
 /** A prompt and its expected answer (locality / portability probes). */
 export interface PromptAnswer {
@@ -66,8 +67,10 @@ export interface EditContext {
   contextTemplates?: string[] | string[][];
   /** second-moment statistics provider for methods that need C (ROME with mom2, MEMIT) */
   stats?: StatsProvider;
-  /** apply the deltas to the model (default true) */
+  /** apply the deltas to the model (default true); false computes them and restores the weights */
   apply?: boolean;
+  /** transform each ΔW before it is added (RECT and its baselines); see apply.ts */
+  transformDelta?: DeltaTransform;
   /** progress messages */
   log?: (msg: string) => void;
 }
