@@ -78,6 +78,11 @@ export interface EditContext {
 /** Gives C = E[k kᵀ] (float32 or float64 [d_k, d_k]) for an edited module at a layer. */
 export interface StatsProvider {
   secondMoment(model: CausalLM, layer: number, moduleName: string): Tensor;
+  /**
+   * Compute (or load) the statistics of several layers at once, on the model as it is now.
+   * MEMIT calls this before its layer loop: C must come from the unedited model.
+   */
+  prefetch?(model: CausalLM, targets: { layer: number; moduleName: string }[]): void;
 }
 
 /** The contract a method folder exports. */

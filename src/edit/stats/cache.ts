@@ -1,0 +1,386 @@
+/**
+ * On-disk cache of layer statistics (safetensors holding the SUM Σ k kᵀ and the COUNT N, so runs
+ * can be merged), keyed by model, module, corpus, budget, dtype and chunking; resumable through
+ * periodic checkpoints of the partial sum and the corpus position; progress on stderr.
+ */
+import { existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import cliProgress from 'cli-progress';
+import * as T from '../../tensor/index.js';
+import type { Tensor } from '../../tensor/index.js';
+import { loadSafetensors, saveSafetensors } from '../../io/safetensors.js';
+import type { CausalLM } from '../../models/types.js';
+import type { Tokenizer } from '../../tokenizer/index.js';
+import { corpusChunks, corpusId, type ResolvedCorpus } from './corpus.js';
+import { SecondMoment, accumulateSecondMoments, moduleInputDim, type MomentDType, type MomentTarget } from './second-moment.js';
+
+export const STATS_FORMAT = 'lmedit-stats-v1';
+
+/**
+ * The statistics cache folder: `cacheDir`, else `$LMEDIT_CACHE/stats`, else
+ * `$XDG_CACHE_HOME/lmedit/stats` or `~/.cache/lmedit/stats`.
+ */
+export function statsCacheDir(cacheDir?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (cacheDir) return cacheDir;
+  if (env['LMEDIT_CACHE']) return join(env['LMEDIT_CACHE'], 'stats');
+  return join(env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'lmedit', 'stats');
+}
+
+/**
+ * A hash of the model's identity: its config plus a strided sample of every parameter (name,
+ * dtype, shape, 256 values). Cheap for any size, and different for another checkpoint of the
+ * same architecture or an edited copy.
+ */
+export function modelFingerprint(model: CausalLM): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify(model.config));
+  for (const name of [...model.params.keys()].sort()) {
+    const t = model.params.get(name)!;
+    h.update(`${name}:${t.dtype}:${t.shape.join('x')}\n`);
+    const s = t.storage;
+    const n = Math.min(t.size, 256);
+    const sample = new Float64Array(n);
+    // parameters are whole contiguous tensors; the raw storage value (f16 bits too) is enough
+    for (let i = 0; i < n; i++) sample[i] = Number(s[t.offset + Math.floor((i * t.size) / n)]!);
+    h.update(new Uint8Array(sample.buffer));
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+/** Tokenizer identity: kind, vocabulary size and the ids of a probe text. */
+export function tokenizerFingerprint(tok: Tokenizer): string {
+  const probe = tok.encode(' The quick brown fox jumps over the lazy dog. 1234 éà\r\n', { addBos: false });
+  return `${tok.kind}:${tok.vocabSize}:${createHash('sha256').update(probe.join(',')).digest('hex').slice(0, 12)}`;
+}
+
+/** Everything a cached sum depends on (recorded in the file's metadata). */
+export interface StatsKey {
+  format: typeof STATS_FORMAT;
+  model: string;
+  modelHash: string;
+  module: string;
+  corpus: string;
+  tokenizer: string;
+  chunkLength: number;
+  overflow: string;
+  split: string;
+  jsonField: string;
+  firstChars: number | null;
+  nSamples: number | null;
+  maxTokens: number | null;
+  addBos: boolean | null;
+  dummyPrefix: string | null;
+  dtype: MomentDType;
+}
+
+export function makeStatsKey(
+  model: { id: string; hash: string },
+  module: string,
+  c: ResolvedCorpus,
+  tokenizer: string,
+  dtype: MomentDType,
+): StatsKey {
+  return {
+    format: STATS_FORMAT,
+    model: model.id,
+    modelHash: model.hash,
+    module,
+    corpus: corpusId(c),
+    tokenizer,
+    chunkLength: c.chunkLength,
+    overflow: c.overflow,
+    split: c.split,
+    jsonField: c.jsonField,
+    firstChars: c.firstChars,
+    nSamples: c.nSamples,
+    maxTokens: c.maxTokens,
+    addBos: c.addBos,
+    dummyPrefix: c.dummyPrefix,
+    dtype,
+  };
+}
+
+function slug(s: string): string {
+  return (
+    s
+      .replace(/[^A-Za-z0-9._-]+/g, '_')
+      .replace(/^[._]+/, '')
+      .slice(0, 80) || 'model'
+  );
+}
+
+/**
+ * Paths of the finished and the partial (checkpoint) file of a key:
+ * `<dir>/<model>-<modelHash8>/<module>_<dtype>_mom2_<budget>_<keyHash12>.safetensors`.
+ */
+export function statsCachePaths(dir: string, key: StatsKey): { final: string; partial: string } {
+  const hash = createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 12);
+  const budget = [key.maxTokens !== null ? `t${key.maxTokens}` : '', key.nSamples !== null ? `n${key.nSamples}` : '']
+    .filter(Boolean)
+    .join('');
+  const base = join(
+    dir,
+    `${slug(key.model)}-${key.modelHash.slice(0, 8)}`,
+    `${slug(key.module)}_${key.dtype}_mom2_${budget || 'all'}_${hash}`,
+  );
+  return { final: `${base}.safetensors`, partial: `${base}.partial.safetensors` };
+}
+
+/** A sum and count read from a stats file, with its metadata. */
+export interface StoredStats {
+  sum: Tensor;
+  count: number;
+  metadata: Record<string, string>;
+}
+
+/** Write `mom2` (the sum) and `count` (float64 scalar, exact to 2^53) atomically. */
+export function writeStatsFile(path: string, sum: Tensor, count: number, metadata: Record<string, string>): void {
+  mkdirSync(join(path, '..'), { recursive: true });
+  const countT = T.scalar(count, 'float64');
+  try {
+    saveSafetensors(path, { mom2: sum, count: countT }, { format: STATS_FORMAT, count: String(count), ...metadata });
+  } finally {
+    countT.dispose();
+  }
+}
+
+/** Read a file written by {@link writeStatsFile}; null when it is absent or not ours. */
+export function readStatsFile(path: string): StoredStats | null {
+  if (!existsSync(path)) return null;
+  const { tensors, metadata } = loadSafetensors(path, { dtype: 'keep' });
+  const sum = tensors.get('mom2');
+  const count = tensors.get('count');
+  if (!sum || !count || metadata['format'] !== STATS_FORMAT) {
+    for (const t of tensors.values()) t.dispose();
+    return null;
+  }
+  const n = count.item();
+  count.dispose();
+  return { sum: T.keep(sum), count: n, metadata };
+}
+
+/** What a progress callback receives after each batch. */
+export interface StatsProgressInfo {
+  /** tokens fed so far in this run, resumed ones included */
+  tokens: number;
+  /** token budget, or null when only a text count bounds the run */
+  total: number | null;
+  /** index of the next chunk of the corpus stream */
+  nextChunk: number;
+  /** forward passes run in this process */
+  forwards: number;
+}
+
+/** true: a bar on a TTY, a line every 10 s otherwise; false: silent; a function: called instead. */
+export type ProgressOption = boolean | ((p: StatsProgressInfo) => void);
+
+const PLAIN_INTERVAL_MS = 10_000;
+
+class Progress {
+  private bar: cliProgress.SingleBar | null = null;
+  private last = Date.now();
+  private readonly t0 = Date.now();
+  constructor(
+    private readonly opt: ProgressOption,
+    private readonly label: string,
+    private readonly total: number | null,
+    private readonly initial: number,
+  ) {
+    if (opt !== true) return;
+    if (process.stderr.isTTY) {
+      this.bar = new cliProgress.SingleBar({
+        format: `${label} [{bar}] {percentage}% | {value}/{total} tokens | ETA {eta_formatted} | {rate} tok/s`,
+        stream: process.stderr,
+        hideCursor: true,
+        etaBuffer: 50,
+      });
+      this.bar.start(total ?? 0, initial, { rate: '-' });
+    } else {
+      const resumed = initial > 0 ? `, resuming at ${initial} tokens` : '';
+      process.stderr.write(`lmedit: ${label}: ${total ?? '?'} tokens${resumed}\n`);
+    }
+  }
+  update(p: StatsProgressInfo): void {
+    if (typeof this.opt === 'function') {
+      this.opt(p);
+      return;
+    }
+    if (!this.opt) return;
+    const secs = Math.max((Date.now() - this.t0) / 1000, 1e-3);
+    const rate = (p.tokens - this.initial) / secs;
+    if (this.bar) this.bar.update(p.tokens, { rate: rate.toFixed(0) });
+    else if (Date.now() - this.last >= PLAIN_INTERVAL_MS) {
+      this.last = Date.now();
+      const eta = this.total !== null && rate > 0 ? `, ETA ${((this.total - p.tokens) / rate).toFixed(0)} s` : '';
+      process.stderr.write(
+        `lmedit: ${this.label}: ${p.tokens}${this.total !== null ? `/${this.total}` : ''} tokens, ${rate.toFixed(0)} tok/s${eta}\n`,
+      );
+    }
+  }
+  stop(ok: boolean): void {
+    if (this.bar) this.bar.stop();
+    else if (this.opt === true && ok)
+      process.stderr.write(`lmedit: ${this.label}: done in ${((Date.now() - this.t0) / 1000).toFixed(1)} s\n`);
+  }
+}
+
+export interface CachedAccumulateOptions {
+  /** model identity for the key (a directory or hub id; default: the model type) */
+  modelId?: string;
+  /** precomputed {@link modelFingerprint} (e.g. taken before any edit) */
+  modelHash?: string;
+  dtype?: MomentDType;
+  /** cache folder; false: no disk cache (no checkpoints either) */
+  cacheDir?: string | false;
+  batchSize?: number;
+  /** checkpoint the partial sums every this many tokens (default 50,000) */
+  checkpointEvery?: number;
+  progress?: ProgressOption;
+  log?: (msg: string) => void;
+}
+
+/** Where one module's statistics came from. */
+export type StatsOrigin = 'cache' | 'computed' | 'resumed';
+
+/**
+ * Σ k kᵀ and N for every target module: read from the cache when present, otherwise computed
+ * in one pass over the corpus (resuming from checkpoints), checkpointed every `checkpointEvery`
+ * tokens and written to the cache when complete. The caller owns the returned moments.
+ * @example
+ * const m = cachedSecondMoments(model, tok, [{ layer: 17, moduleName: 'transformer.h.17.mlp.c_proj' }], corpus);
+ */
+export function cachedSecondMoments(
+  model: CausalLM,
+  tokenizer: Tokenizer,
+  targets: readonly MomentTarget[],
+  corpus: ResolvedCorpus,
+  opts: CachedAccumulateOptions = {},
+): Map<string, { moment: SecondMoment; origin: StatsOrigin; path: string | null }> {
+  const dtype = opts.dtype ?? 'float32';
+  const ident = { id: opts.modelId ?? model.config.modelType, hash: opts.modelHash ?? modelFingerprint(model) };
+  const tokId = tokenizerFingerprint(tokenizer);
+  const dir = opts.cacheDir === false ? null : statsCacheDir(opts.cacheDir);
+  const out = new Map<string, { moment: SecondMoment; origin: StatsOrigin; path: string | null }>();
+  const todo: {
+    target: MomentTarget;
+    key: StatsKey;
+    paths: { final: string; partial: string } | null;
+    start: number;
+    tokens: number;
+  }[] = [];
+  try {
+    for (const target of targets) {
+      if (out.has(target.moduleName) || todo.some((t) => t.target.moduleName === target.moduleName)) continue;
+      const dim = moduleInputDim(model, target.moduleName);
+      const key = makeStatsKey(ident, target.moduleName, corpus, tokId, dtype);
+      const paths = dir ? statsCachePaths(dir, key) : null;
+      const done = paths ? readKeyed(paths.final, key) : null;
+      if (done) {
+        out.set(target.moduleName, { moment: fromStored(dim, dtype, done), origin: 'cache', path: paths!.final });
+        continue;
+      }
+      const part = paths ? readKeyed(paths.partial, key) : null;
+      const start = part ? Number(part.metadata['next_chunk']) : 0;
+      const tokens = part ? Number(part.metadata['tokens']) : 0;
+      const moment = part ? fromStored(dim, dtype, part) : new SecondMoment(dim, dtype);
+      if (part) opts.log?.(`statistics: resuming ${target.moduleName} at chunk ${start} (${tokens} tokens)`);
+      out.set(target.moduleName, { moment, origin: part ? 'resumed' : 'computed', path: paths?.final ?? null });
+      todo.push({ target, key, paths, start, tokens });
+    }
+    if (todo.length === 0) return out;
+
+    const from = Math.min(...todo.map((t) => t.start));
+    const startAt = new Map(todo.map((t) => [t.target.moduleName, t.start]));
+    const moments = new Map(todo.map((t) => [t.target.moduleName, out.get(t.target.moduleName)!.moment]));
+    const resumedTokens = Math.min(...todo.map((t) => t.tokens));
+    const every = opts.checkpointEvery ?? 50_000;
+    let lastCheckpoint = resumedTokens;
+    const label = `statistics ${todo.map((t) => t.target.moduleName).join(', ')}`;
+    const progress = new Progress(opts.progress ?? true, label, corpus.maxTokens, resumedTokens);
+    let ok = false;
+    try {
+      const stream = skipChunks(corpusChunks(corpus, tokenizer), from);
+      accumulateSecondMoments(
+        model,
+        stream.chunks,
+        todo.map((t) => t.target),
+        moments,
+        {
+          ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
+          startAt,
+          onBatch: ({ nextChunk, tokens, forwards }) => {
+            const total = stream.skippedTokens() + tokens;
+            if (dir && total - lastCheckpoint >= every) {
+              lastCheckpoint = total;
+              for (const t of todo) {
+                // a module resumed further along already holds chunks up to its own start
+                if (nextChunk < t.start) continue;
+                const m = moments.get(t.target.moduleName)!;
+                writeStatsFile(t.paths!.partial, m.sum, m.count, {
+                  key: JSON.stringify(t.key),
+                  next_chunk: String(nextChunk),
+                  tokens: String(total),
+                  complete: 'false',
+                });
+              }
+            }
+            progress.update({ tokens: total, total: corpus.maxTokens, nextChunk, forwards });
+          },
+        },
+      );
+      ok = true;
+    } finally {
+      progress.stop(ok);
+    }
+    for (const t of todo) {
+      const m = moments.get(t.target.moduleName)!;
+      if (m.count === 0) throw new Error(`statistics: the corpus ${corpus.path} gave no token for ${t.target.moduleName}`);
+      if (t.paths) {
+        writeStatsFile(t.paths.final, m.sum, m.count, { key: JSON.stringify(t.key), complete: 'true' });
+        if (existsSync(t.paths.partial)) unlinkSync(t.paths.partial);
+      }
+    }
+    return out;
+  } catch (e) {
+    for (const v of out.values()) v.moment.dispose();
+    throw e;
+  }
+}
+
+/** A stored file whose key matches exactly (guards against hash collisions and format changes). */
+function readKeyed(path: string, key: StatsKey): StoredStats | null {
+  const s = readStatsFile(path);
+  if (s && s.metadata['key'] !== JSON.stringify(key)) {
+    s.sum.dispose();
+    return null;
+  }
+  return s;
+}
+
+function fromStored(dim: number, dtype: MomentDType, s: StoredStats): SecondMoment {
+  try {
+    return new SecondMoment(dim, dtype, { sum: s.sum, count: s.count });
+  } finally {
+    s.sum.dispose();
+  }
+}
+
+/** Drop the first n chunks of a stream (already accumulated), counting their tokens. */
+function skipChunks<C extends { ids: readonly number[]; index: number }>(
+  it: Iterable<C>,
+  n: number,
+): { chunks: Iterable<C>; skippedTokens: () => number } {
+  let skipped = 0;
+  function* gen(): Generator<C> {
+    for (const c of it) {
+      if (c.index < n) {
+        skipped += c.ids.length;
+        continue;
+      }
+      yield c;
+    }
+  }
+  return { chunks: gen(), skippedTokens: () => skipped };
+}
