@@ -1,0 +1,168 @@
+/**
+ * MEMIT behaviour on tiny-gpt2 (../shared, with the golden's per-layer C): the normal
+ * equations hold, RECT post hoc vs in the loop (methods.md §9), apply: false, memory, and
+ * failures that leave the model bit-for-bit unchanged.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as T from '../../tensor/index.js';
+import { loadModel } from '../../models/load.js';
+import type { CausalLM } from '../../models/types.js';
+import { loadTokenizer, type Tokenizer } from '../../tokenizer/index.js';
+import { goldenTensors, modelDir, skipNoShared } from '../../../test/golden/shared.js';
+import type { EditContext, EditRequest, StatsProvider } from '../types.js';
+import { MEMIT_PRESETS, computeZ, executeMemit, memit, type MemitHParams } from './index.js';
+
+const GROUPS = [['{}'], ['The sky. {}', 'I am told. {}']];
+const REQUESTS: EditRequest[] = [
+  { prompt: 'LeBron James plays the sport of', subject: 'LeBron James', target_new: 'ice hockey' },
+  { prompt: 'The Eiffel Tower is located in the city of', subject: 'The Eiffel Tower', target_new: 'Rome' },
+];
+
+function snapshotAll(model: CausalLM): Map<string, number[]> {
+  return new Map([...model.params].map(([k, v]) => [k, v.toArray()]));
+}
+
+function assertUnchanged(model: CausalLM, before: Map<string, number[]>): void {
+  for (const [k, v] of model.params) {
+    const want = before.get(k)!;
+    const got = v.toArray();
+    assert.ok(got.length === want.length && got.every((x, i) => Object.is(x, want[i])), `${k} changed`);
+  }
+}
+
+function maxRel(a: number[], b: number[]): number {
+  let d = 0;
+  let m = 0;
+  a.forEach((x, i) => {
+    d = Math.max(d, Math.abs(x - b[i]!));
+    m = Math.max(m, Math.abs(b[i]!));
+  });
+  return d / m;
+}
+
+describe('MEMIT on tiny-gpt2', { skip: skipNoShared }, () => {
+  let model: CausalLM;
+  let tok: Tokenizer;
+  let hp: MemitHParams;
+  let stats: StatsProvider;
+  let ctx: EditContext;
+  const load = async (): Promise<void> => {
+    if (model) return;
+    model = loadModel(modelDir('tiny-gpt2'));
+    tok = await loadTokenizer(modelDir('tiny-gpt2'));
+    hp = { ...MEMIT_PRESETS['tiny-gpt2']! };
+    const g = goldenTensors('reference', 'memit', 'tiny-gpt2', 'golden.safetensors');
+    stats = { secondMoment: (_m, layer) => g.get(`layer${layer}/C`)! };
+    ctx = { tokenizer: tok, contextTemplates: GROUPS, stats };
+  };
+
+  test('each Δ_l solves (λC + KKᵀ) X = K with Δ = resid·Xᵀ; the model is unchanged after executeMemit', async () => {
+    await load();
+    const before = snapshotAll(model);
+    const run = executeMemit(model, tok, REQUESTS, hp, GROUPS, ctx);
+    assertUnchanged(model, before);
+    for (const l of run.layers) {
+      const C = T.cast(stats.secondMoment(model, l.layer, ''), 'float64');
+      const K = T.transpose(T.cast(l.keys, 'float64')); // [d_k, n]
+      const lhs = T.add(T.mul(T.matmul(C, l.adjK), hp.mom2_update_weight), T.matmul(K, T.matmul(T.transpose(K), l.adjK)));
+      assert.ok(maxRel(lhs.toArray(), T.contiguous(K).toArray()) < 1e-9, `layer ${l.layer}: normal equations`);
+      const want = T.cast(T.matmul(l.adjK, T.transpose(l.resid)), 'float32'); // Conv1D layout [d_k, D]
+      assert.deepEqual(l.deltaW.toArray(), want.toArray());
+    }
+    // resid shrinks with the layer's share of the remaining error: 1/2 then 1/1 of what is left
+    assert.equal(run.layers.length, 2);
+  });
+
+  test('RECT post hoc (default) transforms the final deltas; rectInLoop lets later layers see the transformed ones', async () => {
+    await load();
+    const half = (_name: string, d: T.Tensor): T.Tensor => T.mul(d, 0.5);
+    const raw = executeMemit(model, tok, REQUESTS, hp, GROUPS, ctx);
+    const post = memit.apply(model, REQUESTS, hp, { ...ctx, transformDelta: half, apply: false });
+    for (const l of raw.layers)
+      assert.ok(
+        maxRel(
+          post.deltas.get(l.weightName)!.toArray(),
+          l.deltaW.toArray().map((x) => x * 0.5),
+        ) < 1e-6,
+        'post hoc = ½ raw',
+      );
+    const inLoop = memit.apply(model, REQUESTS, { ...hp, rectInLoop: true }, { ...ctx, transformDelta: half, apply: false });
+    const [l1, l2] = raw.layers;
+    assert.ok(
+      maxRel(inLoop.deltas.get(l1!.weightName)!.toArray(), post.deltas.get(l1!.weightName)!.toArray()) < 1e-6,
+      'first layer identical',
+    );
+    assert.ok(
+      maxRel(inLoop.deltas.get(l2!.weightName)!.toArray(), post.deltas.get(l2!.weightName)!.toArray()) > 1e-3,
+      'second layer saw the halved first update',
+    );
+    post.dispose();
+    inLoop.dispose();
+  });
+
+  test('v_loss_layer below the last block reads the NLL through ln_f and the LM head at that block', async () => {
+    await load();
+    const parts = { pre: '', subject: 'LeBron James', post: ' plays the sport of' };
+    const target = [4771, 12217]; // ' ice hockey'
+    const atLast = computeZ(model, tok, parts, target, GROUPS.flat(), 2, hp);
+    const atL = computeZ(model, tok, parts, target, GROUPS.flat(), 2, { ...hp, v_loss_layer: 2 });
+    assert.equal(atL.steps.length, hp.v_num_grad_steps);
+    assert.ok(atL.steps.flat().every(Number.isFinite));
+    assert.ok(Math.abs(atL.steps[0]![1] - atLast.steps[0]![1]) > 1e-3, 'another readout, another NLL');
+    assert.equal(atL.steps[0]![2], 0, 'KL is 0 at δ = 0');
+    for (const z of [atLast, atL]) [z.z, z.delta, z.h0].forEach((t) => t.dispose());
+  });
+
+  test('an edit and its disposal leave no tensor memory behind', async () => {
+    await load();
+    const before = T.memoryStats();
+    const res = memit.apply(model, REQUESTS.slice(0, 1), hp, ctx);
+    assert.equal(res.requests.length, 1);
+    res.restore();
+    res.dispose();
+    const after = T.memoryStats();
+    assert.equal(after.bytes, before.bytes, 'bytes');
+    assert.equal(after.tensors, before.tensors, 'tensor objects');
+  });
+
+  test('bad requests and settings fail clearly with the model unchanged', async () => {
+    await load();
+    const before = snapshotAll(model);
+    const nan: StatsProvider = {
+      secondMoment: (_m, layer) => (layer === 2 ? T.full([256, 256], NaN) : stats.secondMoment(model, layer, '')),
+    };
+    const cases: [string, () => unknown, RegExp][] = [
+      ['no requests', () => memit.apply(model, [], hp, ctx), /no requests/],
+      [
+        'subject not in prompt',
+        () => memit.apply(model, [REQUESTS[0]!, { ...REQUESTS[1]!, subject: 'Big Ben' }], hp, ctx),
+        /does not occur in the prompt/,
+      ],
+      ['empty target', () => memit.apply(model, [{ ...REQUESTS[0]!, target_new: '' }], hp, ctx), /empty target_new/],
+      ['unknown layer', () => memit.apply(model, REQUESTS, { ...hp, layers: [1, 9] }, ctx), /layer 9 is outside/],
+      ['no statistics', () => memit.apply(model, REQUESTS, hp, { tokenizer: tok, contextTemplates: GROUPS }), /statistics/],
+      [
+        'NaN statistics at the second layer',
+        () => memit.apply(model, REQUESTS, hp, { ...ctx, stats: nan }),
+        /NaN|finite|positive definite|singular/i,
+      ],
+      [
+        'NaN in the loop (rectInLoop)',
+        () =>
+          memit.apply(
+            model,
+            REQUESTS,
+            { ...hp, rectInLoop: true },
+            { ...ctx, transformDelta: (n, d) => (n.includes('.2.') ? T.full(d.shape, NaN) : T.clone(d)) },
+          ),
+        /NaN|finite/i,
+      ],
+      ['bad hparams', () => memit.parseHParams({ ...hp, layer_selection: 'random' }, 'memit.yaml'), /layer_selection "random"/],
+    ];
+    for (const [what, run, msg] of cases) {
+      assert.throws(run, msg, what);
+      assertUnchanged(model, before);
+    }
+  });
+});

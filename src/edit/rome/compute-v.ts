@@ -1,0 +1,53 @@
+/**
+ * ROME step 3 (methods.md §2, §1.5): v* = h₀ + δ, with δ added to the MLP output of layer ℓ
+ * at the subject token of every rewriting prompt and of the KL prompt "{subject} is a".
+ */
+import * as T from '../../tensor/index.js';
+import type { Tensor } from '../../tensor/index.js';
+import type { CausalLM } from '../../models/types.js';
+import type { Tokenizer } from '../../tokenizer/index.js';
+import type { LookupRow } from '../shared/keys.js';
+import type { SubjectPrompt } from '../shared/subject-index.js';
+import { optimizeDelta, vPrompts } from '../shared/v-optimization.js';
+import type { RomeHParams } from './hparams.js';
+
+export interface RomeV {
+  /** δ [D] */
+  delta: Tensor;
+  /** h₀ = MLP output at the subject token of rewriting prompt 0, before the edit [D] */
+  vInit: Tensor;
+  /** v* = h₀ + δ [D] */
+  vStar: Tensor;
+  /** per forward: [loss, nll, kl, weight decay] */
+  steps: [number, number, number, number][];
+  /** the optimisation batch: rewriting prompts then the KL prompt */
+  rewriting: LookupRow[];
+  kl: LookupRow[];
+}
+
+/** Run the v* optimisation for one request at layer ℓ. */
+export function computeV(
+  model: CausalLM,
+  tok: Tokenizer,
+  prompt: SubjectPrompt,
+  targetIds: readonly number[],
+  templates: readonly string[],
+  layer: number,
+  hp: RomeHParams,
+): RomeV {
+  const { rewriting, kl } = vPrompts(tok, prompt, targetIds, templates, hp);
+  const r = optimizeDelta(
+    model,
+    {
+      rewriting,
+      kl,
+      targetIds,
+      site: 'mlp',
+      layer,
+      modules: { layer: hp.layer_module_tmp, mlp: hp.mlp_module_tmp, lnF: hp.ln_f_module, lmHead: hp.lm_head_module },
+    },
+    hp,
+  );
+  const vStar = T.keep(T.noGrad(() => T.add(r.h0, r.delta)));
+  return { delta: r.delta, vInit: r.h0, vStar, steps: r.steps, rewriting, kl };
+}

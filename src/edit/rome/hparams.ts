@@ -1,0 +1,201 @@
+/**
+ * ROME / R-ROME hyperparameters: EasyEdit YAML fields (methods.md §11), lmedit additions, and
+ * the presets of methods.md §10 ('easyedit' default, '/original' = kmeng01) plus the tiny
+ * golden models.
+ */
+import { parseWithSchema, type Schema } from '../hparams.js';
+import type { FactToken, SubjectIndexRule } from '../shared/subject-index.js';
+import { FACT_TOKENS } from '../shared/subject-index.js';
+import {
+  GPT2_MODULES as GPT2,
+  GPTJ_MODULES as GPTJ,
+  LLAMA_MODULES as LLAMA,
+  type ModuleFamily as Family,
+} from '../shared/modules.js';
+
+export interface RomeHParams {
+  layers: number[];
+  fact_token: FactToken;
+  v_num_grad_steps: number;
+  v_lr: number;
+  v_loss_layer: number;
+  v_weight_decay: number;
+  clamp_norm_factor: number;
+  kl_factor: number;
+  mom2_adjustment: boolean;
+  context_template_length_params: number[][];
+  rewrite_module_tmp: string;
+  layer_module_tmp: string;
+  mlp_module_tmp: string;
+  attn_module_tmp: string;
+  ln_f_module: string;
+  lm_head_module: string;
+  mom2_dataset: string;
+  mom2_n_samples: number;
+  mom2_dtype: string;
+  /** token budget for the statistics provider (lmedit addition; read by src/edit/stats) */
+  mom2_max_tokens?: number | null;
+  /** R-ROME (§3): keys and values averaged over the context templates */
+  enable_random_prefix_keys: boolean;
+  /** R-ROME: keys and values from the bare prompt only */
+  enable_prompt_keys: boolean;
+  /** ROME's mixed computation (u from the averaged key, v₀ and k₀·u from the bare prompt); overrides the two above */
+  original_implementation: boolean;
+  /** lmedit: subject index arithmetic, 'easyedit' (contextual) or 'original' (kmeng01) */
+  subjectIndexRule: SubjectIndexRule;
+  /** lmedit: template sampling recipe, 'easyedit' (five seed words) or 'original' (from <|endoftext|>) */
+  templateRecipe: 'easyedit' | 'original';
+  /** lmedit: seed of the template sampler when the context gives none */
+  templateSeed: number;
+  /** lmedit: EasyEdit's target space quirk (always prepend ' ') */
+  legacyTargetSpace: boolean;
+}
+
+const ROME_SCHEMA: Schema = {
+  layers: { type: 'int[]' },
+  fact_token: { type: 'string', default: 'subject_last' },
+  v_num_grad_steps: { type: 'int' },
+  v_lr: { type: 'float' },
+  v_loss_layer: { type: 'int' },
+  v_weight_decay: { type: 'float' },
+  clamp_norm_factor: { type: 'float' },
+  kl_factor: { type: 'float' },
+  mom2_adjustment: { type: 'bool' },
+  context_template_length_params: {
+    type: 'int[][]',
+    default: [
+      [5, 10],
+      [10, 10],
+    ],
+  },
+  rewrite_module_tmp: { type: 'string' },
+  layer_module_tmp: { type: 'string' },
+  mlp_module_tmp: { type: 'string' },
+  attn_module_tmp: { type: 'string', default: '' },
+  ln_f_module: { type: 'string', default: '' },
+  lm_head_module: { type: 'string', default: '' },
+  mom2_dataset: { type: 'string', default: 'wikipedia' },
+  mom2_n_samples: { type: 'int', default: 100000 },
+  mom2_dtype: { type: 'string', default: 'float32' },
+  mom2_max_tokens: { type: 'any', default: null, doc: 'read by the statistics provider' },
+  subjectIndexRule: { type: 'string', default: 'easyedit' },
+  templateRecipe: { type: 'string', default: 'easyedit' },
+  templateSeed: { type: 'int', default: 0 },
+  legacyTargetSpace: { type: 'bool', default: false },
+};
+
+const R_ROME_FLAGS: Schema = {
+  enable_random_prefix_keys: { type: 'bool', default: true },
+  enable_prompt_keys: { type: 'bool', default: false },
+  original_implementation: { type: 'bool', default: false },
+};
+
+/** Check the enumerated and numeric fields parseWithSchema cannot. */
+function check(h: RomeHParams, source: string): RomeHParams {
+  const bad = (msg: string): never => {
+    throw new Error(`${source}: ${msg}`);
+  };
+  if (!FACT_TOKENS.includes(h.fact_token)) bad(`fact_token "${h.fact_token}" is not one of ${FACT_TOKENS.join(', ')}`);
+  if (h.subjectIndexRule !== 'easyedit' && h.subjectIndexRule !== 'original')
+    bad(`subjectIndexRule must be 'easyedit' or 'original'`);
+  if (h.templateRecipe !== 'easyedit' && h.templateRecipe !== 'original') bad(`templateRecipe must be 'easyedit' or 'original'`);
+  if (!h.original_implementation && h.enable_random_prefix_keys === h.enable_prompt_keys) {
+    bad('set exactly one of enable_random_prefix_keys / enable_prompt_keys (or original_implementation)');
+  }
+  if (h.layers.length === 0) bad('layers is empty');
+  if (new Set(h.layers).size !== h.layers.length) bad(`layers ${JSON.stringify(h.layers)} repeats a layer`);
+  if (h.v_num_grad_steps < 1) bad('v_num_grad_steps must be >= 1');
+  if (!(h.clamp_norm_factor > 0)) bad('clamp_norm_factor must be > 0');
+  for (const [len, n] of h.context_template_length_params as [number, number][]) {
+    if (!(len > 0) || !(n >= 0)) bad(`context_template_length_params entry [${len}, ${n}] is invalid`);
+  }
+  for (const k of ['rewrite_module_tmp', 'layer_module_tmp', 'mlp_module_tmp'] as const)
+    if (!h[k].includes('{}')) bad(`${k} "${h[k]}" has no {}`);
+  return h;
+}
+
+/**
+ * Parse a ROME YAML/JSON object. The R-ROME flags are accepted (so presets round-trip) and
+ * default to ROME's original mixed key/value computation.
+ */
+export function parseRomeHParams(raw: unknown, source: string): RomeHParams {
+  const flags: Schema = {
+    enable_random_prefix_keys: { type: 'bool', default: false },
+    enable_prompt_keys: { type: 'bool', default: false },
+    original_implementation: { type: 'bool', default: true },
+  };
+  return check(parseWithSchema<RomeHParams>(raw, { ...ROME_SCHEMA, ...flags }, source, 'ROME'), source);
+}
+
+/** Parse an R-ROME object: the ROME fields plus the three key flags (§3). */
+export function parseRRomeHParams(raw: unknown, source: string): RomeHParams {
+  return check(parseWithSchema<RomeHParams>(raw, { ...ROME_SCHEMA, ...R_ROME_FLAGS }, source, 'R-ROME'), source);
+}
+
+function preset(fam: Family, over: Partial<RomeHParams> & Pick<RomeHParams, 'layers' | 'v_loss_layer'>): RomeHParams {
+  return {
+    fact_token: 'subject_last',
+    v_num_grad_steps: 20,
+    v_lr: 0.5,
+    v_weight_decay: 0.5,
+    clamp_norm_factor: 4,
+    kl_factor: 0.0625,
+    mom2_adjustment: false,
+    context_template_length_params: [
+      [5, 10],
+      [10, 10],
+    ],
+    rewrite_module_tmp: fam.rewrite,
+    layer_module_tmp: fam.layer,
+    mlp_module_tmp: fam.mlp,
+    attn_module_tmp: fam.attn,
+    ln_f_module: fam.lnF,
+    lm_head_module: fam.lmHead,
+    mom2_dataset: 'wikipedia',
+    mom2_n_samples: 100000,
+    mom2_dtype: 'float32',
+    enable_random_prefix_keys: false,
+    enable_prompt_keys: false,
+    original_implementation: true,
+    subjectIndexRule: 'easyedit',
+    templateRecipe: 'easyedit',
+    templateSeed: 0,
+    legacyTargetSpace: false,
+    ...over,
+  };
+}
+
+const ORIGINAL = { mom2_adjustment: true, subjectIndexRule: 'original', templateRecipe: 'original' } as const;
+
+/** The goldens' settings (original kmeng01 code, mom2_adjustment false = the `nocov` case). */
+function tiny(fam: Family, layer: number, nLayers: number): RomeHParams {
+  return preset(fam, {
+    layers: [layer],
+    v_loss_layer: nLayers - 1,
+    v_num_grad_steps: 5,
+    mom2_dataset: 'wikitext',
+    mom2_n_samples: 2000,
+    subjectIndexRule: 'original',
+    templateRecipe: 'original',
+  });
+}
+
+/** ROME presets by model key; '/original' keys are the kmeng01 settings where they differ. */
+export const ROME_PRESETS: Record<string, RomeHParams> = {
+  'gpt2-xl': preset(GPT2, { layers: [17], v_loss_layer: 47 }),
+  'gpt2-xl/original': preset(GPT2, { layers: [17], v_loss_layer: 47, ...ORIGINAL }),
+  'gpt-j-6b': preset(GPTJ, { layers: [5], v_loss_layer: 27 }),
+  'gpt-j-6b/original': preset(GPTJ, { layers: [5], v_loss_layer: 27, ...ORIGINAL }),
+  'llama-2-7b': preset(LLAMA, { layers: [5], v_loss_layer: 31, v_num_grad_steps: 25, v_weight_decay: 1e-3 }),
+  'tiny-gpt2': tiny(GPT2, 1, 4),
+  'tiny-llama': tiny(LLAMA, 1, 4),
+  stories260K: tiny(LLAMA, 2, 5),
+};
+
+/** R-ROME presets: the ROME ones with random-prefix keys. */
+export const R_ROME_PRESETS: Record<string, RomeHParams> = Object.fromEntries(
+  Object.entries(ROME_PRESETS).map(([k, h]) => [
+    k,
+    { ...h, enable_random_prefix_keys: true, enable_prompt_keys: false, original_implementation: false },
+  ]),
+);

@@ -1,0 +1,263 @@
+/**
+ * The δ optimisation shared by ROME (v*, δ at the MLP output of layer ℓ) and MEMIT (z, δ at
+ * the block output of L), methods.md §1.5:
+ *   L(δ) = mean_p −(1/|t|) Σ_j log P(t_j) + kl_factor·KL(P_δ ‖ P_0) + v_weight_decay·‖δ‖/‖h₀‖²
+ * with torch's Adam, early stop at 5e-2, no step on the last iteration, and projection onto
+ * ‖δ‖ ≤ clamp_norm_factor·‖h₀‖. Everything up to the edited block is computed once.
+ */
+import * as T from '../../tensor/index.js';
+import type { Tensor } from '../../tensor/index.js';
+import type { CausalLM } from '../../models/types.js';
+import { Trace } from '../../models/hooks.js';
+import { moduleAt } from '../hparams.js';
+import { Adam } from './adam.js';
+import { flatRows, inContext, lookupRows, rightPad, type LookupRow } from './keys.js';
+import type { FactToken, SubjectIndexRule, SubjectPrompt } from './subject-index.js';
+import type { Tokenizer } from '../../tokenizer/index.js';
+import { ResumeTrace } from './resume-trace.js';
+
+/** The hparams the optimisation reads (EasyEdit names). */
+export interface VOptHParams {
+  v_num_grad_steps: number;
+  v_lr: number;
+  v_weight_decay: number;
+  clamp_norm_factor: number;
+  kl_factor: number;
+}
+
+export interface VOptInput {
+  /** rewriting prompts: context + prompt + decode(target[:-1]); lookup = subject token */
+  rewriting: readonly LookupRow[];
+  /** KL prompts ("{subject} is a"); lookup = subject token */
+  kl: readonly LookupRow[];
+  targetIds: readonly number[];
+  /** 'mlp': δ added to the MLP output of `layer` (ROME); 'block': to the block output (MEMIT) */
+  site: 'mlp' | 'block';
+  layer: number;
+  /**
+   * MEMIT reads the NLL from ln_f(block output of this layer) @ lm_head; when it is the last
+   * block (every preset) that equals the model logits. Omit for ROME (model logits).
+   */
+  lossLayer?: number;
+  /** module names (EasyEdit `*_module_tmp`); default: the model's architecture info */
+  modules?: { layer?: string; mlp?: string; lnF?: string; lmHead?: string };
+}
+
+export interface VOptResult {
+  /** δ [D] */
+  delta: Tensor;
+  /** h₀ [D]: the site's output at the lookup token of rewriting prompt 0, δ = 0 */
+  h0: Tensor;
+  /** per forward pass: [loss, nll, kl, weight decay] */
+  steps: [number, number, number, number][];
+}
+
+/**
+ * The rewriting prompts `template.format(prompt) + decode(target[:-1])` and the KL prompt, tokenised.
+ * @example const { rewriting, kl } = vPrompts(tok, parts, targetIds, ['{}'], hp);
+ */
+export function vPrompts(
+  tok: Tokenizer,
+  prompt: SubjectPrompt,
+  targetIds: readonly number[],
+  templates: readonly string[],
+  hp: { fact_token: FactToken; subjectIndexRule: SubjectIndexRule },
+): { rewriting: LookupRow[]; kl: LookupRow[] } {
+  const tail = tok.decode(targetIds.slice(0, -1));
+  const rewriting = lookupRows(
+    tok,
+    templates.map((t) => inContext(t, prompt, tail)),
+    hp.fact_token,
+    hp.subjectIndexRule,
+  );
+  const kl = lookupRows(tok, [{ pre: '', subject: prompt.subject, post: ' is a' }], hp.fact_token, hp.subjectIndexRule);
+  return { rewriting, kl };
+}
+
+const f = Math.fround;
+
+function norm32(x: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i]! * x[i]!;
+  return f(Math.sqrt(s));
+}
+
+/** ln_f as the model applies it (LayerNorm for GPT-2/GPT-J, RMSNorm for LLaMA). */
+function finalNorm(model: CausalLM, name: string, x: Tensor): Tensor {
+  const w = model.param(`${name}.weight`);
+  const b = model.params.get(`${name}.bias`) ?? null;
+  return model.config.arch === 'llama' ? T.rmsNorm(x, w, model.config.normEps) : T.layerNorm(x, w, b, model.config.normEps);
+}
+
+/** LM head on selected rows: x [R, D] → logits [R, V] (+ bias when the head has one). */
+function lmHead(model: CausalLM, name: string, x: Tensor): Tensor {
+  // a tied head (stories260K's lm_head) has no weight of its own: use the embedding it shares
+  const own = model.params.has(`${name}.weight`);
+  const w = model.param(`${own ? name : model.arch.lmHead}.weight`); // [V, D]
+  const b = own ? model.params.get(`${name}.bias`) : undefined;
+  const y = T.matmul(x, T.transpose(w)); // [R, V]
+  return b ? T.add(y, b) : y;
+}
+
+/**
+ * Optimise δ for one request.
+ * @example const { delta, h0, steps } = optimizeDelta(model, { rewriting, kl, targetIds, site: 'mlp', layer: 17 }, hp);
+ */
+export function optimizeDelta(model: CausalLM, input: VOptInput, hp: VOptHParams): VOptResult {
+  const { arch } = model;
+  const D = arch.hiddenSize;
+  const layer = input.layer;
+  const nLayers = arch.numLayers;
+  if (!Number.isInteger(layer) || layer < 0 || layer >= nLayers)
+    throw new Error(`v optimisation: layer ${layer} is outside [0, ${nLayers})`);
+  const lossLayer = input.lossLayer === undefined ? nLayers - 1 : Math.max(input.lossLayer, layer);
+  if (lossLayer >= nLayers) throw new Error(`v optimisation: v_loss_layer ${lossLayer} is outside [0, ${nLayers})`);
+  const m = input.targetIds.length;
+  if (m === 0) throw new Error('v optimisation: empty target');
+  const rows = [...input.rewriting, ...input.kl];
+  const nRw = input.rewriting.length;
+  if (nRw === 0) throw new Error('v optimisation: no rewriting prompts');
+  for (const r of input.rewriting) {
+    if (r.ids.length < m)
+      throw new Error(`v optimisation: a rewriting prompt of ${r.ids.length} tokens cannot hold ${m} target positions`);
+  }
+  const B = rows.length;
+  const layerTmp = input.modules?.layer || arch.layerTemplate;
+  const lnF = input.modules?.lnF || arch.finalNorm;
+  const head = input.modules?.lmHead || arch.lmHead;
+  const blockName = moduleAt(layerTmp, layer);
+  const siteName = input.site === 'mlp' ? moduleAt(input.modules?.mlp || arch.mlpTemplate, layer) : blockName;
+  const lossBlock = moduleAt(layerTmp, lossLayer);
+  if (blockName !== moduleAt(arch.layerTemplate, layer))
+    throw new Error(`v optimisation: layer module "${blockName}" is not a block of this model (${arch.layerTemplate})`);
+  const useLogits = input.lossLayer === undefined || lossLayer === nLayers - 1;
+
+  const ids = rightPad(rows.map((r) => r.ids)); // [B, T]
+  const Tn = ids.shape[1]!;
+  // δ goes in at every prompt's lookup token
+  const deltaRows = flatRows(
+    rows.map((r) => r.idx),
+    Tn,
+  );
+  // rewriting prompt i of length n scores target j at position n − m + j (no shift)
+  const nllRowIdx: number[] = [];
+  const labels: number[] = [];
+  input.rewriting.forEach((r, i) => {
+    for (let j = 0; j < m; j++) {
+      nllRowIdx.push(i * Tn + r.ids.length - m + j);
+      labels.push(input.targetIds[j]!);
+    }
+  });
+  const nllRows = T.tensor(Int32Array.from(nllRowIdx), [nllRowIdx.length], 'int32');
+  const labelT = T.tensor(Int32Array.from(labels), [labels.length], 'int32');
+  const klRows = T.tensor(Int32Array.from(input.kl.map((r, i) => (nRw + i) * Tn + r.idx)), [input.kl.length], 'int32');
+
+  // δ = 0 pass up to the edited block: its output is fixed for the whole optimisation
+  const { base, h0 } = T.noGrad(() =>
+    T.tidy(() => {
+      const tr = new Trace({ retainOutput: [...new Set([siteName, blockName])], stopAfter: blockName });
+      try {
+        model.forward({ ids, trace: tr, logits: 'none' });
+        const site = T.reshape(T.contiguous(tr.output(siteName)), [B * Tn, D]);
+        const i0 = rows[0]!.idx;
+        return {
+          base: T.clone(tr.output(blockName)), // [B, T, D]
+          h0: T.reshape(T.clone(T.narrow(site, 0, i0, i0 + 1)), [D]), // [D]
+        };
+      } finally {
+        tr.dispose();
+      }
+    }),
+  );
+  T.keep(base);
+  T.keep(h0);
+  const base2d = T.reshape(base, [B * Tn, D]);
+
+  const delta = T.keep(T.zeros([D])); // float32 leaf, returned to the caller
+  const dArr = delta.storage as Float32Array;
+  const h0Arr = Float32Array.from(h0.toArray());
+  const h0Norm = norm32(h0Arr);
+  const h0NormSq = f(h0Norm * h0Norm);
+  const maxNorm = f(f(hp.clamp_norm_factor) * h0Norm);
+  const opt = new Adam(D, { lr: hp.v_lr });
+  const steps: VOptResult['steps'] = [];
+  let klInit: Tensor | null = null;
+
+  // NLL and KL terms (the differentiable part of the loss) for the current δ
+  // (the trace holds the loss block's output, which the backward still reads: the caller disposes it)
+  const terms = (): { nll: Tensor; kl: Tensor; trace: ResumeTrace } => {
+    const edited = (): Tensor => {
+      const rep = T.expand(T.unsqueeze(delta, 0), [rows.length, D]); // [B, D]
+      return T.reshape(T.addRows(base2d, deltaRows, rep), [B, Tn, D]);
+    };
+    const tr = new ResumeTrace(model, layer, edited, useLogits ? {} : { retainOutput: [lossBlock] });
+    try {
+      const out = model.forward({ ids, trace: tr, logits: 'none' });
+      const hidden = T.reshape(out.hidden!, [B * Tn, D]); // final-norm output
+      const nllIn = useLogits
+        ? T.indexSelect(hidden, nllRows)
+        : finalNorm(model, lnF, T.indexSelect(T.reshape(tr.output(lossBlock), [B * Tn, D]), nllRows)); // [R, D]
+      const logProbs = T.logSoftmax(lmHead(model, head, nllIn), -1); // [R, V]
+      // Σ over all target positions / (m · n_prompts) = mean over prompts of the per-prompt mean
+      const nll = T.div(T.nllLoss(logProbs, labelT, { reduction: 'sum' }), m * nRw);
+      const klLogProbs = T.logSoftmax(lmHead(model, head, T.indexSelect(hidden, klRows)), -1); // [nKL, V]
+      if (!klInit) klInit = T.keep(T.noGrad(() => T.clone(klLogProbs)));
+      const kl = T.mul(T.klDivLoss(klInit, klLogProbs, 'batchmean'), hp.kl_factor);
+      return { nll, kl, trace: tr };
+    } catch (e) {
+      tr.dispose();
+      throw e;
+    }
+  };
+
+  // record [loss, nll, kl, wd]; unless stopping, backpropagate, take an Adam step and project
+  const lossAndStep = (nll: Tensor, kl: Tensor, last: boolean): boolean => {
+    const nllV = f(nll.item());
+    const klV = f(kl.item());
+    const dNorm = norm32(dArr);
+    const wd = f(f(hp.v_weight_decay) * f(dNorm / h0NormSq));
+    const loss = f(f(nllV + klV) + wd);
+    steps.push([loss, nllV, klV, wd]);
+    if (loss < 5e-2 || last) return true;
+    T.backward(T.add(nll, kl));
+    const g = Float32Array.from(delta.grad ? delta.grad.toArray() : new Array<number>(D).fill(0));
+    T.zeroGrad([delta]);
+    // d(c·‖δ‖)/dδ = c·δ/‖δ‖, and 0 at δ = 0 as torch's norm backward gives
+    if (dNorm > 0) {
+      const c = f(f(hp.v_weight_decay) / h0NormSq);
+      for (let i = 0; i < D; i++) g[i] = f(g[i]! + f(f(c * dArr[i]!) / dNorm));
+    }
+    opt.stepArrays(dArr, g);
+    const n = norm32(dArr);
+    if (n > maxNorm) for (let i = 0; i < D; i++) dArr[i] = f(f(dArr[i]! * maxNorm) / n);
+    return false;
+  };
+
+  try {
+    for (let it = 0; it < hp.v_num_grad_steps; it++) {
+      const last = it === hp.v_num_grad_steps - 1;
+      const stop = T.tidy(() => {
+        delta.requiresGrad = !last;
+        const { nll, kl, trace } = last ? T.noGrad(terms) : terms();
+        try {
+          return lossAndStep(nll, kl, last);
+        } finally {
+          trace.dispose();
+        }
+      });
+      if (stop) break;
+    }
+  } catch (e) {
+    delta.dispose();
+    h0.dispose();
+    throw e;
+  } finally {
+    delta.requiresGrad = false;
+    T.zeroGrad([delta]);
+    (klInit as Tensor | null)?.dispose();
+    base2d.dispose();
+    base.dispose();
+    [ids, deltaRows, nllRows, labelT, klRows].forEach((t) => t.dispose());
+  }
+  return { delta, h0, steps };
+}
