@@ -1,18 +1,19 @@
 #!/usr/bin/env node
-// Runs the compiled CLI (dist/) when present, else the TypeScript sources through tsx.
+// In a source checkout, run the TypeScript sources through tsx (always current); in an
+// installed package (no src/), run the compiled dist/.
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const compiled = join(root, 'dist', 'cli', 'index.js');
+const source = join(root, 'src', 'cli', 'index.ts');
 let mod;
-if (existsSync(compiled)) {
-  mod = await import(pathToFileURL(compiled).href);
-} else {
+if (existsSync(source) && process.env.LMEDIT_USE_DIST !== '1') {
   const { register } = await import('tsx/esm/api');
   register();
-  mod = await import(pathToFileURL(join(root, 'src', 'cli', 'index.ts')).href);
+  mod = await import(pathToFileURL(source).href);
+} else {
+  mod = await import(pathToFileURL(join(root, 'dist', 'cli', 'index.js')).href);
 }
 try {
   await mod.main(process.argv);

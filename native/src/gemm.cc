@@ -243,7 +243,7 @@ template <typename T> inline void store_out(T* out, i64 os, i64 n, const T* acc,
 
 /** acc[r * lda + j] += sum_{k in [k0, k1)} X[r * K + k] * W[k * ldw + j], j < ncols. */
 template <typename T, typename W, int R>
-void gemv_kn_acc(i64 K, i64 k0, i64 k1, i64 ncols, const T* X, const raw_t<W>* Wm, i64 ldw, T* acc, i64 lda) {
+void gemv_kn_acc_seq(i64 K, i64 k0, i64 k1, i64 ncols, const T* X, const raw_t<W>* Wm, i64 ldw, T* acc, i64 lda) {
   constexpr int VL = Vec<T>::L;
   // Column tile: whole rows when the R partial-sum rows fit in ~256 KiB (L2), so each thread
   // streams one contiguous block of W; narrower tiles only for very wide W.
@@ -288,6 +288,27 @@ void gemv_kn_acc(i64 K, i64 k0, i64 k1, i64 ncols, const T* X, const raw_t<W>* W
         const T b0 = wload<T, W>(w0 + j);
         for (int r = 0; r < R; r++) acc[r * lda + j0 + j] += X[r * K + k] * b0;
       }
+    }
+  }
+}
+
+// Partial sums over k0..k1 in blocks of kKBlock rows, each summed from zero and then added to
+// acc: the rounding error grows with kKBlock + K/kKBlock instead of K (the GPT-2 LM head's
+// backward sums 50257 rows; a plain running sum lost ~3e-6 relative there).
+constexpr i64 kKBlock = 256;
+
+template <typename T, typename W, int R>
+void gemv_kn_acc(i64 K, i64 k0, i64 k1, i64 ncols, const T* X, const raw_t<W>* Wm, i64 ldw, T* acc, i64 lda) {
+  if (k1 - k0 <= kKBlock) return gemv_kn_acc_seq<T, W, R>(K, k0, k1, ncols, X, Wm, ldw, acc, lda);
+  static thread_local std::vector<T> tmp;
+  if (tmp.size() < size_t(R * ncols)) tmp.resize(size_t(R * ncols));
+  for (i64 kb = k0; kb < k1; kb += kKBlock) {
+    std::fill(tmp.begin(), tmp.begin() + R * ncols, T(0));
+    gemv_kn_acc_seq<T, W, R>(K, kb, std::min(k1, kb + kKBlock), ncols, X, Wm, ldw, tmp.data(), ncols);
+    for (int r = 0; r < R; r++) {
+      T* a = acc + r * lda;
+      const T* t = tmp.data() + r * ncols;
+      for (i64 j = 0; j < ncols; j++) a[j] += t[j];
     }
   }
 }

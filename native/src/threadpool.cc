@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -84,29 +85,31 @@ class Pool {
       run_serial(nchunks, fn);
       return;
     }
-    Job job;
-    job.fn = &fn;
-    job.nchunks = nchunks;
+    // The job lives on the heap, shared with the workers: a worker that wakes late (another
+    // process holds its core) finds no chunk left and drops its reference whenever it runs, so
+    // the caller never waits for a descheduled thread that has no work.
+    auto job = std::make_shared<Job>();
+    job->fn = &fn;
+    job->nchunks = nchunks;
     {
       std::lock_guard<std::mutex> lk(mu_);
-      current_ = &job;
+      current_ = job;
       generation_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
     tl_in_region = true;
-    job.run_chunks();
+    job->run_chunks();
     tl_in_region = false;
     // Wait for chunks other threads took.
-    for (int spins = 0; job.done.load(std::memory_order_acquire) < nchunks; spins++) {
+    for (int spins = 0; job->done.load(std::memory_order_acquire) < nchunks; spins++) {
       if (spins < 4096) LM_PAUSE();
       else std::this_thread::yield();
     }
     {
       std::lock_guard<std::mutex> lk(mu_);
-      current_ = nullptr;
+      current_.reset();
     }
-    while (active_.load(std::memory_order_acquire) != 0) LM_PAUSE();
-    if (job.err) std::rethrow_exception(job.err);
+    if (job->err) std::rethrow_exception(job->err);
   }
 
  private:
@@ -137,18 +140,16 @@ class Pool {
         LM_PAUSE();
         if ((i & 63) == 63 && std::chrono::steady_clock::now() - t0 > std::chrono::microseconds(200)) break;
       }
-      Job* job = nullptr;
+      std::shared_ptr<Job> job;
       {
         std::unique_lock<std::mutex> lk(mu_);
         if (!got) cv_.wait(lk, [&] { return generation_.load(std::memory_order_acquire) != seen; });
         seen = generation_.load(std::memory_order_acquire);
         job = current_;
-        if (job) active_.fetch_add(1, std::memory_order_acq_rel);
       }
-      if (job) {
-        job->run_chunks();
-        active_.fetch_sub(1, std::memory_order_acq_rel);
-      }
+      // fn points into the caller's frame: only call it for a chunk claimed before the caller
+      // saw every chunk done (run_chunks claims by an atomic counter, so a late worker claims none)
+      if (job) job->run_chunks();
     }
   }
 
@@ -158,8 +159,7 @@ class Pool {
   std::mutex mu_;
   std::condition_variable cv_;
   std::atomic<uint64_t> generation_{0};
-  std::atomic<int> active_{0};
-  Job* current_ = nullptr;
+  std::shared_ptr<Job> current_;
 };
 
 Pool& pool() {

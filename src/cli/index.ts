@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { doctor, formatDoctor } from './doctor.js';
 import { registerModelCommands } from './models.js';
+import { registerEditCommands } from './edit.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
     });
 
   registerModelCommands(program);
+  registerEditCommands(program);
   return program;
 }
 

@@ -1,0 +1,284 @@
+/**
+ * `lmedit edit` (apply ROME / R-ROME / MEMIT / FT-L / FT-M edits, optionally through RECT, and
+ * report before/after continuations and weight-change figures) and `lmedit stats` (build or
+ * inspect layer statistics).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import * as T from '../tensor/index.js';
+import { saveSafetensors } from '../io/safetensors.js';
+import { generate, openModel, saveModel, scoreContinuations, type CausalLM } from '../models/index.js';
+import type { Tokenizer } from '../tokenizer/index.js';
+import { readHParamsFile } from '../edit/hparams.js';
+import { getMethod, METHOD_NAMES, presetKeyFor, type AnyEditMethod } from '../edit/registry.js';
+import { recordsToRequests, spacedTarget } from '../edit/request.js';
+import { runEdits } from '../edit/runner.js';
+import type { EditContext, EditRequest, EditResult } from '../edit/types.js';
+import { makeDeltaTransform, weightChange, deltaHeatmap, writeHeatmap, type RegulariserMode } from '../edit/rect/index.js';
+import { createStatsProvider, inspectStats, buildStats } from '../edit/stats/index.js';
+import { defaultModelDir } from './models.js';
+
+function sharedDir(): string {
+  const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+  return process.env['LMEDIT_SHARED'] ?? resolve(repo, '..', 'shared');
+}
+
+/** WikiText-2 in ../shared: the bundled statistics corpus when none is given. */
+function defaultCorpus(): string | undefined {
+  const p = join(sharedDir(), 'data', 'wikitext', 'wikitext-2-raw-test.raw');
+  return existsSync(p) ? p : undefined;
+}
+
+function parseRequests(o: { request?: string; data?: string; limit?: number; offset?: number }): EditRequest[] {
+  if (o.request && o.data) throw new Error('give either --request or --data, not both');
+  if (o.request) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(o.request);
+    } catch (e) {
+      throw new Error(`--request is not valid JSON: ${(e as Error).message}`);
+    }
+    const list = Array.isArray(raw) ? raw : [raw];
+    return list.map((r, i) => {
+      const rec = r as Record<string, unknown>;
+      if (rec && typeof rec === 'object' && 'prompt' in rec && 'target_new' in rec) {
+        const out: EditRequest = { ...(rec as unknown as EditRequest) };
+        if (typeof rec['rephrase_prompts'] === 'string') out.rephrase_prompts = [rec['rephrase_prompts']];
+        return out;
+      }
+      return recordsToRequests([r], `--request[${i}]`)[0]!;
+    });
+  }
+  if (!o.data) throw new Error('give --request JSON or --data FILE');
+  let records: unknown;
+  try {
+    records = JSON.parse(readFileSync(o.data, 'utf8'));
+  } catch (e) {
+    throw new Error(`${o.data}: ${(e as Error).message}`);
+  }
+  const all = recordsToRequests(records, o.data);
+  const start = o.offset ?? 0;
+  return all.slice(start, o.limit !== undefined ? start + o.limit : undefined);
+}
+
+function resolveHParams(method: AnyEditMethod, model: CausalLM, o: { hparams?: string; preset?: string }): { hp: unknown; source: string } {
+  if (o.hparams) return { hp: method.parseHParams(readHParamsFile(o.hparams), o.hparams), source: o.hparams };
+  const key = o.preset ?? presetKeyFor(model);
+  if (!key) throw new Error(`no preset for this model; pass --hparams FILE.yaml or --preset (${Object.keys(method.presets).join(', ')})`);
+  const hp = method.presets[key];
+  if (!hp) throw new Error(`${method.name} has no preset "${key}" (available: ${Object.keys(method.presets).join(', ')})`);
+  return { hp, source: `preset ${key}` };
+}
+
+function continuation(model: CausalLM, tok: Tokenizer, prompt: string, n: number): string {
+  const ids = tok.encode(prompt);
+  return tok.decode(generate(model, [ids], { maxNewTokens: n }).tokens[0]!, { skipSpecialTokens: true });
+}
+
+function targetNll(model: CausalLM, tok: Tokenizer, r: EditRequest): number {
+  const prompt = tok.encode(r.prompt);
+  const target = tok.encode(spacedTarget(r.target_new), { addBos: false, dummyPrefix: 'never' });
+  const [s] = scoreContinuations(model, [{ prompt, continuation: target }]);
+  return -s!.logprob / target.length;
+}
+
+function figures(model: CausalLM, result: EditResult): ReturnType<typeof weightChange> | null {
+  if (result.deltas.size === 0) return null;
+  return T.tidy(() =>
+    weightChange(
+      [...result.deltas].map(([name, delta]) => {
+        const after = model.param(name);
+        return { name, after, before: T.sub(T.cast(after, 'float32'), delta) };
+      }),
+    ),
+  );
+}
+
+interface EditFlags {
+  model?: string;
+  tokenizer?: string;
+  method: string;
+  hparams?: string;
+  preset?: string;
+  request?: string;
+  data?: string;
+  limit?: number;
+  offset?: number;
+  sequential?: boolean;
+  batchSize: number;
+  rect?: number;
+  rectMode: RegulariserMode;
+  save?: string;
+  saveDelta?: string;
+  contextTemplates?: string;
+  stats?: string;
+  corpus?: string;
+  statsTokens?: number;
+  seed: number;
+  heatmap?: string;
+  genTokens: number;
+  json?: boolean;
+}
+
+export function registerEditCommands(program: Command): void {
+  program
+    .command('edit')
+    .description('edit facts in a model and report what changed')
+    .option('--model <dir|hub-id>', 'model directory or hub id (default: stories260K from ../shared)')
+    .option('--tokenizer <path>', 'tokenizer file or folder')
+    .requiredOption('--method <name>', `editing method: ${METHOD_NAMES.join(' | ')}`)
+    .option('--hparams <file.yaml>', 'EasyEdit-style hyperparameter file (default: the preset for the model)')
+    .option('--preset <name>', 'preset name (e.g. gpt2-xl, llama-2-7b, stories260K)')
+    .option('--request <json>', 'one request (or an array): {"prompt", "subject", "target_new", ...}')
+    .option('--data <file.json>', 'ZsRE / CounterFact / EasyEdit records')
+    .option('--limit <n>', 'use the first n records', (v) => Number.parseInt(v, 10))
+    .option('--offset <n>', 'skip this many records first', (v) => Number.parseInt(v, 10))
+    .option('--sequential', 'keep every edit (sequential editing); default restores the model after each edit')
+    .option('--batch-size <n>', 'requests per edit (batch editing; MEMIT, FT)', (v) => Number.parseInt(v, 10), 1)
+    .option('--rect <keep>', 'regularise each ΔW, keeping this fraction (RECT default 0.4)', Number.parseFloat)
+    .option('--rect-mode <mode>', 'rect | random | pca (the paper baselines)', 'rect')
+    .option('--save <dir>', 'save the edited model as a Hugging Face directory')
+    .option('--save-delta <file.safetensors>', 'write every ΔW (after RECT) under its parameter name')
+    .option('--context-templates <file.json>', 'fixed context templates instead of sampled ones')
+    .option('--stats <file|dir>', 'layer statistics to use (npz / safetensors, or a folder)')
+    .option('--corpus <path>', 'text corpus for computing statistics (default: WikiText-2 in ../shared)')
+    .option('--stats-tokens <n>', 'token budget for computing statistics', (v) => Number.parseInt(v, 10))
+    .option('--seed <n>', 'seed for context templates and random baselines', (v) => Number.parseInt(v, 10), 0)
+    .option('--heatmap <base>', 'write |ΔW| heat maps of the last edit to <base>.<param>.{png,csv,json}')
+    .option('--gen-tokens <n>', 'tokens of the before/after continuations', (v) => Number.parseInt(v, 10), 12)
+    .option('--json', 'print one JSON object per edit')
+    .action(async (o: EditFlags) => runEditCommand(o));
+
+  program
+    .command('stats')
+    .description('build or inspect layer statistics (second moment of the edited module input)')
+    .option('--model <dir|hub-id>', 'model (default: stories260K from ../shared)')
+    .option('--tokenizer <path>', 'tokenizer file or folder')
+    .option('--layers <list>', 'comma-separated layers to build (default: the MEMIT preset layers)')
+    .option('--corpus <path>', 'text corpus (default: WikiText-2 in ../shared)')
+    .option('--tokens <n>', 'token budget (default 10 x d_k)', (v) => Number.parseInt(v, 10))
+    .option('--dtype <dtype>', 'accumulation dtype float32 | float64', 'float32')
+    .option('--cache-dir <dir>', 'cache folder')
+    .option('--out <dir>', 'also write <module>.safetensors (sum and count) into this folder')
+    .option('--inspect <file>', 'print shape, count, dtype, trace and eigenvalue range of a stats file')
+    .action(async (o: { model?: string; tokenizer?: string; layers?: string; corpus?: string; tokens?: number; dtype: string; cacheDir?: string; out?: string; inspect?: string }) => {
+      if (o.inspect) {
+        console.log(JSON.stringify(inspectStats(o.inspect, { eig: true }), null, 2));
+        return;
+      }
+      const { model, tokenizer, dir } = await openModel(o.model ?? defaultModelDir(), o.tokenizer ? { tokenizer: o.tokenizer } : {});
+      const corpus = o.corpus ?? defaultCorpus();
+      if (!corpus) throw new Error('no --corpus given and WikiText-2 is not in ../shared');
+      const layers = o.layers ? o.layers.split(',').map((s) => Number.parseInt(s, 10)) : (await memitLayers(model));
+      if (o.dtype !== 'float32' && o.dtype !== 'float64') throw new Error('--dtype must be float32 or float64');
+      const built = buildStats({
+        model,
+        tokenizer,
+        corpus,
+        modelId: dir,
+        targets: layers.map((layer) => ({ layer, moduleName: model.arch.mlpOutTemplate.replace('{}', String(layer)) })),
+        dtype: o.dtype,
+        ...(o.tokens ? { maxTokens: o.tokens } : {}),
+        ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
+        ...(o.out ? { outDir: o.out } : {}),
+        progress: true,
+      });
+      for (const [module, info] of built) console.log(`${module}: ${info.count} tokens (${info.origin})${info.path ? ` -> ${info.path}` : ''}`);
+    });
+}
+
+async function memitLayers(model: CausalLM): Promise<number[]> {
+  const memit = await getMethod('memit');
+  const key = presetKeyFor(model);
+  const hp = key ? (memit.presets[key] as { layers?: number[] } | undefined) : undefined;
+  if (!hp?.layers) throw new Error('no MEMIT preset for this model: pass --layers');
+  return hp.layers;
+}
+
+async function runEditCommand(o: EditFlags): Promise<void> {
+  const { model, tokenizer, dir } = await openModel(o.model ?? defaultModelDir(), o.tokenizer ? { tokenizer: o.tokenizer } : {});
+  const method = await getMethod(o.method);
+  const { hp, source } = resolveHParams(method, model, o);
+  const requests = parseRequests(o);
+  if (requests.length === 0) throw new Error('no requests to edit');
+  if (o.rect !== undefined && !(o.rect > 0 && o.rect <= 1)) throw new Error(`--rect must be in (0, 1], got ${o.rect}`);
+  if (!['rect', 'random', 'pca'].includes(o.rectMode)) throw new Error(`--rect-mode must be rect, random or pca`);
+  const hpRecord = hp as Record<string, unknown>;
+  const stats = createStatsProvider({
+    tokenizer,
+    modelId: dir,
+    ...(o.stats ? { statsPath: o.stats } : {}),
+    ...((o.corpus ?? defaultCorpus()) ? { corpus: (o.corpus ?? defaultCorpus())! } : {}),
+    ...(o.statsTokens ? { maxTokens: o.statsTokens } : typeof hpRecord['mom2_max_tokens'] === 'number' ? { maxTokens: hpRecord['mom2_max_tokens'] } : {}),
+    progress: !o.json,
+  });
+  const ctx: EditContext = {
+    tokenizer,
+    seed: o.seed,
+    stats,
+    ...(o.contextTemplates ? { contextTemplates: JSON.parse(readFileSync(o.contextTemplates, 'utf8')) as string[] | string[][] } : {}),
+    ...(o.rect !== undefined ? { transformDelta: makeDeltaTransform({ mode: o.rectMode, keep: o.rect, seed: o.seed }) } : {}),
+    log: (m) => !o.json && console.error(m),
+  };
+  if (!o.json) {
+    console.error(`${method.name} on ${dir} (${source})${o.rect !== undefined ? `, ${o.rectMode} keep ${o.rect}` : ''}, ${requests.length} request(s), ${o.sequential ? 'sequential' : 'single'} editing, batch size ${o.batchSize}`);
+  }
+  const before = new Map<EditRequest, { text: string; nll: number }>();
+  for (const r of requests) before.set(r, { text: continuation(model, tokenizer, r.prompt, o.genTokens), nll: targetNll(model, tokenizer, r) });
+  const cumulative = new Map<string, T.Tensor>();
+  let lastResult: EditResult | null = null;
+  const summary = runEdits(model, method, requests, hp, ctx, {
+    sequential: o.sequential === true,
+    batchSize: o.batchSize,
+    onEdit: ({ index, requests: chunk, result }) => {
+      lastResult = result;
+      const fig = figures(model, result);
+      for (const r of chunk) {
+        const b = before.get(r)!;
+        const after = { text: continuation(model, tokenizer, r.prompt, o.genTokens), nll: targetNll(model, tokenizer, r) };
+        if (o.json) {
+          console.log(JSON.stringify({ edit: index, case_id: r.case_id, prompt: r.prompt, target_new: r.target_new, before: b, after, weight_change: fig?.total, timings: result.timings }));
+        } else {
+          console.log(`\n[edit ${index}] ${r.prompt} -> ${JSON.stringify(r.target_new)}`);
+          console.log(`  before: ${r.prompt}${b.text}   (target NLL ${b.nll.toFixed(3)})`);
+          console.log(`  after:  ${r.prompt}${after.text}   (target NLL ${after.nll.toFixed(3)})`);
+        }
+      }
+      if (fig && !o.json) {
+        for (const p of fig.params) {
+          const above = p.above.map((a) => `δ>${a.threshold}: ${(100 * a.fraction).toFixed(2)}%`).join(', ');
+          console.log(`  ΔW ${p.name}: |ΔW|_1 ${p.manhattan.toExponential(3)}, ‖ΔW‖_F ${p.frobenius.toExponential(3)}, nonzero ${p.nonzero}/${p.numel}, δ p50 ${p.ratio.p50.toExponential(2)} p99 ${p.ratio.p99.toExponential(2)} max ${p.ratio.max.toExponential(2)}, ${above}`);
+        }
+        console.log(`  time ${result.timings.total.toFixed(2)} s`);
+      }
+      for (const [name, d] of result.deltas) {
+        const prev = cumulative.get(name);
+        cumulative.set(name, T.keep(prev ? T.noGrad(() => T.add(prev, d)) : T.clone(d)));
+        prev?.dispose();
+      }
+      const isLast = index === Math.ceil(requests.length / o.batchSize) - 1;
+      if (isLast && o.save) {
+        saveModel(model, o.save, { sourceDir: dir });
+        if (!o.json) console.error(`saved the edited model to ${o.save}`);
+      }
+      if (isLast && o.heatmap) {
+        for (const [name, d] of result.deltas) {
+          const paths = writeHeatmap(`${o.heatmap}.${name}`, deltaHeatmap(d, { scale: 'log' }));
+          if (!o.json) console.error(`heat map: ${paths.png}`);
+        }
+      }
+    },
+  });
+  if (o.saveDelta) {
+    saveSafetensors(o.saveDelta, cumulative, { format: 'pt', method: method.name, note: o.sequential || summary.edits === 1 ? 'total ΔW' : 'sum of independent ΔW (single editing)' });
+    if (!o.json) console.error(`wrote ΔW of ${cumulative.size} parameter(s) to ${o.saveDelta}`);
+  }
+  if (!o.json) console.error(`${summary.edits} edit(s), ${summary.requests} request(s) in ${summary.seconds.toFixed(1)} s`);
+  void lastResult;
+  for (const r of summary.results) r.dispose();
+  for (const t of cumulative.values()) t.dispose();
+  stats.dispose();
+  model.dispose();
+}
