@@ -1,18 +1,19 @@
 /**
- * Benchmark entry: `npm run bench -- [suite ...] [--quick]`. Suites: core (default), models.
+ * Benchmark entry: `npm run bench -- [suite ...] [--quick]`. Suites: core (default), models, edit.
  * Never part of `npm test`; prints JSON lines (name, value, unit, ratio).
  */
 import { runCore } from './core.js';
 import { runModels } from './models.js';
+import { runEdit } from './edit.js';
 
 const args = process.argv.slice(2);
 const suites = args.filter((a) => !a.startsWith('--'));
-const all: Record<string, (a: string[]) => void> = { core: runCore, models: runModels };
+const all: Record<string, (a: string[]) => void | Promise<void>> = { core: runCore, models: runModels, edit: runEdit };
 for (const s of suites.length ? suites : ['core']) {
   const fn = all[s];
   if (!fn) {
     console.error(`unknown bench suite "${s}"; available: ${Object.keys(all).join(', ')}`);
     process.exit(2);
   }
-  fn(args);
+  await fn(args);
 }
