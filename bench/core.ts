@@ -8,6 +8,7 @@
  *   tokens, against libtorch 1.13's 0.14 s at 16 tokens measured on this machine class;
  * - Cholesky and SPD solve at n=6400 in float64.
  */
+import { spawnSync } from 'node:child_process';
 import * as T from '../src/tensor/index.js';
 import { loadNativeBackend } from '../src/tensor/backends/native.js';
 
@@ -157,4 +158,13 @@ export function runCore(args: string[]): void {
   benchGemm(quick);
   benchBlock(quick);
   benchLinalg(quick);
+}
+
+/** A Python interpreter that can `import torch` (pyenv's python3 may lack Debian's python3-torch). */
+export function torchPython(): string | null {
+  for (const py of ['python3', '/usr/bin/python3']) {
+    const r = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8', timeout: 120_000 });
+    if (r.status === 0) return py;
+  }
+  return null;
 }

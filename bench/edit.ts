@@ -17,7 +17,7 @@ import { memit } from '../src/edit/memit/index.js';
 import type { StatsProvider, EditRequest } from '../src/edit/types.js';
 import type { Tokenizer } from '../src/tokenizer/index.js';
 import { loadTokenizer } from '../src/tokenizer/index.js';
-import { emit } from './core.js';
+import { emit, torchPython } from './core.js';
 import { randomGpt2 } from './models.js';
 
 const repo = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -26,7 +26,12 @@ const shared = process.env['LMEDIT_SHARED'] ?? resolve(repo, '..', 'shared');
 function torchRome(runs: number): number | null {
   const script = join(shared, 'bench', 'torch_gpt2.py');
   if (!existsSync(script)) return null;
-  const r = spawnSync('python3', [script, '--only', 'rome_v_opt', '--runs', String(runs), '--threads', String(T.getBackend().info().threads)], { encoding: 'utf8', timeout: 3_600_000 });
+  const py = torchPython();
+  if (!py) {
+    emit({ name: 'torch anchor unavailable', value: 0, unit: '-', reason: 'no python3 can import torch (apt-get install -y python3-torch)' });
+    return null;
+  }
+  const r = spawnSync(py, [script, '--only', 'rome_v_opt', '--runs', String(runs), '--threads', String(T.getBackend().info().threads)], { encoding: 'utf8', timeout: 3_600_000 });
   if (r.status !== 0) return null;
   const line = r.stdout.split('\n').find((l) => l.includes('rome_v_opt'));
   return line ? (JSON.parse(line) as { value: number }).value : null;

@@ -17,7 +17,7 @@ import { normalizeConfig } from '../src/models/config.js';
 import { ARCHITECTURES } from '../src/models/registry.js';
 import { generate } from '../src/models/generate.js';
 import type { CausalLM } from '../src/models/types.js';
-import { emit, timeIt } from './core.js';
+import { emit, timeIt, torchPython } from './core.js';
 
 const repo = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const shared = process.env['LMEDIT_SHARED'] ?? resolve(repo, '..', 'shared');
@@ -45,7 +45,12 @@ function torchAnchor(only: string, runs: number): Map<string, number> {
   const script = join(shared, 'bench', 'torch_gpt2.py');
   const out = new Map<string, number>();
   if (!existsSync(script)) return out;
-  const r = spawnSync('python3', [script, '--only', only, '--runs', String(runs), '--threads', String(T.getBackend().info().threads)], { encoding: 'utf8', timeout: 1_800_000 });
+  const py = torchPython();
+  if (!py) {
+    emit({ name: 'torch anchor unavailable', value: 0, unit: '-', reason: 'no python3 can import torch (apt-get install -y python3-torch)' });
+    return out;
+  }
+  const r = spawnSync(py, [script, '--only', only, '--runs', String(runs), '--threads', String(T.getBackend().info().threads)], { encoding: 'utf8', timeout: 1_800_000 });
   if (r.status !== 0) {
     emit({ name: 'torch anchor unavailable', value: 0, unit: '-', reason: (r.stderr || r.error?.message || '').split('\n').filter(Boolean).slice(-1)[0] ?? 'unknown' });
     return out;
