@@ -1,0 +1,112 @@
+/**
+ * The command line, run as a user would (`bin/lmedit.js` in a child process): doctor, generate,
+ * inspect, forward (its dump equals an in-process forward), edit with --save-delta and
+ * --context-templates (the delta equals a direct ROME run), and clear errors for bad input.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as T from '../src/tensor/index.js';
+import { loadSafetensors } from '../src/io/safetensors.js';
+import { openModel, leftPad } from '../src/models/index.js';
+import { rome } from '../src/edit/rome/index.js';
+import { modelDir, skipNoShared } from './golden/shared.js';
+
+const bin = resolve(fileURLToPath(new URL('../bin/lmedit.js', import.meta.url)));
+
+function lmedit(...args: string[]): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 300_000 });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+describe('lmedit CLI', () => {
+  test('doctor --json describes the backend and a measured GFLOP/s', () => {
+    const r = lmedit('doctor', '--json', '--n', '128');
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(r.out) as { name: string; gemm: { gflops: number }; threads: number };
+    assert.ok(['native', 'reference'].includes(j.name));
+    assert.ok(j.gemm.gflops > 0 && j.threads >= 1);
+  });
+
+  test('unknown method and malformed requests are clear errors', () => {
+    const a = lmedit('edit', '--model', modelDir('stories260K'), '--method', 'nope', '--request', '{}');
+    assert.notEqual(a.code, 0);
+    assert.match(a.err, /unknown method "nope"/);
+  });
+
+  describe('on stories260K', { skip: skipNoShared }, () => {
+    const dir = modelDir('stories260K');
+
+    test('generate --json gives the greedy continuation', () => {
+      const r = lmedit('generate', '--model', dir, '--prompt', 'Once upon a time', '--max-new-tokens', '8', '--json');
+      assert.equal(r.code, 0, r.err);
+      const j = JSON.parse(r.out.trim().split('\n')[0]!) as { completion: string; tokens: number[] };
+      assert.equal(j.tokens.length, 8);
+      assert.match(j.completion, /^, there was a little girl/);
+    });
+
+    test('inspect lists architecture and hook points', () => {
+      const r = lmedit('inspect', '--model', dir);
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.out, /parameters\s+260,032/);
+      assert.match(r.out, /model\.layers\.\{\}\.mlp\.down_proj/);
+    });
+
+    test('forward --hidden --keys dumps what an in-process forward computes', async () => {
+      const tmp = mkdtempSync(join(tmpdir(), 'lmedit-cli-'));
+      try {
+        const rows = [[1, 403, 407, 261], [1, 291, 280]];
+        writeFileSync(join(tmp, 'ids.json'), JSON.stringify(rows));
+        const out = join(tmp, 'out.safetensors');
+        const r = lmedit('forward', '--model', dir, '--input', join(tmp, 'ids.json'), '--save', out, '--hidden', '--keys', '2');
+        assert.equal(r.code, 0, r.err);
+        const dump = loadSafetensors(out).tensors;
+        assert.deepEqual(dump.get('logits')!.shape, [2, 4, 512]);
+        assert.deepEqual(dump.get('hidden.4')!.shape, [2, 4, 64]);
+        assert.deepEqual(dump.get('mlp_keys.2')!.shape, [2, 4, 172]);
+        const { model } = await openModel(dir);
+        const { ids, mask } = leftPad(rows, model.config.padTokenId ?? model.config.eosTokenId ?? 0);
+        const logits = T.noGrad(() => model.forward({ ids, attentionMask: mask }).logits!);
+        assert.deepEqual(dump.get('logits')!.toArray(), logits.toArray());
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    });
+
+    test('edit --method rome --save-delta equals a direct ROME run with the same templates', async () => {
+      const tmp = mkdtempSync(join(tmpdir(), 'lmedit-cli-'));
+      try {
+        const templates = ['{}', 'The sky. {}', 'I am told. {}'];
+        writeFileSync(join(tmp, 't.json'), JSON.stringify(templates));
+        const req = { prompt: 'Tom had a big red', subject: 'Tom', target_new: 'car' };
+        const deltaFile = join(tmp, 'delta.safetensors');
+        const r = lmedit('edit', '--model', dir, '--method', 'rome', '--request', JSON.stringify(req), '--context-templates', join(tmp, 't.json'), '--save-delta', deltaFile, '--json');
+        assert.equal(r.code, 0, r.err);
+        const line = JSON.parse(r.out.trim().split('\n')[0]!) as { before: { nll: number }; after: { nll: number }; weight_change: { manhattan: number } };
+        assert.ok(line.after.nll < line.before.nll, 'the edit lowers the target NLL');
+        const saved = loadSafetensors(deltaFile).tensors.get('model.layers.2.mlp.down_proj.weight')!;
+        const { model, tokenizer } = await openModel(dir);
+        const direct = rome.apply(model, [req], rome.presets['stories260K']!, { tokenizer, contextTemplates: templates });
+        const d = direct.deltas.get('model.layers.2.mlp.down_proj.weight')!;
+        const a = saved.toArray();
+        const b = d.toArray();
+        let max = 0;
+        for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
+        assert.ok(max < 1e-6, `saved ΔW differs from a direct run by ${max}`);
+        assert.ok(Math.abs(line.weight_change.manhattan - b.reduce((s, x) => s + Math.abs(x), 0)) < 1e-3);
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    });
+
+    test('a subject missing from the prompt is rejected before anything runs', () => {
+      const r = lmedit('edit', '--model', dir, '--method', 'rome', '--request', JSON.stringify({ prompt: 'Tom had a big red', subject: 'Lily', target_new: 'car' }));
+      assert.notEqual(r.code, 0);
+      assert.match(r.err, /subject "Lily" does not occur in the prompt/);
+    });
+  });
+});
