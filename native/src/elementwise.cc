@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <cstring>
+#include <type_traits>
 #include "kernels.h"
 #include "nd.h"
 #include "threadpool.h"
@@ -39,6 +41,42 @@ template <typename T> inline T sigmoid_of(T x) {
 constexpr double kSqrt2OverPi = 0.7978845608028654;  // sqrt(2 / pi)
 constexpr double kInvSqrt2 = 0.7071067811865476;
 constexpr double kInvSqrt2Pi = 0.3989422804014327;  // 1 / sqrt(2 pi)
+
+// ---- float32 fast paths -----------------------------------------------------------------
+// exp with Cephes' range reduction and polynomial (~1 ulp), written with plain arithmetic so
+// the loops around it vectorize (libm's expf/tanhf calls do not).
+inline float exp_fast(float x) {
+  x = std::min(std::max(x, -87.3f), 88.3f);
+  const float n = std::floor(x * 1.44269504088896341f + 0.5f);
+  float r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float y = p * r * r + r + 1.0f;
+  const int32_t bits = (int32_t(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return y * scale;
+}
+
+// gelu_new as x·σ(2u), u = √(2/π)(x + 0.044715x³): equal to 0.5x(1 + tanh u) but with no
+// cancellation for negative x, and vectorizable.
+inline float gelu_tanh_f(float x) {
+  const float u = float(kSqrt2OverPi) * (x + 0.044715f * x * x * x);
+  return x / (1.0f + exp_fast(-2.0f * u));
+}
+inline float gelu_tanh_grad_f(float x) {
+  const float x2 = x * x;
+  const float u = float(kSqrt2OverPi) * (x + 0.044715f * x2 * x);
+  const float sg = 1.0f / (1.0f + exp_fast(-2.0f * u));
+  const float du = float(kSqrt2OverPi) * (1.0f + 3.0f * 0.044715f * x2);
+  return sg + x * sg * (1.0f - sg) * 2.0f * du;
+}
+inline float sigmoid_f(float v) { return 1.0f / (1.0f + exp_fast(-v)); }
 
 inline double gelu_tanh_d(double x) {
   return 0.5 * x * (1.0 + std::tanh(kSqrt2OverPi * (x + 0.044715 * x * x * x)));
@@ -81,8 +119,12 @@ template <typename T> void unary(int op, const T* x, T* out, i64 n, double p0d, 
     case U_SIGN: return map1(x, out, n, g, [](T v) { return v > T(0) ? T(1) : (v < T(0) ? T(-1) : v); });
     case U_SIGMOID: return map1(x, out, n, g, [](T v) { return sigmoid_of(v); });
     case U_RELU: return map1(x, out, n, g, [](T v) { return (v > T(0) || v != v) ? v : T(0); });
-    case U_SILU: return map1(x, out, n, g, [](T v) { return v * sigmoid_of(v); });
-    case U_GELU_TANH: return map1(x, out, n, g, [](T v) { return T(gelu_tanh_d(double(v))); });
+    case U_SILU:
+      if constexpr (std::is_same_v<T, float>) return map1(x, out, n, g, [](float v) { return v * sigmoid_f(v); });
+      else return map1(x, out, n, g, [](T v) { return v * sigmoid_of(v); });
+    case U_GELU_TANH:
+      if constexpr (std::is_same_v<T, float>) return map1(x, out, n, g, [](float v) { return gelu_tanh_f(v); });
+      else return map1(x, out, n, g, [](T v) { return T(gelu_tanh_d(double(v))); });
     case U_GELU_ERF: return map1(x, out, n, g, [](T v) { return T(gelu_erf_d(double(v))); });
     case U_SQUARE: return map1(x, out, n, g, [](T v) { return v * v; });
     case U_RECIPROCAL: return map1(x, out, n, g, [](T v) { return T(1) / v; });
@@ -130,7 +172,9 @@ template <typename T> void unary_grad(int op, const T* x, const T* gy, T* gx, i6
         const T s = sigmoid_of(v);
         return d * (s * (T(1) + v * sigmoid_of(-v)));
       });
-    case U_GELU_TANH: return map2(x, gy, gx, n, g, [](T v, T d) { return T(double(d) * gelu_tanh_grad_d(double(v))); });
+    case U_GELU_TANH:
+      if constexpr (std::is_same_v<T, float>) return map2(x, gy, gx, n, g, [](float v, float d) { return d * gelu_tanh_grad_f(v); });
+      else return map2(x, gy, gx, n, g, [](T v, T d) { return T(double(d) * gelu_tanh_grad_d(double(v))); });
     case U_GELU_ERF: return map2(x, gy, gx, n, g, [](T v, T d) { return T(double(d) * gelu_erf_grad_d(double(v))); });
     case U_SQUARE: return map2(x, gy, gx, n, g, [](T v, T d) { return T(2) * v * d; });
     case U_RECIPROCAL: return map2(x, gy, gx, n, g, [](T v, T d) { return -d / (v * v); });
