@@ -155,7 +155,7 @@ export function hfPaddingRows(
   causalMask: 'additive' | 'where',
 ): Tensor {
   if (!keyMask) return y;
-  const [B, H, Tq, hd] = y.shape as [number, number, number, number];
+  const [B, H, Tq] = y.shape as [number, number, number, number];
   const [, KVH, Tk] = v.shape as [number, number, number, number];
   const m = keyMask.toArray();
   const w = new Float32Array(B * Tq * Tk); // uniform weights of the affected rows
