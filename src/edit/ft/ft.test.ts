@@ -377,6 +377,6 @@ describe('hparams', () => {
     ]);
     const json = Object.fromEntries(Object.entries(yaml).filter(([k]) => !drop.has(k)));
     const hp = parseFTHParams({ ...json, layers: [1], norm_constraint: false }, 'gpt2-xl_unconstr.json', 'prompt_last');
-    assert.deepEqual(hp, FT_L_PRESETS['gpt2-xl-original-unconstr']);
+    assert.deepEqual(hp, FT_L_PRESETS['gpt2-xl/original-unconstrained']);
   });
 });

@@ -143,10 +143,10 @@ function presetTable(): Record<string, Omit<FTHParams, 'objective_optimization'>
 /** kmeng01/rome's FT-L configurations (`original` preset; batch_size is its default 128). */
 function originalTable(): Record<string, Omit<FTHParams, 'objective_optimization'>> {
   return {
-    'gpt2-xl-original': { ...COMMON, ...GPT2_TEMPLATES, layers: [0], norm_constraint: 5e-4, batch_size: 128 },
-    'gpt2-xl-original-unconstr': { ...COMMON, ...GPT2_TEMPLATES, layers: [1], norm_constraint: false, batch_size: 128 },
-    'gpt-j-6b-original': { ...COMMON, ...GPTJ_TEMPLATES, layers: [0], norm_constraint: 5e-5, batch_size: 128 },
-    'gpt-j-6b-original-unconstr': { ...COMMON, ...GPTJ_TEMPLATES, layers: [21], norm_constraint: false, batch_size: 128 },
+    'gpt2-xl/original': { ...COMMON, ...GPT2_TEMPLATES, layers: [0], norm_constraint: 5e-4, batch_size: 128 },
+    'gpt2-xl/original-unconstrained': { ...COMMON, ...GPT2_TEMPLATES, layers: [1], norm_constraint: false, batch_size: 128 },
+    'gpt-j-6b/original': { ...COMMON, ...GPTJ_TEMPLATES, layers: [0], norm_constraint: 5e-5, batch_size: 128 },
+    'gpt-j-6b/original-unconstrained': { ...COMMON, ...GPTJ_TEMPLATES, layers: [21], norm_constraint: false, batch_size: 128 },
   };
 }
 
