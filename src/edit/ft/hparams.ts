@@ -3,6 +3,7 @@
  * legacy flags, and the presets of methods.md §10 plus the tiny golden configurations.
  */
 import { parseWithSchema, type Schema } from '../hparams.js';
+import { GPT2_MODULES, GPTJ_MODULES, LLAMA_MODULES, moduleTemplates } from '../shared/modules.js';
 
 /** `prompt_last` = FT-L (ROME's constrained fine-tuning), `target_new` = FT-M (EasyEdit). */
 export type FTObjective = 'prompt_last' | 'target_new';
@@ -97,23 +98,10 @@ export function validateFTHParams(hp: FTHParams, source = 'FT hparams'): void {
   if (!hp.rewrite_module_tmp.includes('{}')) bad(`"rewrite_module_tmp" "${hp.rewrite_module_tmp}" has no {} for the layer`);
 }
 
-const GPT2_TEMPLATES = {
-  rewrite_module_tmp: 'transformer.h.{}.mlp.c_proj',
-  layer_module_tmp: 'transformer.h.{}',
-  mlp_module_tmp: 'transformer.h.{}.mlp',
-  attn_module_tmp: 'transformer.h.{}.attn',
-  ln_f_module: 'transformer.ln_f',
-  lm_head_module: 'transformer.wte',
-};
-const GPTJ_TEMPLATES = { ...GPT2_TEMPLATES, rewrite_module_tmp: 'transformer.h.{}.mlp.fc_out', lm_head_module: 'lm_head' };
-const LLAMA_TEMPLATES = {
-  rewrite_module_tmp: 'model.layers.{}.mlp.down_proj',
-  layer_module_tmp: 'model.layers.{}',
-  mlp_module_tmp: 'model.layers.{}.mlp',
-  attn_module_tmp: 'model.layers.{}.self_attn',
-  ln_f_module: 'model.norm',
-  lm_head_module: 'lm_head',
-};
+// EasyEdit's module templates per family, shared with ROME/MEMIT
+const GPT2_TEMPLATES = moduleTemplates(GPT2_MODULES);
+const GPTJ_TEMPLATES = moduleTemplates(GPTJ_MODULES);
+const LLAMA_TEMPLATES = moduleTemplates(LLAMA_MODULES);
 
 const COMMON = { num_steps: 25, lr: 5e-4, weight_decay: 0, kl_factor: 0, legacyLastIndex: false, legacyTargetSpace: false };
 

@@ -8,6 +8,7 @@ import {
   GPT2_MODULES as GPT2,
   GPTJ_MODULES as GPTJ,
   LLAMA_MODULES as LLAMA,
+  moduleTemplates,
   type ModuleFamily as Family,
 } from '../shared/modules.js';
 
@@ -107,12 +108,7 @@ function preset(
     clamp_norm_factor: 0.75,
     kl_factor: 0.0625,
     mom2_adjustment: true,
-    rewrite_module_tmp: fam.rewrite,
-    layer_module_tmp: fam.layer,
-    mlp_module_tmp: fam.mlp,
-    attn_module_tmp: fam.attn,
-    ln_f_module: fam.lnF,
-    lm_head_module: fam.lmHead,
+    ...moduleTemplates(fam),
     mom2_dataset: 'wikipedia',
     mom2_n_samples: 100000,
     mom2_dtype: 'float32',

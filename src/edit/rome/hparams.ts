@@ -10,6 +10,7 @@ import {
   GPT2_MODULES as GPT2,
   GPTJ_MODULES as GPTJ,
   LLAMA_MODULES as LLAMA,
+  moduleTemplates,
   type ModuleFamily as Family,
 } from '../shared/modules.js';
 
@@ -145,12 +146,7 @@ function preset(fam: Family, over: Partial<RomeHParams> & Pick<RomeHParams, 'lay
       [5, 10],
       [10, 10],
     ],
-    rewrite_module_tmp: fam.rewrite,
-    layer_module_tmp: fam.layer,
-    mlp_module_tmp: fam.mlp,
-    attn_module_tmp: fam.attn,
-    ln_f_module: fam.lnF,
-    lm_head_module: fam.lmHead,
+    ...moduleTemplates(fam),
     mom2_dataset: 'wikipedia',
     mom2_n_samples: 100000,
     mom2_dtype: 'float32',

@@ -35,6 +35,25 @@ export const LLAMA_MODULES: ModuleFamily = {
   lmHead: 'lm_head',
 };
 
+/** The family as EasyEdit's `*_module_tmp` hyperparameter fields (what presets hold). */
+export function moduleTemplates(fam: ModuleFamily): {
+  rewrite_module_tmp: string;
+  layer_module_tmp: string;
+  mlp_module_tmp: string;
+  attn_module_tmp: string;
+  ln_f_module: string;
+  lm_head_module: string;
+} {
+  return {
+    rewrite_module_tmp: fam.rewrite,
+    layer_module_tmp: fam.layer,
+    mlp_module_tmp: fam.mlp,
+    attn_module_tmp: fam.attn,
+    ln_f_module: fam.lnF,
+    lm_head_module: fam.lmHead,
+  };
+}
+
 /** The edited layers checked against the model before anything runs; returned ascending. */
 export function checkLayers(model: CausalLM, layers: readonly number[], rewriteTmp: string, method: string): number[] {
   const n = model.arch.numLayers;
