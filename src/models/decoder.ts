@@ -15,6 +15,8 @@ import type { ForwardInput, ForwardOutput, KVCache } from './types.js';
 export interface BlockContext {
   /** int32 [B, T] */
   positions: Tensor;
+  /** the largest position id (sizes rotary tables; computed once per forward) */
+  maxPosition: number;
   /** uint8 [B, P + T] or null */
   keyMask: Tensor | null;
   /** Combine this layer's new k/v [B, KVH, T, hd] with the cache; returns what to attend to. */
@@ -33,6 +35,8 @@ export function runDecoder(cfg: ModelConfig, input: ForwardInput, parts: Decoder
   const { B, Tn, past, keyMask } = checkInputs(input, cfg);
   const positions = positionIds(input, B, Tn, past);
   const ownPositions = positions !== input.positionIds;
+  let maxPosition = 0;
+  for (const p of positions.toArray()) maxPosition = Math.max(maxPosition, p);
   const wantCache = input.useCache === true || input.cache !== undefined;
   const newCache: KVCache | null = wantCache ? { layers: [], length: past + Tn } : null;
   const scoped = <R>(fn: () => R): R => (T.isGradEnabled() ? fn() : T.tidy(fn));
@@ -42,6 +46,7 @@ export function runDecoder(cfg: ModelConfig, input: ForwardInput, parts: Decoder
     for (let i = 0; i < cfg.numLayers; i++) {
       const ctx: BlockContext = {
         positions,
+        maxPosition,
         keyMask,
         trace,
         kv: (k, v) => {

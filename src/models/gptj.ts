@@ -93,9 +93,7 @@ export class GPTJ implements CausalLM {
     const a = `${p}.attn`;
     const heads = (name: string): Tensor =>
       T.permute(T.reshape(hook(ctx.trace, `${a}.${name}`, x, (t) => this.linear(`${a}.${name}`, t)), [B, Tn, H, hd]), [0, 2, 1, 3]); // [B, H, T, hd]
-    let maxPos = 0;
-    for (const pos of ctx.positions.toArray()) maxPos = Math.max(maxPos, pos);
-    const { cos, sin } = ropeAs(this.ropeTables(maxPos + 1), x.dtype);
+    const { cos, sin } = ropeAs(this.ropeTables(ctx.maxPosition + 1), x.dtype);
     const q = T.rope(heads('q_proj'), ctx.positions, cos, sin, { layout: 'interleaved', rotaryDim });
     const k = T.rope(heads('k_proj'), ctx.positions, cos, sin, { layout: 'interleaved', rotaryDim });
     const kv = ctx.kv(k, heads('v_proj')); // [B, H, P + T, hd]

@@ -105,9 +105,7 @@ export class Llama implements CausalLM {
     const q = heads('q_proj', H); // [B, H, T, hd]
     const k = heads('k_proj', KVH); // [B, KVH, T, hd]
     const v = heads('v_proj', KVH); // [B, KVH, T, hd]
-    let maxPos = 0;
-    for (const pos of ctx.positions.toArray()) maxPos = Math.max(maxPos, pos);
-    const { cos, sin } = ropeAs(this.ropeTables(maxPos + 1), x.dtype);
+    const { cos, sin } = ropeAs(this.ropeTables(ctx.maxPosition + 1), x.dtype);
     const qr = T.rope(q, ctx.positions, cos, sin, { layout: 'half' });
     const kr = T.rope(k, ctx.positions, cos, sin, { layout: 'half' });
     const kv = ctx.kv(kr, v); // [B, KVH, P + T, hd]
