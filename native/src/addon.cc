@@ -9,6 +9,7 @@
 #include <napi.h>
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "blas.h"
@@ -20,7 +21,7 @@
 namespace lm {
 namespace {
 
-constexpr int kAbiVersion = 1;
+constexpr int kAbiVersion = 2;
 
 struct Arr {
   void* data = nullptr;
@@ -217,6 +218,25 @@ LM_KERNEL(info, {
   o.Set("hasLapack", false);
 #endif
   return o;
+})
+
+/** Zero-fills a whole typed array with all threads (recycled buffers must read as fresh zeros). */
+LM_KERNEL(zero, {
+  Arr a = arr(info, 0, "buf");
+  size_t elem = 1;
+  switch (a.type) {
+    case napi_float64_array: elem = 8; break;
+    case napi_float32_array:
+    case napi_int32_array:
+    case napi_uint32_array: elem = 4; break;
+    case napi_uint16_array:
+    case napi_int16_array: elem = 2; break;
+    default: elem = 1;
+  }
+  char* base = static_cast<char*>(a.data);
+  const i64 bytes = a.len * i64(elem);
+  if (bytes == 0) return info.Env().Undefined();
+  parallel_for(bytes, i64(1) << 20, [&](i64 b, i64 e) { std::memset(base + b, 0, size_t(e - b)); });
 })
 
 /** Detaches an ArrayBuffer so V8 frees its backing store now. Returns true when detached. */
@@ -725,6 +745,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #define LM_EXPORT(name) exports.Set(#name, Napi::Function::New(env, k_##name, #name))
   LM_EXPORT(info);
   LM_EXPORT(detach);
+  LM_EXPORT(zero);
   LM_EXPORT(copy);
   LM_EXPORT(gemm);
   LM_EXPORT(directSgemm);

@@ -75,11 +75,25 @@ function topoOrder(root: Tensor): Tensor[] {
 type AddFn = (a: Tensor, b: Tensor) => Tensor;
 let addImpl: AddFn | null = null;
 let onesLikeImpl: ((t: Tensor) => Tensor) | null = null;
+let accumulateImpl: ((dst: Tensor, src: Tensor) => void) | null = null;
 
-/** ops/ registers the two ops backward itself needs (avoids an import cycle). */
-export function registerAutogradOps(add: AddFn, onesLike: (t: Tensor) => Tensor): void {
+/** ops/ registers the ops backward itself needs (avoids an import cycle). */
+export function registerAutogradOps(
+  add: AddFn,
+  onesLike: (t: Tensor) => Tensor,
+  accumulate: (dst: Tensor, src: Tensor) => void,
+): void {
   addImpl = add;
   onesLikeImpl = onesLike;
+  accumulateImpl = accumulate;
+}
+
+/**
+ * A gradient can be summed into in place when nothing else sees its storage: one reference,
+ * covering the whole buffer, in the same dtype as the addend.
+ */
+function ownsStorage(g: Tensor, addend: Tensor): boolean {
+  return g.box.refs === 1 && !g.box.external && g.isWholeStorage() && g.dtype === addend.dtype;
 }
 
 /**
@@ -131,7 +145,11 @@ function runBackward(root: Tensor, seed: Tensor | null, wanted: readonly Tensor[
           );
         }
         const prev = grads.get(inp);
-        if (prev) {
+        if (prev && accumulateImpl && ownsStorage(prev, gi)) {
+          // residual streams and tied weights get several gradients: sum without a new buffer
+          accumulateImpl(prev, gi);
+          gi.dispose();
+        } else if (prev) {
           grads.set(inp, add(prev, gi));
           prev.dispose();
           gi.dispose();

@@ -9,8 +9,9 @@
 import { registerAutogradOps } from './autograd.js';
 import { add } from './ops/elementwise.js';
 import { onesLike } from './ops/creation.js';
+import { copyInto } from './ops/shape.js';
 
-registerAutogradOps(add, onesLike);
+registerAutogradOps(add, onesLike, (dst, src) => copyInto(dst, src, true));
 
 export type * from './backend.js';
 export { Tensor, tidy, keep, liveBytes, memoryStats, shapeSize, contiguousStrides, type Shape, type GradNode } from './tensor.js';

@@ -43,7 +43,7 @@ import type {
 import { newStorage, storageMatches, writeElement } from '../dtype.js';
 
 /** ABI version the addon must report (native/src/addon.cc kAbiVersion). */
-const ABI_VERSION = 1;
+const ABI_VERSION = 2;
 const MAX_RANK = 8;
 
 /** The raw addon (native/src/addon.cc). */
@@ -59,6 +59,7 @@ interface NativeAddon {
     hasLapack: boolean;
   };
   detach(buffer: ArrayBuffer): boolean;
+  zero(buf: Storage): void;
   copy(src: Storage, srcDtype: number, dst: Storage, dstDtype: number, accumulate: boolean, meta: Float64Array): void;
   gemm(a: FloatArray, b: WeightArray, bDtype: number, c: FloatArray, meta: Float64Array): void;
   directSgemm(M: number, N: number, K: number, a: Float32Array, b: Float32Array, c: Float32Array): void;
@@ -344,6 +345,110 @@ function packStrided(header: number[], shape: readonly number[], strideLists: re
   return META;
 }
 
+// ---- buffer pool --------------------------------------------------------------------------
+
+/**
+ * Freed buffers kept for reuse, by dtype and exact length. A fresh large allocation costs a
+ * page fault per 4 KiB on first touch (and an munmap on release), which made kernels writing
+ * new outputs up to twice slower; a recycled buffer is zeroed by all threads instead. Shapes
+ * repeat across layers and steps, so exact-length matching suffices. Bounded by
+ * LMEDIT_POOL_MB (default 1024; 0 disables); the oldest buffers are freed first.
+ */
+class BufferPool {
+  private readonly free = new Map<string, Storage[]>();
+  /** insertion order = age, for eviction */
+  private readonly order: Storage[] = [];
+  private bytes = 0;
+  /** buffers below this size come cheaply from V8's allocator */
+  static readonly MIN_BYTES = 1 << 18;
+
+  constructor(readonly capBytes: number) {}
+
+  take(dtype: DType, n: number): Storage | null {
+    if (this.bytes === 0) return null;
+    const key = storageKey(STORAGE_CLASS[dtype], n);
+    const list = this.free.get(key);
+    const buf = list?.pop();
+    if (!list || !buf) return null;
+    if (list.length === 0) this.free.delete(key);
+    this.order.splice(this.order.lastIndexOf(buf), 1);
+    this.bytes -= buf.byteLength;
+    return buf;
+  }
+
+  /** Keep `buf` for reuse; returns the buffers to free now (it, or evicted old ones). */
+  put(buf: Storage): Storage[] {
+    if (buf.byteLength < BufferPool.MIN_BYTES || buf.byteLength > this.capBytes) return [buf];
+    const out: Storage[] = [];
+    while (this.bytes + buf.byteLength > this.capBytes && this.order.length > 0) {
+      const old = this.order.shift()!;
+      const key = storageKey(old.constructor.name, old.length);
+      const list = this.free.get(key)!;
+      list.splice(list.indexOf(old), 1);
+      if (list.length === 0) this.free.delete(key);
+      this.bytes -= old.byteLength;
+      out.push(old);
+    }
+    const key = storageKey(buf.constructor.name, buf.length);
+    const list = this.free.get(key);
+    if (list) list.push(buf);
+    else this.free.set(key, [buf]);
+    this.order.push(buf);
+    this.bytes += buf.byteLength;
+    return out;
+  }
+
+  /** Forget every pooled buffer; returns them for freeing. */
+  drain(): Storage[] {
+    this.free.clear();
+    this.bytes = 0;
+    return this.order.splice(0);
+  }
+
+  get pooledBytes(): number {
+    return this.bytes;
+  }
+}
+
+const STORAGE_CLASS: Record<DType, string> = {
+  float32: 'Float32Array',
+  float64: 'Float64Array',
+  float16: 'Uint16Array',
+  bfloat16: 'Uint16Array',
+  int32: 'Int32Array',
+  uint8: 'Uint8Array',
+};
+
+function storageKey(cls: string, n: number): string {
+  return `${cls}:${n}`;
+}
+
+function poolCapMB(): number {
+  const raw = process.env['LMEDIT_POOL_MB'];
+  if (raw === undefined || raw === '') return 1024;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v < 0) throw new Error(`LMEDIT_POOL_MB must be a number of MiB >= 0, got "${raw}"`);
+  return v;
+}
+
+const pool = new BufferPool(poolCapMB() * 1024 * 1024);
+
+/** Free the buffers the native backend keeps for reuse now (RSS drops); returns the bytes freed. */
+export function drainBufferPool(): number {
+  let bytes = 0;
+  for (const b of pool.drain()) {
+    bytes += b.byteLength;
+    lib().detach(b.buffer as ArrayBuffer);
+  }
+  return bytes;
+}
+
+/** Bytes the buffer pool holds for reuse. */
+export function pooledBytes(): number {
+  return pool.pooledBytes;
+}
+
+
 // ---- the backend --------------------------------------------------------------------------
 
 /** The native backend plus a benchmark hook (not part of the Backend interface). */
@@ -385,6 +490,11 @@ export const nativeBackend: NativeBackend = {
   alloc(dtype: DType, n: number): Storage {
     int('alloc', 'n', n);
     if (!(dtype in DTYPE_CODE)) fail('alloc', `unknown dtype ${String(dtype)}`);
+    const recycled = pool.take(dtype, n);
+    if (recycled) {
+      lib().zero(recycled);
+      return recycled;
+    }
     return newStorage(dtype, n);
   },
 
@@ -392,7 +502,7 @@ export const nativeBackend: NativeBackend = {
     const ab = buf.buffer;
     if (!(ab instanceof ArrayBuffer)) return; // SharedArrayBuffer: not ours to free
     if (buf.byteOffset !== 0 || buf.byteLength !== ab.byteLength || ab.byteLength === 0) return;
-    lib().detach(ab);
+    for (const old of pool.put(buf)) lib().detach(old.buffer as ArrayBuffer);
   },
 
   // ---- layout ----

@@ -200,9 +200,19 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
         const N = b.shape[1]!;
         const a2 = reshape(a, [-1, K]);
         const g2 = reshape(g, [-1, N]);
-        const a2t = transpose(a2);
-        gb = mmForward(a2t, g2);
-        [a2, g2, a2t].forEach((t) => t.dispose());
+        const lb = matLayout(b);
+        if (lb?.trans) {
+          // b is a transposed view (nn.Linear weights, tied LM heads): compute the gradient in
+          // the stored layout, gbᵀ = gᵀ a, so accumulating it later is a contiguous add
+          const g2t = transpose(g2);
+          const gbT = mmForward(g2t, a2); // [N, K]
+          gb = transpose(gbT);
+          [a2, g2, g2t, gbT].forEach((t) => t.dispose());
+        } else {
+          const a2t = transpose(a2);
+          gb = mmForward(a2t, g2);
+          [a2, g2, a2t].forEach((t) => t.dispose());
+        }
       } else {
         const at = transpose(a);
         const full = mmForward(at, g);
