@@ -245,48 +245,55 @@ template <typename T> inline void store_out(T* out, i64 os, i64 n, const T* acc,
 template <typename T, typename W, int R>
 void gemv_kn_acc_seq(i64 K, i64 k0, i64 k1, i64 ncols, const T* X, const raw_t<W>* Wm, i64 ldw, T* acc, i64 lda) {
   constexpr int VL = Vec<T>::L;
-  // Column tile: whole rows when the R partial-sum rows fit in ~256 KiB (L2), so each thread
-  // streams one contiguous block of W; narrower tiles only for very wide W.
-  const i64 TW = std::max<i64>(Vec<T>::L, (i64(1) << 16) / R / i64(sizeof(T) / 4));
+  // Register tile: R rows x NV vectors of accumulators held across KB rows of W, so each W
+  // vector loaded feeds R FMAs and the accumulators touch memory once per KB rows (the old
+  // kernel loaded and stored them for every 4 rows, which bound it to ~40 GFLOP/s).
+  constexpr int NV = kVecRegs >= 32 ? (R <= 2 ? 6 : R <= 4 ? 4 : R <= 6 ? 3 : 2) : (R <= 2 ? 4 : R <= 4 ? 2 : 1);
+  constexpr i64 SW = i64(NV) * VL;
+  // KB rows of W are streamed side by side (one stream per row): few enough for the prefetchers
+  constexpr i64 KB = 16;
   using V = vec_t<T>;
-  for (i64 j0 = 0; j0 < ncols; j0 += TW) {
-    const i64 w = std::min(TW, ncols - j0);
-    const i64 wv = w / VL * VL;
-    i64 k = k0;
-    for (; k + 4 <= k1; k += 4) {
-      const raw_t<W>* w0 = Wm + k * ldw + j0;
-      const raw_t<W>* w1 = w0 + ldw;
-      const raw_t<W>* w2 = w1 + ldw;
-      const raw_t<W>* w3 = w2 + ldw;
-      T xs[R][4];
+  const i64 ns = ncols / SW * SW;
+  for (i64 kb = k0; kb < k1; kb += KB) {
+    const i64 ke = std::min(k1, kb + KB);
+    for (i64 j = 0; j < ns; j += SW) {
+      V a[R][NV];
+#pragma GCC unroll 8
       for (int r = 0; r < R; r++)
-        for (int q = 0; q < 4; q++) xs[r][q] = X[r * K + k + q];
-      for (i64 j = 0; j < wv; j += VL) {
-        V b0 = wvload<T, W>(w0 + j), b1 = wvload<T, W>(w1 + j), b2 = wvload<T, W>(w2 + j), b3 = wvload<T, W>(w3 + j);
+#pragma GCC unroll 6
+        for (int v = 0; v < NV; v++) a[r][v] = vload<T>(acc + r * lda + j + v * VL);
+      for (i64 k = kb; k < ke; k++) {
+        const raw_t<W>* wk = Wm + k * ldw + j;
+        V w[NV];
+#pragma GCC unroll 6
+        for (int v = 0; v < NV; v++) w[v] = wvload<T, W>(wk + v * VL);
 #pragma GCC unroll 8
         for (int r = 0; r < R; r++) {
-          T* ap = acc + r * lda + j0 + j;
-          V a = vload<T>(ap);
-          a += xs[r][0] * b0;
-          a += xs[r][1] * b1;
-          a += xs[r][2] * b2;
-          a += xs[r][3] * b3;
-          vstore<T>(ap, a);
+          const T x = X[r * K + k];
+#pragma GCC unroll 6
+          for (int v = 0; v < NV; v++) a[r][v] += x * w[v];
         }
       }
-      for (i64 j = wv; j < w; j++) {
-        T b0 = wload<T, W>(w0 + j), b1 = wload<T, W>(w1 + j), b2 = wload<T, W>(w2 + j), b3 = wload<T, W>(w3 + j);
-        for (int r = 0; r < R; r++) {
-          T* ap = acc + r * lda + j0 + j;
-          *ap += xs[r][0] * b0 + xs[r][1] * b1 + xs[r][2] * b2 + xs[r][3] * b3;
-        }
-      }
+#pragma GCC unroll 8
+      for (int r = 0; r < R; r++)
+#pragma GCC unroll 6
+        for (int v = 0; v < NV; v++) vstore<T>(acc + r * lda + j + v * VL, a[r][v]);
     }
-    for (; k < k1; k++) {
-      const raw_t<W>* w0 = Wm + k * ldw + j0;
-      for (i64 j = 0; j < w; j++) {
-        const T b0 = wload<T, W>(w0 + j);
-        for (int r = 0; r < R; r++) acc[r * lda + j0 + j] += X[r * K + k] * b0;
+    // tail columns, one vector then scalars
+    i64 j = ns;
+    for (; j + VL <= ncols; j += VL) {
+      V a[R];
+      for (int r = 0; r < R; r++) a[r] = vload<T>(acc + r * lda + j);
+      for (i64 k = kb; k < ke; k++) {
+        const V w = wvload<T, W>(Wm + k * ldw + j);
+        for (int r = 0; r < R; r++) a[r] += X[r * K + k] * w;
+      }
+      for (int r = 0; r < R; r++) vstore<T>(acc + r * lda + j, a[r]);
+    }
+    for (; j < ncols; j++) {
+      for (i64 k = kb; k < ke; k++) {
+        const T w = wload<T, W>(Wm + k * ldw + j);
+        for (int r = 0; r < R; r++) acc[r * lda + j] += X[r * K + k] * w;
       }
     }
   }
@@ -326,12 +333,12 @@ inline void gemv_nk_block(i64 K, i64 n, const T* X, const raw_t<W>* Wm, i64 ldw,
   const i64 kv = K / VL * VL;
   for (i64 k = 0; k < kv; k += VL) {
     V w[NB];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int j = 0; j < NB; j++) w[j] = wvload<T, W>(wr[j] + k);
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
       V x = vload<T>(X + r * K + k);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int j = 0; j < NB; j++) acc[r][j] += x * w[j];
     }
   }
@@ -348,7 +355,8 @@ inline void gemv_nk_block(i64 K, i64 n, const T* X, const raw_t<W>* Wm, i64 ldw,
 template <typename T, typename W, int R>
 void gemv_nk(i64 K, i64 n0, i64 n1, const T* X, const raw_t<W>* Wm, i64 ldw, T alpha, T beta, T* out, i64 os_r,
              i64 os_n) {
-  constexpr int NB = R <= 4 ? 4 : 2;
+  // as many accumulators as registers allow (R x NB of them), so each X vector feeds NB FMAs
+  constexpr int NB = kVecRegs >= 32 ? std::max(1, std::min(8, 24 / R)) : std::max(1, std::min(4, 12 / R));
   i64 n = n0;
   for (; n + NB <= n1; n += NB) gemv_nk_block<T, W, R, NB>(K, n, X, Wm, ldw, alpha, beta, out, os_r, os_n);
   for (; n < n1; n++) gemv_nk_block<T, W, R, 1>(K, n, X, Wm, ldw, alpha, beta, out, os_r, os_n);
