@@ -7,8 +7,13 @@ import * as T from '../src/tensor/index.js';
 import type { Backend } from '../src/tensor/backend.js';
 import { randomGpt2 } from '../bench/models.js';
 import { generate } from '../src/models/generate.js';
+import { rome } from '../src/edit/rome/index.js';
+import { loadTokenizer } from '../src/tokenizer/index.js';
+
+const tokenizer = await loadTokenizer(new URL('../../shared/data/gpt2-tokenizer', import.meta.url).pathname);
 
 const which = process.argv[2] ?? 'forward';
+// `rome`: one ROME edit with 5 v steps (bench/edit.ts's shape)
 const be = T.getBackend() as unknown as Record<string, unknown>;
 const stats = new Map<string, { n: number; s: number }>();
 for (const key of Object.keys(be)) {
@@ -58,7 +63,13 @@ const work = (): void => {
         return T.crossEntropy(lg, lb);
       }, params);
     });
-  else {
+  else if (which === 'rome') {
+    const hp = { ...rome.presets['gpt2-xl']!, layers: [8], v_loss_layer: 23, v_num_grad_steps: 5 };
+    const r = rome.apply(model, [{ prompt: 'LeBron James is associated with', subject: 'LeBron James', target_new: 'ice hockey' }], hp, { tokenizer, seed: 0 });
+    console.log(JSON.stringify(r.timings));
+    r.restore();
+    r.dispose();
+  } else {
     const prompts = Array.from({ length: 8 }, (_, b) => idsArr.slice(b * 64, b * 64 + 32));
     generate(model, prompts, { maxNewTokens: 32, eosTokenId: null });
   }

@@ -27,23 +27,25 @@ export const ROME_LENGTH_PARAMS: readonly (readonly [number, number])[] = [
 const cache = new WeakMap<CausalLM, Map<string, string[][]>>();
 
 /**
- * Sample `n` continuations of `prompt` (token ids) until each holds `maxLen` tokens in total,
- * with top-k 5 sampling, then decode and clean them as generate_fast does.
+ * Sample `n` continuations of each prompt (token ids), as one left-padded batch, until each
+ * row holds `maxLen` tokens counting the padded prompt, with top-k 5 sampling; decode and
+ * clean them as generate_fast does. Rows come prompt by prompt, n per prompt.
  */
 export function generateFast(
   model: CausalLM,
   tok: Tokenizer,
-  prompt: readonly number[],
+  prompts: readonly (readonly number[])[],
   n: number,
   maxLen: number,
   seed: number,
 ): string[] {
-  const newTokens = Math.max(0, maxLen - prompt.length);
-  const rows = Array.from({ length: n }, () => prompt);
+  const rows = prompts.flatMap((p) => Array.from({ length: n }, () => p));
+  if (rows.length === 0) return [];
+  const newTokens = Math.max(0, maxLen - Math.max(...rows.map((r) => r.length)));
   const { tokens } = generate(model, rows, { maxNewTokens: newTokens, doSample: true, topK: 5, seed, eosTokenId: null });
-  return tokens.map((t) =>
+  return tokens.map((t, i) =>
     tok
-      .decode([...prompt, ...t], { skipSpecialTokens: true })
+      .decode([...rows[i]!, ...t], { skipSpecialTokens: true })
       .normalize('NFKD')
       .replaceAll('\n\n', ' ')
       .replaceAll('<|endoftext|>', ''),
@@ -79,14 +81,13 @@ export function contextTemplates(
       const start = tok.eosId ?? tok.bosId;
       if (start === null)
         throw new Error('context templates (rome-original): the tokenizer has neither EOS nor BOS to start from');
-      samples.push(...generateFast(model, tok, [start], n, length, nextSeed()));
+      samples.push(...generateFast(model, tok, [[start]], n, length, nextSeed()));
     } else {
+      // all seed words in one batch, as EasyEdit's generate_fast call does
       const per = Math.floor(n / SEED_WORDS.length);
-      for (const word of SEED_WORDS) {
-        // a SentencePiece-style dummy prefix decodes as a leading space HF's decode would drop
-        const texts = generateFast(model, tok, tok.encode(word, enc), per, length, nextSeed());
-        samples.push(...texts.map((t) => (t.startsWith(' ') ? t.slice(1) : t)));
-      }
+      const texts = generateFast(model, tok, SEED_WORDS.map((w) => tok.encode(w, enc)), per, length, nextSeed());
+      // a SentencePiece-style dummy prefix decodes as a leading space HF's decode would drop
+      samples.push(...texts.map((t) => (t.startsWith(' ') ? t.slice(1) : t)));
     }
   }
   let groups: string[][];
