@@ -52,6 +52,26 @@ export function leftPad(rows: readonly (readonly number[])[], pad: number): { id
   return { ids: T.tensor(ids, [rows.length, L], 'int32'), mask: T.tensor(mask, [rows.length, L], 'uint8') };
 }
 
+/**
+ * Indices of the k largest logits, largest first (ties: lower index first, as a stable sort
+ * gives), in one pass: a vocabulary-wide sort per sampled token cost ~15 ms.
+ */
+export function topKIndices(logits: Float32Array | Float64Array, k: number): number[] {
+  const idx: number[] = [];
+  const better = (a: number, b: number): boolean => logits[a]! > logits[b]! || (logits[a] === logits[b] && a < b);
+  for (let i = 0; i < logits.length; i++) {
+    if (idx.length === k && !better(i, idx[k - 1]!)) continue;
+    let j = idx.length < k ? idx.length : k - 1;
+    if (idx.length < k) idx.push(i);
+    while (j > 0 && better(i, idx[j - 1]!)) {
+      idx[j] = idx[j - 1]!;
+      j--;
+    }
+    idx[j] = i;
+  }
+  return idx;
+}
+
 /** Pick the next token from one row of logits. */
 function pick(logits: Float32Array | Float64Array, opts: GenerateOptions, rng: T.Rng): number {
   if (!opts.doSample) {
@@ -61,9 +81,8 @@ function pick(logits: Float32Array | Float64Array, opts: GenerateOptions, rng: T
   }
   const temp = opts.temperature ?? 1;
   if (!(temp > 0)) throw new Error(`generate: temperature must be > 0, got ${temp}`);
-  let idx = Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]!);
   const topK = opts.topK ?? 0;
-  if (topK > 0) idx = idx.slice(0, topK);
+  let idx = topK > 0 && topK < logits.length ? topKIndices(logits, topK) : Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]! || a - b);
   const maxL = logits[idx[0]!]! / temp;
   let probs = idx.map((i) => Math.exp(logits[i]! / temp - maxL));
   let total = probs.reduce((s, p) => s + p, 0);

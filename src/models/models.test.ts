@@ -12,6 +12,20 @@ import * as T from '../tensor/index.js';
 import { maxAbsDiff } from '../tensor/testing.js';
 import { generate, loadModel, normalizeConfig, saveModel, scoreContinuations, Trace } from './index.js';
 import { modelDir, skipNoShared } from '../../test/golden/shared.js';
+import { topKIndices } from './generate.js';
+
+test('topKIndices equals a stable descending sort cut to k (ties by lower index)', () => {
+  const rng = new T.Rng(Number(process.env['LMEDIT_TEST_SEED'] ?? Date.now() % 100000));
+  for (const n of [1, 7, 513]) {
+    for (const k of [1, 3, 5, n]) {
+      if (k > n) continue;
+      // few distinct values so ties are common
+      const x = Float32Array.from({ length: n }, () => Math.floor(rng.next() * 9));
+      const want = Array.from(x.keys()).sort((a, b) => x[b]! - x[a]! || a - b).slice(0, k);
+      assert.deepEqual(topKIndices(x, k), want, `n=${n} k=${k}`);
+    }
+  }
+});
 
 describe('config.json validation', () => {
   const base = { model_type: 'llama', vocab_size: 32, hidden_size: 16, intermediate_size: 40, num_hidden_layers: 2, num_attention_heads: 4, max_position_embeddings: 64, rms_norm_eps: 1e-6 };
