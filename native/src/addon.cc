@@ -21,7 +21,7 @@
 namespace lm {
 namespace {
 
-constexpr int kAbiVersion = 2;
+constexpr int kAbiVersion = 3;
 
 struct Arr {
   void* data = nullptr;
@@ -627,7 +627,9 @@ AttnArgs attn_args(const Napi::CallbackInfo& info, bool grad, int& dt) {
   a.causal = m.i(7) != 0;
   if (a.B < 0 || a.H < 0 || a.KVH < 0 || a.Tq < 0 || a.Tk < 0 || a.D < 0) fail("sizes must be >= 0");
   if (a.H > 0 && (a.KVH <= 0 || a.H % a.KVH != 0)) fail("H must be a multiple of KVH");
-  const i64 nq = mul(mul(mul(a.B, a.H), a.Tq), a.D), nk = mul(mul(mul(a.B, a.KVH), a.Tk), a.D);
+  a.kvCap = grad ? a.Tk : m.i(8);
+  if (a.kvCap < a.Tk) fail("kvCapacity must be >= Tk");
+  const i64 nq = mul(mul(mul(a.B, a.H), a.Tq), a.D), nk = mul(mul(mul(a.B, a.KVH), a.kvCap), a.D);
   need_len(q, nq, "q");
   need_len(out, nq, "out");
   need_len(k, nk, "k");

@@ -63,8 +63,8 @@ template <typename T> void attention(const AttnArgs& a) {
   run_tasks(a.B * a.H, [&](i64 bh) {
     const i64 b = bh / a.H, h = bh % a.H, kvh = h / group;
     const T* Q = q + bh * Tq * D;
-    const T* K = k + (b * a.KVH + kvh) * Tk * D;
-    const T* V = v + (b * a.KVH + kvh) * Tk * D;
+    const T* K = k + (b * a.KVH + kvh) * a.kvCap * D;
+    const T* V = v + (b * a.KVH + kvh) * a.kvCap * D;
     T* O = out + bh * Tq * D;
     T* L = lse + bh * Tq;
     const uint8_t* mask = a.keyMask ? a.keyMask + b * Tk : nullptr;

@@ -75,6 +75,7 @@ struct AttnArgs {
   void* lse;  // forward: written; backward: read
   const uint8_t* keyMask;  // [B, Tk] or null
   i64 B, H, KVH, Tq, Tk, D;
+  i64 kvCap = 0;  // positions per (b, kv head) in k/v; forward reads the first Tk
   double scale;
   bool causal;
   const void* gout = nullptr;

@@ -4,7 +4,8 @@
  * appends and the parameter lookup with helpful errors.
  */
 import * as T from '../tensor/index.js';
-import type { Tensor } from '../tensor/index.js';
+import { Tensor } from '../tensor/index.js';
+import type { StorageBox } from '../tensor/tensor.js';
 import type { ModelConfig } from './config.js';
 import type { ForwardInput, KVCache } from './types.js';
 
@@ -115,12 +116,54 @@ export function ropeAs(t: RopeTables, dtype: Tensor['dtype']): RopeTables {
   return { cos: T.cast(t.cos, dtype), sin: T.cast(t.sin, dtype) };
 }
 
-/** Append new k/v [B, KVH, T, hd] to a layer's cache entry, returning the full k/v. */
-export function appendCache(cache: KVCache | null, layer: number, k: Tensor, v: Tensor): { k: Tensor; v: Tensor } {
-  if (!cache) return { k, v };
-  const prev = cache.layers[layer];
-  const full = prev ? { k: T.concat([prev.k, k], 2), v: T.concat([prev.v, v], 2) } : { k, v };
-  return full;
+/** Positions written so far into each preallocated cache buffer (by its storage). */
+const filled = new WeakMap<StorageBox, number>();
+
+/**
+ * Append new k/v [B, KVH, T, hd] to a layer's cache entry, returning the full k/v. Without
+ * gradients the cache lives in buffers [B, KVH, capacity, hd] and the result is a view of
+ * their first P + T positions (attention reads it in place): appending writes the new
+ * positions only, unless the buffer is full or another call already appended after this
+ * entry (a cache used twice), in which case it moves to a new buffer. `capacity` sizes a new
+ * buffer; default 1.5x what is needed.
+ * @example const { k: kAll, v: vAll } = appendCache(cache, i, k, v, 96);
+ */
+export function appendCache(cache: KVCache | null, layer: number, k: Tensor, v: Tensor, capacity?: number): { k: Tensor; v: Tensor } {
+  const prev = cache?.layers[layer];
+  if (T.isGradEnabled()) return prev ? { k: T.concat([prev.k, k], 2), v: T.concat([prev.v, v], 2) } : { k, v };
+  const [B, KVH, Tn, hd] = k.shape as [number, number, number, number];
+  const P = prev ? prev.k.shape[2]! : 0;
+  const need = P + Tn;
+  const room = (t: Tensor): number => (t.rank === 4 && t.offset === 0 && t.strides[2] === hd && t.strides[3] === 1 ? t.strides[1]! / hd : 0);
+  const extendable =
+    prev !== undefined &&
+    filled.get(prev.k.box) === P &&
+    filled.get(prev.v.box) === P &&
+    room(prev.k) >= need &&
+    room(prev.k) === room(prev.v);
+  let kBuf: Tensor;
+  let vBuf: Tensor;
+  if (extendable) {
+    const cap = room(prev.k);
+    kBuf = new Tensor(prev.k.box, [B, KVH, cap, hd]);
+    vBuf = new Tensor(prev.v.box, [B, KVH, cap, hd]);
+  } else {
+    const cap = Math.max(need, capacity ?? 0, Math.ceil(need * 1.5));
+    kBuf = T.zeros([B, KVH, cap, hd], k.dtype);
+    vBuf = T.zeros([B, KVH, cap, hd], v.dtype);
+    if (prev) {
+      T.assign(T.narrow(kBuf, 2, 0, P), prev.k);
+      T.assign(T.narrow(vBuf, 2, 0, P), prev.v);
+    }
+  }
+  T.assign(T.narrow(kBuf, 2, P, need), k);
+  T.assign(T.narrow(vBuf, 2, P, need), v);
+  filled.set(kBuf.box, need);
+  filled.set(vBuf.box, need);
+  const out = { k: T.narrow(kBuf, 2, 0, need), v: T.narrow(vBuf, 2, 0, need) };
+  kBuf.dispose();
+  vBuf.dispose();
+  return out;
 }
 
 /** Find a parameter, suggesting near names when absent. */

@@ -51,7 +51,7 @@ export function runDecoder(cfg: ModelConfig, input: ForwardInput, parts: Decoder
         trace,
         kv: (k, v) => {
           if (!newCache) return { k, v };
-          const full = appendCache(input.cache ?? null, i, k, v);
+          const full = appendCache(input.cache ?? null, i, k, v, input.cacheCapacity);
           newCache.layers[i] = { k: T.keep(full.k), v: T.keep(full.v) };
           return full;
         },

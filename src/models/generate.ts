@@ -126,7 +126,7 @@ export function generate(model: CausalLM, prompts: readonly (readonly number[])[
     T.noGrad(() => {
       let input = ids;
       while (step < opts.maxNewTokens && done.some((d) => !d)) {
-        const res = model.forward({ ids: input, attentionMask: maskNow, ...(cache ? { cache } : { useCache: true }), logits: 'last' });
+        const res = model.forward({ ids: input, attentionMask: maskNow, ...(cache ? { cache } : { useCache: true, cacheCapacity: ids.shape[1]! + opts.maxNewTokens }), logits: 'last' });
         disposeCache(cache);
         cache = res.cache;
         res.hidden?.dispose();

@@ -138,6 +138,37 @@ describe('stories260K: save, reload, hooks, sampling and scoring', { skip: skipN
     assert.ok(T.norm(g!).item() > 0);
   });
 
+  test('KV cache: appending in place, growing, and a cache continued twice (forked) all equal full forwards', () => {
+    T.noGrad(() => {
+      const ids = (row: number[]) => T.tensor(row, [1, row.length], 'int32');
+      const free = (c: { layers: { k: T.Tensor; v: T.Tensor }[] }) => c.layers.forEach((l) => (l.k.dispose(), l.v.dispose()));
+      const step = (tokens: number[], tok: number, cache?: Parameters<typeof model.forward>[0]['cache'], capacity?: number) => {
+        const r = model.forward({ ids: ids(cache ? [tok] : tokens), ...(cache ? { cache } : { useCache: true }), ...(capacity ? { cacheCapacity: capacity } : {}), logits: 'last' });
+        r.hidden?.dispose();
+        const want = T.tidy(() => {
+          const full = model.forward({ ids: ids(cache ? [...tokens, tok] : tokens) }).logits!;
+          return T.keep(T.narrow(full, 1, full.shape[1]! - 1, full.shape[1]!));
+        });
+        const diff = maxAbsDiff(r.logits!, want);
+        r.logits!.dispose();
+        want.dispose();
+        return { cache: r.cache!, diff };
+      };
+      for (const capacity of [undefined, prompt.length, prompt.length + 8]) {
+        const base = step(prompt, 0, undefined, capacity);
+        // branch A appends in place; branch B continues the same base cache; then A goes on:
+        // B must not have overwritten A's entry, nor A's later steps B's
+        const a1 = step(prompt, 9, base.cache);
+        const b1 = step(prompt, 30, base.cache);
+        const a2 = step([...prompt, 9], 17, a1.cache);
+        const b2 = step([...prompt, 30], 4, b1.cache);
+        const a3 = step([...prompt, 9, 17], 5, a2.cache);
+        for (const [name, r] of Object.entries({ base, a1, b1, a2, b2, a3 })) assert.ok(r.diff < 1e-4, `capacity ${capacity}, ${name}: max |Δlogit| ${r.diff}`);
+        [base, a1, b1, a2, b2, a3].forEach((r) => free(r.cache));
+      }
+    });
+  });
+
   test('sampling is reproducible with a seed; top-k 1 equals greedy; EOS and stop strings stop a row', () => {
     const a = generate(model, [prompt], { maxNewTokens: 12, doSample: true, temperature: 0.9, topP: 0.9, seed: 5 });
     const b = generate(model, [prompt], { maxNewTokens: 12, doSample: true, temperature: 0.9, topP: 0.9, seed: 5 });

@@ -52,6 +52,12 @@ export interface ForwardInput {
   cache?: KVCache;
   /** Build and return a KV cache. */
   useCache?: boolean;
+  /**
+   * Positions to reserve per layer when the cache is allocated (generation passes prompt +
+   * max new tokens), so later steps write into it instead of copying it. Default: the
+   * cache grows by half its size when full.
+   */
+  cacheCapacity?: number;
   trace?: Trace;
   /** Which logits to compute: every position (default), only the last one, or none. */
   logits?: 'all' | 'last' | 'none';

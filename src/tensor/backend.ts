@@ -171,6 +171,8 @@ export interface WhereParams {
  * - keyMask: optional [B, Tk] (1 = real token, 0 = padding); masked keys get no weight.
  * - A query row with no visible key outputs zeros and lse = -Infinity (never NaN), so padding
  *   rows cannot poison real ones.
+ * - kvCapacity (forward only, default Tk): k and v are [B, KVH, kvCapacity, D] buffers of which
+ *   the first Tk positions are read — a preallocated KV cache attended without a copy.
  */
 export interface AttentionParams {
   q: FloatArray;
@@ -187,6 +189,8 @@ export interface AttentionParams {
   scale: number;
   causal: boolean;
   keyMask: Uint8Array | null;
+  /** forward only: positions allocated per (batch, kv head) in k and v (>= Tk; default Tk) */
+  kvCapacity?: number;
 }
 
 /**

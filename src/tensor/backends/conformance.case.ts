@@ -2506,6 +2506,34 @@ export function runConformance(candidate: Backend, oracle: Backend, opts: Confor
             assertClose(lse, wlse, f64 ? { rtol: 1e-11, atol: 1e-12 } : { rtol: 1e-5, atol: 1e-5 }, `${what} lse`);
           }
         });
+      check('kvCapacity: k/v inside larger [B, KVH, cap, D] buffers (NaN in the spare positions) = packed k/v', (rng) => {
+        for (const c of ATTN.filter((a) => a.Tk > 0 && a.B * a.KVH > 0).slice(0, 4)) {
+          const { q, k, v, keyMask, scale } = attnInputs(rng, c);
+          const dims = { B: c.B, H: c.H, KVH: c.KVH, Tq: c.Tq, Tk: c.Tk, D: c.D, scale, causal: c.causal, keyMask };
+          const cap = c.Tk + 1 + randInt(rng, 0, 5);
+          const nq = c.B * c.H * c.Tq;
+          for (const dt of ['float32', 'float64'] as const) {
+            const widen = (x: Float64Array) => {
+              const w = nans(dt, c.B * c.KVH * cap * c.D);
+              for (let s = 0; s < c.B * c.KVH; s++)
+                for (let t = 0; t < c.Tk; t++)
+                  for (let d = 0; d < c.D; d++) w[(s * cap + t) * c.D + d] = x[(s * c.Tk + t) * c.D + d]!;
+              return w;
+            };
+            for (const B of [C, O]) {
+              const want = nans(dt, nq * c.D);
+              const wlse = nans(dt, nq);
+              B.attention({ ...dims, q: mk(dt, q), k: mk(dt, k), v: mk(dt, v), out: want, lse: wlse });
+              const out = nans(dt, nq * c.D);
+              const lse = nans(dt, nq);
+              B.attention({ ...dims, q: mk(dt, q), k: widen(k), v: widen(v), out, lse, kvCapacity: cap });
+              assert.deepEqual(Array.from(out), Array.from(want), `${B === C ? 'native' : 'reference'} ${dt} ${c.name} cap ${cap} out`);
+              assert.deepEqual(Array.from(lse), Array.from(wlse), `${B === C ? 'native' : 'reference'} ${dt} ${c.name} cap ${cap} lse`);
+            }
+          }
+          assert.throws(() => C.attention({ ...dims, q, k, v, out: new Float64Array(nq * c.D), lse: new Float64Array(nq), kvCapacity: c.Tk - 1 }), /kvCapacity/);
+        }
+      });
       check('semantics checked without the oracle: GQA head mapping, causal offset, key mask', (rng) => {
         // v = one-hot of the key position (plus the kv head index in the last feature), so each
         // output row is the attention distribution over keys: which keys are visible, and from

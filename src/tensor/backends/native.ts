@@ -43,7 +43,7 @@ import type {
 import { newStorage, storageMatches, writeElement } from '../dtype.js';
 
 /** ABI version the addon must report (native/src/addon.cc kAbiVersion). */
-const ABI_VERSION = 2;
+const ABI_VERSION = 3;
 const MAX_RANK = 8;
 
 /** The raw addon (native/src/addon.cc). */
@@ -913,6 +913,7 @@ export const nativeBackend: NativeBackend = {
 
   attentionGrad(p: AttentionGradParams): void {
     const k = 'attentionGrad';
+    if (p.kvCapacity !== undefined && p.kvCapacity !== p.Tk) fail(k, 'kvCapacity is forward-only (k and v must be [B, KVH, Tk, D])');
     const dt = computeDtype(k, 'q', p.q);
     same(k, dt, { gout: p.gout, gq: p.gq, gk: p.gk, gv: p.gv });
     const nq = p.B * p.H * p.Tq * p.D;
@@ -1016,12 +1017,15 @@ function attentionMeta(k: string, p: AttentionParams): Float64Array | null {
   if (p.H > 0 && (p.KVH === 0 || p.H % p.KVH !== 0)) fail(k, `H=${p.H} must be a multiple of KVH=${p.KVH}`);
   const dt = computeDtype(k, 'q', p.q);
   same(k, dt, { k: p.k, v: p.v, out: p.out, lse: p.lse });
+  const cap = p.kvCapacity ?? p.Tk;
+  int(k, 'kvCapacity', cap);
+  if (cap < p.Tk) fail(k, `kvCapacity=${cap} must be >= Tk=${p.Tk}`);
   const nq = p.B * p.H * p.Tq * p.D;
-  const nk = p.B * p.KVH * p.Tk * p.D;
+  const nk = p.B * p.KVH * cap * p.D;
   need(k, 'q', p.q, nq, `B=${p.B}, H=${p.H}, Tq=${p.Tq}, D=${p.D}`);
   need(k, 'out', p.out, nq, `B=${p.B}, H=${p.H}, Tq=${p.Tq}, D=${p.D}`);
-  need(k, 'k', p.k, nk, `B=${p.B}, KVH=${p.KVH}, Tk=${p.Tk}, D=${p.D}`);
-  need(k, 'v', p.v, nk, `B=${p.B}, KVH=${p.KVH}, Tk=${p.Tk}, D=${p.D}`);
+  need(k, 'k', p.k, nk, `B=${p.B}, KVH=${p.KVH}, Tk=${p.Tk}, kvCapacity=${cap}, D=${p.D}`);
+  need(k, 'v', p.v, nk, `B=${p.B}, KVH=${p.KVH}, Tk=${p.Tk}, kvCapacity=${cap}, D=${p.D}`);
   need(k, 'lse', p.lse, p.B * p.H * p.Tq, `B=${p.B}, H=${p.H}, Tq=${p.Tq}`);
   if (p.keyMask !== null && p.keyMask !== undefined) {
     if (!(p.keyMask instanceof Uint8Array)) fail(k, 'keyMask must be a Uint8Array or null');
@@ -1037,5 +1041,6 @@ function attentionMeta(k: string, p: AttentionParams): Float64Array | null {
   m[5] = p.D;
   m[6] = p.scale;
   m[7] = p.causal ? 1 : 0;
+  m[8] = cap;
   return m;
 }

@@ -158,6 +158,23 @@ export interface AttentionOptions {
  * Query head h reads KV head floor(h / (H / KVH)); with causal, query i sits at key position
  * Tk - Tq + i (so a KV cache works). Rows with no visible key give zeros.
  */
+/**
+ * When k and v are both the leading Tk positions of whole [B, KVH, cap, D] buffers (a KV cache
+ * with room to grow), the capacity cap; otherwise null.
+ */
+function cacheCapacity(k: Tensor, v: Tensor): number | null {
+  const [B, KVH, Tk, D] = k.shape as [number, number, number, number];
+  const capOf = (t: Tensor): number | null => {
+    const [s0, s1, s2, s3] = t.strides as [number, number, number, number];
+    if (t.offset !== 0 || s3 !== 1 || s2 !== D || s1 % D !== 0 || s0 !== KVH * s1) return null;
+    const cap = s1 / D;
+    if (cap <= Tk || t.box.data.length !== B * KVH * cap * D) return null;
+    return cap;
+  };
+  const ck = capOf(k);
+  return ck !== null && ck === capOf(v) ? ck : null;
+}
+
 export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
   const dt = sameDtype('attention', q, k, v);
   if (q.rank !== 4 || k.rank !== 4 || v.rank !== 4) {
@@ -184,9 +201,17 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
     if (mask.isWholeStorage()) return mask.storage as Uint8Array;
     throw new Error('attention: keyMask must be contiguous');
   };
-  withContiguousAll([q, k, v], ([qc, kc, vc]) => {
-    be().attention({ q: f(qc!), k: f(kc!), v: f(vc!), out: f(out), lse: f(lse), B, H, KVH, Tq, Tk, D, scale, causal, keyMask: maskArr() });
-  });
+  const cap = cacheCapacity(k, v);
+  if (cap !== null) {
+    // k, v are the first Tk positions of preallocated cache buffers: read them in place
+    withContiguousAll([q], ([qc]) => {
+      be().attention({ q: f(qc!), k: f(k), v: f(v), out: f(out), lse: f(lse), B, H, KVH, Tq, Tk, D, scale, causal, keyMask: maskArr(), kvCapacity: cap });
+    });
+  } else {
+    withContiguousAll([q, k, v], ([qc, kc, vc]) => {
+      be().attention({ q: f(qc!), k: f(kc!), v: f(vc!), out: f(out), lse: f(lse), B, H, KVH, Tq, Tk, D, scale, causal, keyMask: maskArr() });
+    });
+  }
   const r = record(out, 'attention', [q, k, v], (g) => {
     const gq = empty(q.shape, dt);
     const gk = empty(k.shape, dt);

@@ -9,8 +9,10 @@ function checkShapes(kernel: string, p: AttentionParams): void {
   const { B, H, KVH, Tq, Tk, D } = p;
   if (KVH < 1 || H % KVH !== 0) throw new Error(`${kernel}: H = ${H} is not a multiple of KVH = ${KVH}`);
   requireLength(kernel, 'q', p.q, B * H * Tq * D);
-  requireLength(kernel, 'k', p.k, B * KVH * Tk * D);
-  requireLength(kernel, 'v', p.v, B * KVH * Tk * D);
+  const cap = p.kvCapacity ?? Tk;
+  if (!Number.isInteger(cap) || cap < Tk) throw new Error(`${kernel}: kvCapacity = ${cap} must be an integer >= Tk = ${Tk}`);
+  requireLength(kernel, 'k', p.k, B * KVH * cap * D);
+  requireLength(kernel, 'v', p.v, B * KVH * cap * D);
   requireLength(kernel, 'out', p.out, B * H * Tq * D);
   requireLength(kernel, 'lse', p.lse, B * H * Tq);
   if (p.keyMask) requireLength(kernel, 'keyMask', p.keyMask, B * Tk);
@@ -36,7 +38,7 @@ function rowScores(p: AttentionParams, b: number, h: number, i: number, s: Float
       s[j] = -Infinity;
       continue;
     }
-    const kBase = ((b * KVH + kvh) * Tk + j) * D;
+    const kBase = ((b * KVH + kvh) * (p.kvCapacity ?? Tk) + j) * D;
     let dot = 0;
     for (let d = 0; d < D; d++) dot += p.q[qBase + d]! * p.k[kBase + d]!;
     s[j] = p.scale * dot;
@@ -48,6 +50,7 @@ function rowScores(p: AttentionParams, b: number, h: number, i: number, s: Float
 export function attention(p: AttentionParams): void {
   checkShapes('attention', p);
   const { B, H, KVH, Tq, Tk, D, out, lse, v } = p;
+  const cap = p.kvCapacity ?? Tk;
   const s = new Float64Array(Tk);
   const acc = new Float64Array(D);
   for (let b = 0; b < B; b++) {
@@ -68,7 +71,7 @@ export function attention(p: AttentionParams): void {
           if (s[j] === -Infinity) continue;
           const w = Math.exp(s[j]! - max);
           sum += w;
-          const vBase = ((b * KVH + kvh) * Tk + j) * D;
+          const vBase = ((b * KVH + kvh) * cap + j) * D;
           for (let d = 0; d < D; d++) acc[d] = acc[d]! + w * v[vBase + d]!;
         }
         for (let d = 0; d < D; d++) out[row * D + d] = acc[d]! / sum;
@@ -85,6 +88,7 @@ export function attention(p: AttentionParams): void {
  */
 export function attentionGrad(p: AttentionGradParams): void {
   checkShapes('attentionGrad', p);
+  if (p.kvCapacity !== undefined && p.kvCapacity !== p.Tk) throw new Error('attentionGrad: kvCapacity is forward-only (k and v must be [B, KVH, Tk, D])');
   const { B, H, KVH, Tq, Tk, D, q, k, v, lse, gout, gq, gk, gv, scale } = p;
   requireLength('attentionGrad', 'gout', gout, B * H * Tq * D);
   requireLength('attentionGrad', 'gq', gq, B * H * Tq * D);
