@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { doctor, formatDoctor } from './doctor.js';
 import { registerModelCommands } from './models.js';
 import { registerEditCommands } from './edit.js';
+import { registerMendCommands } from './mend.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
 
   registerModelCommands(program);
   registerEditCommands(program);
+  registerMendCommands(program);
   return program;
 }
 

@@ -14,6 +14,7 @@ const METHODS: Record<string, () => Promise<AnyEditMethod>> = {
   memit: async () => (await import('./memit/index.js')).memit as AnyEditMethod,
   'ft-l': async () => (await import('./ft/index.js')).ftL as AnyEditMethod,
   'ft-m': async () => (await import('./ft/index.js')).ftM as AnyEditMethod,
+  mend: async () => (await import('./mend/index.js')).mend as AnyEditMethod,
   kn: async () => (await import('./kn/index.js')).kn as AnyEditMethod,
 };
 
