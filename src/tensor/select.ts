@@ -4,7 +4,7 @@
  */
 import type { Backend } from './backend.js';
 import { referenceBackend } from './backends/reference/index.js';
-import { loadNativeBackend, nativeLoadError } from './backends/native.js';
+import { drainBufferPool, loadNativeBackend, nativeLoadError, pooledBytes } from './backends/native.js';
 
 export type BackendName = 'native' | 'reference';
 
@@ -57,4 +57,18 @@ export function withBackend<T>(name: BackendName, fn: () => T): T {
 /** Why the native addon did not load (null when it did or was never tried). */
 export function nativeLoadErrorMessage(): string | null {
   return nativeLoadError();
+}
+
+/**
+ * Free the large buffers the native backend keeps for reuse (freed tensors of sizes that
+ * recur; up to LMEDIT_POOL_MB, default 1024 MiB), e.g. before a phase needing a lot of memory.
+ * Returns the bytes freed.
+ */
+export function releaseBufferPool(): number {
+  return loadNativeBackend() ? drainBufferPool() : 0;
+}
+
+/** Bytes the native backend's buffer pool holds for reuse. */
+export function bufferPoolBytes(): number {
+  return loadNativeBackend() ? pooledBytes() : 0;
 }

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FloatArray, GemmParams, WeightArray, WeightDType } from '../backend.js';
 import { bf16ToNumber, f16ToNumber, numberToBf16, numberToF16 } from '../dtype.js';
-import { loadNativeBackend, nativeLoadError } from './native.js';
+import { drainBufferPool, loadNativeBackend, nativeLoadError, pooledBytes } from './native.js';
 
 const be = loadNativeBackend();
 const skip = be === null ? `native backend not available: ${nativeLoadError() ?? '?'}` : false;
@@ -342,14 +342,33 @@ test('attention float64 (multi-block causal, GQA, Tq < Tk, mask) matches a naive
       }
 });
 
-test('release detaches whole-buffer arrays only; info describes the build', { skip }, () => {
+test('release: small buffers are detached, large ones pooled and handed out again zeroed; views are ignored', { skip }, () => {
+  drainBufferPool();
+  const small = be!.alloc('float32', 1000) as Float32Array;
+  be!.release(small);
+  assert.equal(small.length, 0, 'a small buffer is freed at once');
   const a = be!.alloc('float32', 1 << 20) as Float32Array;
   const view = a.subarray(1, 5);
   be!.release(view);
   assert.equal(a.length, 1 << 20);
+  a.fill(7);
   be!.release(a);
-  assert.equal(a.length, 0);
+  assert.equal(pooledBytes(), 4 << 20, 'a large buffer is kept for reuse');
+  const b = be!.alloc('float32', 1 << 20) as Float32Array;
+  assert.equal(b, a, 'the same length gets the pooled buffer');
+  assert.equal(pooledBytes(), 0);
+  assert.ok(b.every((x) => x === 0), 'a recycled buffer reads as zeros');
+  const c = be!.alloc('float64', 1 << 19) as Float64Array; // same bytes, other dtype: fresh
+  assert.notEqual(c.buffer, a.buffer);
+  be!.release(b);
+  be!.release(c);
+  assert.equal(drainBufferPool(), 8 << 20);
+  assert.equal(a.length, 0, 'draining frees the buffers');
+  assert.equal(pooledBytes(), 0);
   be!.release(a); // already detached: no-op
+});
+
+test('info describes the build', { skip }, () => {
   const info = be!.info();
   assert.equal(info.name, 'native');
   assert.ok(info.threads >= 1);
