@@ -1,7 +1,8 @@
 {
   # The native CPU backend of lmedit. Built on the machine that runs it (npm install runs
   # scripts/build-native.mjs), hence -march=native. No -ffast-math: NaN/Inf semantics and exact
-  # rounding matter. scripts/detect-blas.mjs decides whether OpenBLAS (Linux) or Accelerate
+  # rounding matter. -fno-trapping-math (we never read FP exception flags) lets GCC vectorize
+  # floor(), which the fast exp of GELU/SiLU/softmax needs. scripts/detect-blas.mjs decides whether OpenBLAS (Linux) or Accelerate
   # (macOS) is linked; without one the addon uses its built-in kernels only
   # (LMEDIT_NO_BLAS=1 forces that).
   "targets": [
@@ -42,6 +43,7 @@
         "-fexceptions",
         "-frtti",
         "-fno-math-errno",
+        "-fno-trapping-math",
         "-ffp-contract=fast",
         "-pthread"
       ],
@@ -56,7 +58,7 @@
             "GCC_ENABLE_CPP_RTTI": "YES",
             "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
             "MACOSX_DEPLOYMENT_TARGET": "11.0",
-            "OTHER_CPLUSPLUSFLAGS": ["-O3", "-fno-math-errno", "-ffp-contract=fast"]
+            "OTHER_CPLUSPLUSFLAGS": ["-O3", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=fast"]
           }
         }]
       ]

@@ -20,6 +20,7 @@ for (const key of Object.keys(be)) {
   const f = be[key];
   if (typeof f !== 'function' || key === 'info') continue;
   be[key] = (...args: unknown[]) => {
+    const poolBefore = T.bufferPoolBytes();
     const t0 = process.hrtime.bigint();
     const r = (f as (...a: unknown[]) => unknown).apply(be, args);
     const dt = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -33,7 +34,7 @@ for (const key of Object.keys(be)) {
       const p = args[0] as { shape: number[]; srcStrides: number[]; accumulate: boolean };
       k += ` [${p.shape.join(',')}] src(${p.srcStrides.join(',')})${p.accumulate ? ' acc' : ''}`;
     }
-    if (key === 'alloc') k += `:${Math.round(Number(args[1]) / 262144)}M`;
+    if (key === 'alloc') k += `:${Math.round(Number(args[1]) / 262144)}M${T.bufferPoolBytes() === poolBefore ? ' fresh' : ''}`;
     if (key === 'gemm') {
       const p = args[0] as { M: number; N: number; K: number; batch: number; transA: boolean; transB: boolean };
       k += `:${p.batch}b ${p.M}x${p.K}x${p.N}${p.transA ? ' tA' : ''}${p.transB ? ' tB' : ''}`;

@@ -56,5 +56,8 @@ export function loadModel(dir: string, opts: LoadModelOptions = {}): CausalLM {
     t.name = name;
     tensors.set(name, t.dtype === 'int32' || t.dtype === 'uint8' ? t : convert(t, dtype));
   }
-  return createModel(cfg, tensors, dir);
+  const model = createModel(cfg, tensors, dir);
+  // conversion temporaries must not stay pooled next to the weights
+  T.releaseBufferPool();
+  return model;
 }

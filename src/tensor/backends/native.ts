@@ -14,6 +14,7 @@
  * - maximum/minimum/max/min/clamp/relu propagate NaN; binary pow follows C pow (pow(1, NaN) = 1).
  * - sign keeps +-0 and NaN (Math.sign); unaryGrad of pow with exponent 0 is 0 (PyTorch).
  */
+import { totalmem } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -352,7 +353,7 @@ function packStrided(header: number[], shape: readonly number[], strideLists: re
  * page fault per 4 KiB on first touch (and an munmap on release), which made kernels writing
  * new outputs up to twice slower; a recycled buffer is zeroed by all threads instead. Shapes
  * repeat across layers and steps, so exact-length matching suffices. Bounded by
- * LMEDIT_POOL_MB (default 1024; 0 disables); the oldest buffers are freed first.
+ * LMEDIT_POOL_MB (default: a sixth of RAM, at most 4096; 0 disables); the oldest go first.
  */
 class BufferPool {
   private readonly free = new Map<string, Storage[]>();
@@ -423,9 +424,10 @@ function storageKey(cls: string, n: number): string {
   return `${cls}:${n}`;
 }
 
+/** Default: a sixth of the machine's memory, at most 4 GiB (a training step's activations). */
 function poolCapMB(): number {
   const raw = process.env['LMEDIT_POOL_MB'];
-  if (raw === undefined || raw === '') return 1024;
+  if (raw === undefined || raw === '') return Math.min(4096, Math.floor(totalmem() / 6 / 2 ** 20));
   const v = Number(raw);
   if (!Number.isFinite(v) || v < 0) throw new Error(`LMEDIT_POOL_MB must be a number of MiB >= 0, got "${raw}"`);
   return v;
