@@ -5,7 +5,7 @@
  * and generating with a GPT-2-XL-shaped checkpoint written to a temporary safetensors file,
  * in float32 and bfloat16 storage (each in a fresh child process).
  *
- * `npm run bench -- models [--quick] [--no-torch] [--no-memory]`
+ * `npm run bench -- models [--quick] [--no-torch] [--no-memory | --memory-only]`
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -70,6 +70,10 @@ function ratioOf(name: string, ours: number, torch: Map<string, number>): Record
 
 export function runModels(args: string[]): void {
   const quick = args.includes('--quick');
+  if (args.includes('--memory-only')) {
+    memoryRuns(quick);
+    return;
+  }
   const runs = quick ? 1 : 3;
   const model = randomGpt2(24, 1024, 16);
   const V = 50257;

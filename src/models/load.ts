@@ -50,14 +50,14 @@ export function loadModel(dir: string, opts: LoadModelOptions = {}): CausalLM {
   // single file or sharded; the reader validates headers and refuses pickle files
   // convert while streaming (a bf16 load of an f32 file never holds the f32 copy); 1-D
   // parameters (norms, biases) are then returned to float32 by convert()
-  const { tensors: raw } = loadCheckpoint(dir, { dtype: dtype === 'float32' ? 'keep' : dtype });
-  const tensors = new Map<string, Tensor>();
-  for (const [name, t] of raw) {
-    t.name = name;
-    tensors.set(name, t.dtype === 'int32' || t.dtype === 'uint8' ? t : convert(t, dtype));
-  }
-  const model = createModel(cfg, tensors, dir);
-  // conversion temporaries must not stay pooled next to the weights
-  T.releaseBufferPool();
-  return model;
+  // conversion temporaries are freed at once, not pooled next to the weights
+  return T.withoutBufferReuse(() => {
+    const { tensors: raw } = loadCheckpoint(dir, { dtype: dtype === 'float32' ? 'keep' : dtype });
+    const tensors = new Map<string, Tensor>();
+    for (const [name, t] of raw) {
+      t.name = name;
+      tensors.set(name, t.dtype === 'int32' || t.dtype === 'uint8' ? t : convert(t, dtype));
+    }
+    return createModel(cfg, tensors, dir);
+  });
 }

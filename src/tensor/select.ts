@@ -4,7 +4,7 @@
  */
 import type { Backend } from './backend.js';
 import { referenceBackend } from './backends/reference/index.js';
-import { drainBufferPool, loadNativeBackend, nativeLoadError, pooledBytes } from './backends/native.js';
+import { drainBufferPool, loadNativeBackend, nativeLoadError, pooledBytes, withoutBufferPool } from './backends/native.js';
 
 export type BackendName = 'native' | 'reference';
 
@@ -71,4 +71,9 @@ export function releaseBufferPool(): number {
 /** Bytes the native backend's buffer pool holds for reuse. */
 export function bufferPoolBytes(): number {
   return loadNativeBackend() ? pooledBytes() : 0;
+}
+
+/** Run fn with freed buffers returned to the system at once (not kept for reuse). */
+export function withoutBufferReuse<R>(fn: () => R): R {
+  return withoutBufferPool(fn);
 }

@@ -69,18 +69,29 @@ export class GradAccumulator {
 
   /** Add grads / divisor; returns false (and adds nothing) when any value is NaN or ±Inf. */
   add(grads: ReadonlyMap<string, Tensor>, divisor: number): boolean {
-    const arrays = new Map<string, number[]>();
-    for (const [n, g] of grads) {
-      const a = g.toArray();
-      if (a.some((x) => !Number.isFinite(x))) return false;
-      arrays.set(n, a);
+    // read the typed storage directly: a GPT-2 XL editor has ~60M parameters, too many for
+    // number[] copies every iteration
+    const copies: Tensor[] = [];
+    try {
+      const arrays = new Map<string, Float32Array | Float64Array>();
+      for (const [n, g] of grads) {
+        const whole = g.isWholeStorage() ? g : T.noGrad(() => T.clone(g));
+        if (whole !== g) copies.push(whole);
+        if (whole.dtype !== 'float32' && whole.dtype !== 'float64') throw new Error(`GradAccumulator: gradient of ${n} is ${whole.dtype}`);
+        const a = whole.storage as Float32Array | Float64Array;
+        for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return false;
+        arrays.set(n, a);
+      }
+      for (const [n, a] of arrays) {
+        const s = this.sums.get(n);
+        if (!s) throw new Error(`GradAccumulator: unknown parameter ${n}`);
+        if (s.length !== a.length) throw new Error(`GradAccumulator: gradient of ${n} has ${a.length} values, the parameter ${s.length}`);
+        for (let i = 0; i < a.length; i++) s[i]! += a[i]! / divisor;
+      }
+      return true;
+    } finally {
+      copies.forEach((t) => t.dispose());
     }
-    for (const [n, a] of arrays) {
-      const s = this.sums.get(n);
-      if (!s) throw new Error(`GradAccumulator: unknown parameter ${n}`);
-      for (let i = 0; i < a.length; i++) s[i]! += a[i]! / divisor;
-    }
-    return true;
   }
 
   /** torch.nn.utils.clip_grad_norm_: scale every gradient by min(1, max/(‖g‖ + 1e-6)); returns ‖g‖. */

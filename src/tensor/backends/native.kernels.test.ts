@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FloatArray, GemmParams, WeightArray, WeightDType } from '../backend.js';
 import { bf16ToNumber, f16ToNumber, numberToBf16, numberToF16 } from '../dtype.js';
-import { drainBufferPool, loadNativeBackend, nativeLoadError, pooledBytes } from './native.js';
+import { drainBufferPool, loadNativeBackend, nativeLoadError, pooledBytes, withoutBufferPool } from './native.js';
 
 const be = loadNativeBackend();
 const skip = be === null ? `native backend not available: ${nativeLoadError() ?? '?'}` : false;
@@ -366,6 +366,10 @@ test('release: small buffers are detached, large ones pooled and handed out agai
   assert.equal(a.length, 0, 'draining frees the buffers');
   assert.equal(pooledBytes(), 0);
   be!.release(a); // already detached: no-op
+  const d = be!.alloc('float32', 1 << 20) as Float32Array;
+  withoutBufferPool(() => be!.release(d));
+  assert.equal(d.length, 0, 'withoutBufferPool frees at once');
+  assert.equal(pooledBytes(), 0);
 });
 
 test('info describes the build', { skip }, () => {

@@ -445,6 +445,21 @@ export function drainBufferPool(): number {
   return bytes;
 }
 
+let poolPaused = 0;
+
+/**
+ * Run fn with freed buffers released at once instead of pooled (loading a checkpoint: its
+ * one-off temporaries must not raise the peak memory).
+ */
+export function withoutBufferPool<R>(fn: () => R): R {
+  poolPaused++;
+  try {
+    return fn();
+  } finally {
+    poolPaused--;
+  }
+}
+
 /** Bytes the buffer pool holds for reuse. */
 export function pooledBytes(): number {
   return pool.pooledBytes;
@@ -504,7 +519,8 @@ export const nativeBackend: NativeBackend = {
     const ab = buf.buffer;
     if (!(ab instanceof ArrayBuffer)) return; // SharedArrayBuffer: not ours to free
     if (buf.byteOffset !== 0 || buf.byteLength !== ab.byteLength || ab.byteLength === 0) return;
-    for (const old of pool.put(buf)) lib().detach(old.buffer as ArrayBuffer);
+    if (poolPaused > 0) lib().detach(ab);
+    else for (const old of pool.put(buf)) lib().detach(old.buffer as ArrayBuffer);
   },
 
   // ---- layout ----
