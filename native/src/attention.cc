@@ -39,6 +39,51 @@ inline i64 block_len(const AttnArgs& a, i64 i0, i64 br) {
 /** Last visible key index of query row i (may be negative = none). */
 inline i64 row_limit(const AttnArgs& a, i64 i) { return a.causal ? a.Tk - a.Tq + i : a.Tk - 1; }
 
+/**
+ * Attention of one query row over keys [0, lim] (lim < 0: none visible): out = softmax(scale
+ * q·k_j, masked) V and lse, with the semantics of the blocked path (NaN scores propagate; a
+ * row with no visible key gives zeros and lse = -inf).
+ */
+template <typename T>
+void attend_row(const T* q, const T* K, const T* V, i64 D, i64 lim, const uint8_t* mask, T scale, T* o, T* lse) {
+  using Vt = vec_t<T>;
+  constexpr int VL = Vec<T>::L;
+  const T ninf = -std::numeric_limits<T>::infinity();
+  T* s = scratch<T>(2, size_t(std::max<i64>(lim + 1, 1)));
+  T m = ninf;
+  const i64 dv = D / VL * VL;
+  for (i64 j = 0; j <= lim; j++) {
+    if (mask && !mask[j]) {
+      s[j] = ninf;
+      continue;
+    }
+    const T* k = K + j * D;
+    Vt acc{};
+    for (i64 d = 0; d < dv; d += VL) acc += vload<T>(q + d) * vload<T>(k + d);
+    T dot = vsum<T>(acc);
+    for (i64 d = dv; d < D; d++) dot += q[d] * k[d];
+    const T v = scale * dot;
+    s[j] = v;
+    if (v > m || v != v) m = v;
+  }
+  for (i64 d = 0; d < D; d++) o[d] = T(0);
+  if (m == ninf) {
+    *lse = ninf;
+    return;
+  }
+  double sum = 0;
+  for (i64 j = 0; j <= lim; j++) {
+    const T e = std::exp(s[j] - m);  // masked: exp(-inf) = 0
+    if (e == T(0)) continue;
+    sum += double(e);
+    const T* v = V + j * D;
+    for (i64 d = 0; d < D; d++) o[d] += e * v[d];
+  }
+  const T inv = T(1) / T(sum);
+  for (i64 d = 0; d < D; d++) o[d] *= inv;
+  *lse = T(double(m) + std::log(double(T(sum))));
+}
+
 template <class F> void run_tasks(i64 ntasks, F&& f) {
   if (ntasks >= num_threads()) {
     parallel_for(ntasks, 1, [&](i64 t0, i64 t1) {
@@ -77,6 +122,12 @@ template <typename T> void attention(const AttnArgs& a) {
           for (i64 d = 0; d < D; d++) O[(i0 + r) * D + d] = T(0);
           L[i0 + r] = ninf;
         }
+        continue;
+      }
+      if (br == 1) {
+        // one query row (a decode step): direct loops; two GEMV dispatches per (b, h) cost
+        // more than the arithmetic
+        attend_row<T>(Q + i0 * D, K, V, D, std::min(row_limit(a, i0), len - 1), mask, scale, O + i0 * D, L + i0);
         continue;
       }
       gemm_one<T, T>(false, true, br, len, D, scale, Q + i0 * D, D, K, D, T(0), S, len);

@@ -2380,6 +2380,17 @@ export function runConformance(candidate: Backend, oracle: Backend, opts: Confor
       mask: [Array(17).fill(1), [0, 0, 0, ...Array(14).fill(1)]],
     },
     {
+      name: 'decode Tq=1, odd D, one batch entry with every key masked',
+      B: 3,
+      H: 4,
+      KVH: 4,
+      Tq: 1,
+      Tk: 9,
+      D: 19,
+      causal: true,
+      mask: [Array(9).fill(1), Array(9).fill(0), [0, 1, 0, 1, 1, 1, 1, 1, 1]],
+    },
+    {
       name: 'causal + left/right padding, fully masked query rows',
       B: 3,
       H: 6,
