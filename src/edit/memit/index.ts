@@ -12,7 +12,7 @@ import { disposeMemitRun, executeMemit } from './memit-main.js';
 
 export { type MemitHParams, MEMIT_PRESETS, parseMemitHParams } from './hparams.js';
 export { executeMemit, disposeMemitRun, type MemitLayerResult, type MemitRun, type MemitOptions } from './memit-main.js';
-export { computeZ, type MemitZ } from './compute-z.js';
+export { computeZ, computeZs, Z_BATCH, type MemitZ } from './compute-z.js';
 
 /** MEMIT's template groups: explicit ones from the context (a flat list = one group), else sampled and cached. */
 export function memitTemplates(model: CausalLM, hp: MemitHParams, ctx: EditContext): string[][] {

@@ -14,7 +14,7 @@ import type { EditContext, EditRequest } from '../types.js';
 import { inContext, lookupRows, readAt, requestParts, templateMean, type LookupRow } from '../shared/keys.js';
 import { encodeTarget, type SubjectPrompt } from '../shared/subject-index.js';
 import { checkLayers } from '../shared/modules.js';
-import { computeZ, type MemitZ } from './compute-z.js';
+import { computeZs, type MemitZ } from './compute-z.js';
 import type { MemitHParams } from './hparams.js';
 
 export interface MemitLayerResult {
@@ -114,7 +114,7 @@ export function executeMemit(
   const tz = now();
   let tLayers = 0;
   try {
-    for (const [i, p] of parts.entries()) zs.push(computeZ(model, tok, p, targetIds[i]!, templates, layerL, hp));
+    zs.push(...computeZs(model, tok, parts, targetIds, templates, layerL, hp));
     const tl = now();
     const Z = T.keep(
       T.noGrad(() =>

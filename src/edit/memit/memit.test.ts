@@ -1,7 +1,8 @@
 /**
  * MEMIT behaviour on tiny-gpt2 (../shared, with the golden's per-layer C): the normal
  * equations hold, RECT post hoc vs in the loop (methods.md §9), apply: false, memory, and
- * failures that leave the model bit-for-bit unchanged.
+ * failures that leave the model bit-for-bit unchanged; on stories260K, z of a batch of requests
+ * optimised together equal z optimised one at a time.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,9 +10,10 @@ import * as T from '../../tensor/index.js';
 import { loadModel } from '../../models/load.js';
 import type { CausalLM } from '../../models/types.js';
 import { loadTokenizer, type Tokenizer } from '../../tokenizer/index.js';
-import { goldenTensors, modelDir, skipNoShared } from '../../../test/golden/shared.js';
+import { goldenTensors, modelDir, sharedPath, skipNoShared } from '../../../test/golden/shared.js';
+import { promptEncoding } from '../shared/subject-index.js';
 import type { EditContext, EditRequest, StatsProvider } from '../types.js';
-import { MEMIT_PRESETS, computeZ, executeMemit, memit, type MemitHParams } from './index.js';
+import { MEMIT_PRESETS, computeZ, computeZs, executeMemit, memit, type MemitHParams } from './index.js';
 
 const GROUPS = [['{}'], ['The sky. {}', 'I am told. {}']];
 const REQUESTS: EditRequest[] = [
@@ -164,5 +166,35 @@ describe('MEMIT on tiny-gpt2', { skip: skipNoShared }, () => {
       assert.throws(run, msg, what);
       assertUnchanged(model, before);
     }
+  });
+});
+
+describe('MEMIT z of several requests at once (stories260K)', { skip: skipNoShared }, () => {
+  test('equal z optimised one at a time: same steps, losses and z; a request that stops early stays put', async () => {
+    const model = loadModel(modelDir('stories260K'));
+    const tok = await loadTokenizer(sharedPath('data', 'stories260K'));
+    const enc = promptEncoding(tok);
+    const hp: MemitHParams = { ...MEMIT_PRESETS['tiny-llama']!, layers: [0, 1, 2], v_loss_layer: 4, v_num_grad_steps: 12, clamp_norm_factor: 4 };
+    const templates = ['{}', 'The sky. {}'];
+    const cases = [
+      { parts: { pre: '', subject: 'Lily', post: ' went to the' }, target: ' moon' },
+      { parts: { pre: '', subject: 'Once', post: ' upon a' }, target: ' time' }, // already likely: stops at once
+      { parts: { pre: 'One day, ', subject: 'Tom', post: ' saw a big' }, target: ' dog' },
+    ].map((c) => ({ ...c, ids: tok.encode(c.target, enc) }));
+    const together = computeZs(model, tok, cases.map((c) => c.parts), cases.map((c) => c.ids), templates, 2, hp);
+    const alone = cases.map((c) => computeZ(model, tok, c.parts, c.ids, templates, 2, hp));
+    assert.deepEqual(alone.map((z) => z.steps.length), [12, 1, 12], 'the second request stops at its first step');
+    together.forEach((zt, i) => {
+      const za = alone[i]!;
+      assert.equal(zt.steps.length, za.steps.length, `request ${i}: number of steps`);
+      zt.steps.forEach((st, k) =>
+        st.forEach((x, j) => assert.ok(Math.abs(x - za.steps[k]![j]!) <= 1e-4 * Math.max(1, Math.abs(x)), `request ${i} step ${k} term ${j}: ${x} vs ${za.steps[k]![j]}`)),
+      );
+      const rel = maxRel(zt.z.toArray(), za.z.toArray());
+      assert.ok(rel < 1e-4, `request ${i}: z differs by ${rel} (relative)`);
+    });
+    assert.ok(together[1]!.delta.toArray().every((x) => x === 0), 'the stopped request kept δ = 0');
+    for (const z of [...together, ...alone]) [z.z, z.delta, z.h0].forEach((t) => t.dispose());
+    model.dispose();
   });
 });
