@@ -8,12 +8,13 @@ import type { Backend } from '../src/tensor/backend.js';
 import { randomGpt2 } from '../bench/models.js';
 import { generate } from '../src/models/generate.js';
 import { rome } from '../src/edit/rome/index.js';
+import { memit } from '../src/edit/memit/index.js';
 import { loadTokenizer } from '../src/tokenizer/index.js';
 
 const tokenizer = await loadTokenizer(new URL('../../shared/data/gpt2-tokenizer', import.meta.url).pathname);
 
 const which = process.argv[2] ?? 'forward';
-// `rome`: one ROME edit with 5 v steps (bench/edit.ts's shape)
+// `rome`: one ROME edit with 5 v steps, `memit`: a MEMIT batch of 10 (bench/edit.ts's shapes)
 const be = T.getBackend() as unknown as Record<string, unknown>;
 const stats = new Map<string, { n: number; s: number }>();
 for (const key of Object.keys(be)) {
@@ -67,6 +68,15 @@ const work = (): void => {
   else if (which === 'rome') {
     const hp = { ...rome.presets['gpt2-xl']!, layers: [8], v_loss_layer: 23, v_num_grad_steps: 5 };
     const r = rome.apply(model, [{ prompt: 'LeBron James is associated with', subject: 'LeBron James', target_new: 'ice hockey' }], hp, { tokenizer, seed: 0 });
+    console.log(JSON.stringify(r.timings));
+    r.restore();
+    r.dispose();
+  } else if (which === 'memit') {
+    const hp = { ...memit.presets['gpt2-xl']!, layers: [4, 5, 6, 7, 8], v_loss_layer: 23, v_num_grad_steps: 5 };
+    const subjects = ['LeBron James', 'Danielle Darrieux', 'The Eiffel Tower', 'Toyota', 'Lionel Messi', 'Tom Hanks', 'Mount Fuji', 'Apple', 'Paris', 'Einstein'];
+    const reqs = subjects.map((s) => ({ prompt: `${s} is associated with`, subject: s, target_new: 'ice hockey' }));
+    const eye = T.keep(T.eye(model.config.intermediateSize, 'float32'));
+    const r = memit.apply(model, reqs, hp, { tokenizer, seed: 0, stats: { secondMoment: () => eye } });
     console.log(JSON.stringify(r.timings));
     r.restore();
     r.dispose();
