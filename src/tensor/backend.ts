@@ -268,6 +268,11 @@ export interface Backend {
    * ArrayBuffer, releasing its memory immediately). The array must not be used afterwards.
    */
   release(buf: Storage): void;
+  /**
+   * Optional: storage whose contents are unspecified (a recycled buffer is not zeroed), for the
+   * outputs of kernels that write every element. Backends without it fall back to alloc.
+   */
+  allocUninit?(dtype: DType, n: number): Storage;
 
   // ---- layout -------------------------------------------------------------------------
   copy(p: CopyParams): void;

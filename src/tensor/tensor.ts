@@ -172,6 +172,19 @@ export class Tensor {
     return new Tensor(new StorageBox(getBackend().alloc(dtype, shapeSize(shape)), dtype), shape);
   }
 
+  /**
+   * A new contiguous tensor with unspecified contents (may be a recycled buffer): only for the
+   * output of a kernel that writes every element.
+   */
+  static uninit(shape: Shape, dtype: DType = 'float32'): Tensor {
+    for (const d of shape) {
+      if (!Number.isInteger(d) || d < 0) throw new Error(`uninit: invalid shape ${fmtShape(shape)}`);
+    }
+    const be = getBackend();
+    const n = shapeSize(shape);
+    return new Tensor(new StorageBox(be.allocUninit ? be.allocUninit(dtype, n) : be.alloc(dtype, n), dtype), shape);
+  }
+
   /** Wrap an existing array (no copy). The tensor takes ownership of it. */
   static fromStorage(data: Storage, dtype: DType, shape: Shape, opts: { external?: boolean } = {}): Tensor {
     if (!storageMatches(dtype, data)) {

@@ -515,6 +515,12 @@ export const nativeBackend: NativeBackend = {
     return newStorage(dtype, n);
   },
 
+  allocUninit(dtype: DType, n: number): Storage {
+    int('allocUninit', 'n', n);
+    if (!(dtype in DTYPE_CODE)) fail('allocUninit', `unknown dtype ${String(dtype)}`);
+    return pool.take(dtype, n) ?? newStorage(dtype, n);
+  },
+
   release(buf: Storage): void {
     const ab = buf.buffer;
     if (!(ab instanceof ArrayBuffer)) return; // SharedArrayBuffer: not ours to free

@@ -7,7 +7,7 @@ import type { BinaryOp, UnaryOp } from '../backend.js';
 import { record } from '../autograd.js';
 import { Tensor, fmtShape } from '../tensor.js';
 import { scalar } from './creation.js';
-import { be, broadcastShapes, broadcastStrides, computeDtype, empty, f, sameDtype, sumToShape, withContiguous, type ComputeDType } from './util.js';
+import { be, broadcastShapes, broadcastStrides, computeDtype, f, output, sameDtype, sumToShape, withContiguous, type ComputeDType } from './util.js';
 
 export type Operand = Tensor | number;
 
@@ -15,13 +15,13 @@ export type Operand = Tensor | number;
 
 function unary(op: UnaryOp, x: Tensor, p0 = 0, p1 = 0): Tensor {
   const dt = computeDtype(op, x);
-  const out = empty(x.shape, dt);
+  const out = output(x.shape, dt);
   withContiguous(x, (xc) => be().unary(op, f(xc), f(out), x.size, p0, p1));
   return record(out, op, [x], (g) => [unaryGrad(op, x, g, p0, p1)]);
 }
 
 function unaryGrad(op: UnaryOp, x: Tensor, g: Tensor, p0: number, p1: number): Tensor {
-  const gx = empty(x.shape, g.dtype);
+  const gx = output(x.shape, g.dtype);
   withContiguous(x, (xc) => withContiguous(g, (gc) => be().unaryGrad(op, f(xc), f(gc), f(gx), x.size, p0, p1)));
   return gx;
 }
@@ -71,7 +71,7 @@ function binaryForward(op: BinaryOp, a: Operand, b: Operand): Tensor {
   const B = lift(b, dt);
   try {
     const shape = broadcastShapes(op, A.shape, B.shape);
-    const out = empty(shape, dt);
+    const out = output(shape, dt);
     be().binary({
       op,
       a: f(A),
@@ -216,7 +216,7 @@ export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
   let out: Tensor;
   try {
     const shape = broadcastShapes('where', cond.shape, A.shape, B.shape);
-    out = empty(shape, dt);
+    out = output(shape, dt);
     be().where({
       cond: f(cond),
       condOffset: cond.offset,

@@ -8,7 +8,7 @@ import { record } from '../autograd.js';
 import { Tensor, fmtShape, shapeSize } from '../tensor.js';
 import { add as addBias } from './elementwise.js';
 import { reshape, transpose } from './shape.js';
-import { be, broadcastShapes, computeDtype, copyContiguous, empty, f, sumToShape, type ComputeDType } from './util.js';
+import { be, broadcastShapes, computeDtype, copyContiguous, f, output, sumToShape, type ComputeDType } from './util.js';
 
 /** How the last two dims of a view map onto a BLAS matrix, or null when they don't. */
 interface MatLayout {
@@ -89,7 +89,7 @@ function mmForward(a: Tensor, b: Tensor): Tensor {
 
   const batchShape = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
   const batch = shapeSize(batchShape);
-  const out = empty([...batchShape, M, N], dt);
+  const out = output([...batchShape, M, N], dt);
   if (M === 0 || N === 0 || batch === 0) return out;
   const la = matLayout(a);
   const lb = matLayout(b);

@@ -10,7 +10,7 @@ import type { RopeLayout } from '../backend.js';
 import { record } from '../autograd.js';
 import { Tensor, fmtShape, shapeSize } from '../tensor.js';
 import { transpose } from './shape.js';
-import { assertShape, be, computeDtype, done, empty, f, normAxis, sameDtype, withContiguous, withContiguousAll } from './util.js';
+import { assertShape, be, computeDtype, done, empty, f, normAxis, output, sameDtype, withContiguous, withContiguousAll } from './util.js';
 
 function rowsOf(x: Tensor): [number, number] {
   const cols = x.shape[x.rank - 1] ?? 1;
@@ -27,10 +27,10 @@ function softmaxImpl(x: Tensor, axis: number, log: boolean): Tensor {
     return done(transpose(y, a, -1), xt, y);
   }
   const [rows, cols] = rowsOf(x);
-  const out = empty(x.shape, dt);
+  const out = output(x.shape, dt);
   withContiguous(x, (xc) => be().softmax(f(xc), f(out), rows, cols, log));
   return record(out, op, [x], (g) => {
-    const gx = empty(x.shape, g.dtype);
+    const gx = output(x.shape, g.dtype);
     withContiguous(g, (gc) => be().softmaxGrad(f(out), f(gc), f(gx), rows, cols, log));
     return [gx];
   });
@@ -55,9 +55,9 @@ export function layerNorm(x: Tensor, w: Tensor | null, b: Tensor | null, eps = 1
   const [rows, cols] = rowsOf(x);
   if (w) assertShape('layerNorm', 'weight', w, [cols]);
   if (b) assertShape('layerNorm', 'bias', b, [cols]);
-  const out = empty(x.shape, dt);
-  const mean = empty([rows], dt);
-  const rstd = empty([rows], dt);
+  const out = output(x.shape, dt);
+  const mean = output([rows], dt);
+  const rstd = output([rows], dt);
   withContiguousAll([x, ...(w ? [w] : []), ...(b ? [b] : [])], ([xc, ...rest]) => {
     const wc = w ? rest.shift()! : null;
     const bc = b ? rest.shift()! : null;
@@ -87,8 +87,8 @@ export function rmsNorm(x: Tensor, w: Tensor | null, eps = 1e-6): Tensor {
   const dt = sameDtype('rmsNorm', x, ...(w ? [w] : []));
   const [rows, cols] = rowsOf(x);
   if (w) assertShape('rmsNorm', 'weight', w, [cols]);
-  const out = empty(x.shape, dt);
-  const rstd = empty([rows], dt);
+  const out = output(x.shape, dt);
+  const rstd = output([rows], dt);
   withContiguousAll([x, ...(w ? [w] : [])], ([xc, wc]) => {
     be().rmsNorm(f(xc!), wc ? f(wc) : null, f(out), f(rstd), rows, cols, eps);
   });
@@ -194,8 +194,8 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   }
   const scale = opts.scale ?? 1 / Math.sqrt(D);
   const causal = opts.causal ?? true;
-  const out = empty(q.shape, dt);
-  const lse = empty([B, H, Tq], dt);
+  const out = output(q.shape, dt);
+  const lse = output([B, H, Tq], dt);
   const maskArr = (): Uint8Array | null => {
     if (!mask) return null;
     if (mask.isWholeStorage()) return mask.storage as Uint8Array;

@@ -35,6 +35,14 @@ export function empty(shape: Shape, dtype: DType): Tensor {
   return Tensor.zeros(shape, dtype);
 }
 
+/**
+ * The output of a kernel that writes every element (checked for each kernel by the
+ * conformance suite's poisoned outputs): not zeroed, so recycled buffers cost no memset.
+ */
+export function output(shape: Shape, dtype: DType): Tensor {
+  return Tensor.uninit(shape, dtype);
+}
+
 export function f(t: Tensor): FloatArray {
   return t.storage as FloatArray;
 }
