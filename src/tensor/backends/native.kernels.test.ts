@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FloatArray, GemmParams, WeightArray, WeightDType } from '../backend.js';
+import type { Tensor } from '../tensor.js';
 import { bf16ToNumber, f16ToNumber, numberToBf16, numberToF16 } from '../dtype.js';
 import { drainBufferPool, loadNativeBackend, nativeLoadError, pooledBytes, withoutBufferPool } from './native.js';
 
@@ -406,7 +407,7 @@ test('allocUninit hands out a pooled buffer as it is; op outputs built on poison
   const w = rng.normal([C, C], 0.05);
   const g = rng.normal([C]);
   const q = rng.normal([1, 4, R, 256]);
-  const ops: [string, () => T.Tensor][] = [
+  const ops: [string, () => Tensor][] = [
     ['matmul', () => T.matmul(x, w)],
     ['gelu', () => T.gelu(x)],
     ['add', () => T.add(x, y)],
