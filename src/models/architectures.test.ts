@@ -11,10 +11,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as T from '../tensor/index.js';
 import { gradcheck, maxAbsDiff } from '../tensor/testing.js';
-import { normalizeConfig, type ModelConfig } from './config.js';
 import { Trace } from './hooks.js';
-import { ARCHITECTURES } from './registry.js';
 import type { CausalLM } from './types.js';
+import { randomModel } from './testing.js';
 
 T.setBackend('reference');
 
@@ -25,17 +24,7 @@ const CONFIGS: Record<string, Record<string, unknown>> = {
 };
 
 function tinyModel(kind: string, seed = 1): CausalLM {
-  const cfg: ModelConfig = normalizeConfig(CONFIGS[kind], `${kind} test config`);
-  const def = ARCHITECTURES[cfg.arch];
-  const rng = new T.Rng(seed);
-  const params = new Map<string, T.Tensor>();
-  for (const name of def.paramNames(cfg)) {
-    const shape = def.shapeOf(cfg, name);
-    const isNorm = /(ln_\d|ln_f|norm|layernorm)\.weight$/.test(name);
-    const t = isNorm ? T.add(T.ones(shape, 'float64'), rng.normal(shape, 0.1, 0, 'float64')) : rng.normal(shape, 0.3, 0, 'float64');
-    params.set(name, T.keep(t));
-  }
-  return def.create(cfg, params);
+  return randomModel(CONFIGS[kind]!, { std: 0.3, dtype: 'float64', seed });
 }
 
 const ids = (rows: number[][]): T.Tensor => T.tensor(rows.flat(), [rows.length, rows[0]!.length], 'int32');

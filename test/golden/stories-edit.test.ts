@@ -15,7 +15,6 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as T from '../../src/tensor/index.js';
 import { openModel, generate, scoreContinuations, type CausalLM } from '../../src/models/index.js';
 import type { Tokenizer } from '../../src/tokenizer/index.js';
 import { rome } from '../../src/edit/rome/index.js';
@@ -23,6 +22,7 @@ import { memit } from '../../src/edit/memit/index.js';
 import { createStatsProvider } from '../../src/edit/stats/index.js';
 import type { EditRequest } from '../../src/edit/types.js';
 import { modelDir, sharedPath, skipNoShared } from './shared.js';
+import { assertParamsUnchanged, snapshotParams } from '../../src/edit/testing.js';
 
 const UNRELATED = [
   'Once upon a time',
@@ -60,13 +60,6 @@ function greedy(model: CausalLM, tok: Tokenizer, prompt: string, n = 6): number[
   return generate(model, [tok.encode(prompt)], { maxNewTokens: n }).tokens[0]!;
 }
 
-function snapshotAll(model: CausalLM): Map<string, T.Snapshot> {
-  return new Map([...model.params].map(([n, t]) => [n, T.snapshot(t)]));
-}
-
-function assertBitwiseEqual(model: CausalLM, snaps: Map<string, T.Snapshot>): void {
-  for (const [name, s] of snaps) assert.deepEqual(T.snapshot(model.param(name)).bytes, s.bytes, `${name} not restored bit for bit`);
-}
 
 describe('editing the real stories260K model', { skip: skipNoShared }, () => {
   test('ROME: "Tom had a big red" -> " car"; unrelated prompts unchanged; exact restore', async () => {
@@ -75,7 +68,7 @@ describe('editing the real stories260K model', { skip: skipNoShared }, () => {
     const before = tokenizer.decode(greedy(model, tokenizer, req.prompt));
     assert.ok(!before.startsWith(' car'), `precondition: model already says "${before}"`);
     const unrelated = UNRELATED.map((p) => greedy(model, tokenizer, p));
-    const snaps = snapshotAll(model);
+    const snaps = snapshotParams(model);
     const hp = { ...rome.presets['stories260K']!, layers: [1], v_num_grad_steps: 30, templateRecipe: 'easyedit' as const };
     const r = rome.apply(model, [req], hp, { tokenizer, seed: 0 });
     const after = tokenizer.decode(greedy(model, tokenizer, req.prompt));
@@ -85,7 +78,7 @@ describe('editing the real stories260K model', { skip: skipNoShared }, () => {
     assert.ok(loc.tokens >= 0.85, `only ${(100 * loc.tokens).toFixed(0)}% of unrelated continuation tokens kept`);
     assert.deepEqual([...r.deltas.keys()], ['model.layers.1.mlp.down_proj.weight']);
     r.restore();
-    assertBitwiseEqual(model, snaps);
+    assertParamsUnchanged(model, snaps, 'not restored bit for bit');
     assert.equal(tokenizer.decode(greedy(model, tokenizer, req.prompt)), before);
     r.dispose();
     model.dispose();
@@ -98,7 +91,7 @@ describe('editing the real stories260K model', { skip: skipNoShared }, () => {
       { prompt: 'Tom had a big red', subject: 'Tom', target_new: 'car' },
     ];
     const unrelated = UNRELATED.map((p) => greedy(model, tokenizer, p));
-    const snaps = snapshotAll(model);
+    const snaps = snapshotParams(model);
     const stats = createStatsProvider({ tokenizer, corpus: sharedPath('data', 'wikitext', 'wikitext-2-raw-test.raw'), cacheDir: false, progress: false });
     const hp = { ...memit.presets['tiny-llama']!, layers: [0, 1, 2], v_loss_layer: 4, v_num_grad_steps: 30, mom2_update_weight: 1000, clamp_norm_factor: 4 };
     const r = memit.apply(model, reqs, hp, { tokenizer, seed: 0, stats });
@@ -111,7 +104,7 @@ describe('editing the real stories260K model', { skip: skipNoShared }, () => {
     assert.ok(loc.first >= UNRELATED.length - 1, `next token changed for ${UNRELATED.length - loc.first} unrelated prompt(s)`);
     assert.ok(loc.tokens >= 0.85, `only ${(100 * loc.tokens).toFixed(0)}% of unrelated continuation tokens kept`);
     r.restore();
-    assertBitwiseEqual(model, snaps);
+    assertParamsUnchanged(model, snaps, 'not restored bit for bit');
     r.dispose();
     stats.dispose();
     model.dispose();

@@ -6,8 +6,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as T from '../../tensor/index.js';
-import { normalizeConfig } from '../../models/config.js';
-import { ARCHITECTURES } from '../../models/registry.js';
 import type { CausalLM } from '../../models/types.js';
 import type { Tokenizer } from '../../tokenizer/index.js';
 import type { EditRequest } from '../types.js';
@@ -15,6 +13,7 @@ import { executeFT, ParamsAdam, tokenizeRequests, trainedParamNames } from './ft
 import { FT_L_PRESETS, FT_M_PRESETS, parseFTHParams, type FTHParams } from './hparams.js';
 import { ftL, ftM } from './index.js';
 import { promptLastBatch, promptLastLoss, targetNewBatch, targetNewLoss } from './losses.js';
+import { randomModel } from '../../models/testing.js';
 
 const V = 50;
 
@@ -35,18 +34,7 @@ const CONFIGS: Record<string, Record<string, unknown>> = {
 };
 
 function tinyModel(kind: 'llama' | 'gpt2', seed = 1): CausalLM {
-  const cfg = normalizeConfig(CONFIGS[kind], `${kind} test config`);
-  const def = ARCHITECTURES[cfg.arch];
-  const rng = new T.Rng(seed);
-  const params = new Map<string, T.Tensor>();
-  for (const name of def.paramNames(cfg)) {
-    const shape = def.shapeOf(cfg, name);
-    const isNorm = /(ln_\d|ln_f|norm|layernorm)\.weight$/.test(name);
-    const t = isNorm ? T.add(T.ones(shape), rng.normal(shape, 0.1, 0, 'float32')) : rng.normal(shape, 0.3, 0, 'float32');
-    t.name = name;
-    params.set(name, T.keep(t));
-  }
-  return def.create(cfg, params);
+  return randomModel(CONFIGS[kind]!, { std: 0.3, seed });
 }
 
 /** One token per non-space character (ids 4..V−1); '<unk>' is id 3. Enough for the training loop. */

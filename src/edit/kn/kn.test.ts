@@ -16,6 +16,7 @@ import { modelDir, skipNoShared } from '../../../test/golden/shared.js';
 import { getMethod } from '../registry.js';
 import { runEdits } from '../runner.js';
 import type { EditContext, EditRequest } from '../types.js';
+import { assertParamsUnchanged, snapshotParams } from '../testing.js';
 import {
   KN_PRESETS,
   coarseNeurons,
@@ -44,17 +45,6 @@ const GPT2_REQ: EditRequest = {
 };
 const LLAMA_REQ: EditRequest = { prompt: 'Lily liked to play with her', subject: 'Lily', target_new: 'big red ball', ground_truth: 'doll' };
 
-function snapshotAll(model: CausalLM): Map<string, number[]> {
-  return new Map([...model.params].map(([k, v]) => [k, v.toArray()]));
-}
-
-function assertUnchanged(model: CausalLM, before: Map<string, number[]>): void {
-  for (const [k, v] of model.params) {
-    const want = before.get(k)!;
-    const got = v.toArray();
-    assert.ok(got.length === want.length && got.every((x, i) => Object.is(x, want[i])), `${k} changed`);
-  }
-}
 
 /** The value slot of neuron i in a stored weight (row for Conv1D, column for Linear). */
 function slotOf(W: number[], shape: readonly number[], slot: 'row' | 'column', i: number): number[] {
@@ -166,7 +156,7 @@ const tinyGptj = (): { model: CausalLM; tok: Tokenizer } =>
 describe('KN on GPT-J (synthetic)', () => {
   test('fc_in hook, fc_out COLUMNS, every answer token at the bare prompt, FD gradient, resumed forward', () => {
     const { model, tok } = tinyGptj();
-    const before = snapshotAll(model);
+    const before = snapshotParams(model);
     const mods = knModules(model);
     assert.deepEqual([mods.activationTemplate, mods.valueTemplate, mods.slot, mods.embedding], [
       'transformer.h.{}.mlp.fc_in',
@@ -223,7 +213,7 @@ describe('KN on GPT-J (synthetic)', () => {
       }
     } finally {
       run.result.restore();
-      assertUnchanged(model, before);
+      assertParamsUnchanged(model, before);
       run.result.dispose();
       model.dispose();
     }
@@ -354,7 +344,7 @@ describe('KN on the tiny models', { skip: skipNoShared }, () => {
 
   test('LLaMA path: gate_proj hook, y with BOS, extended prompts, down_proj COLUMNS get −2·E(old)+ΣE(new), target probability moves, restore', async () => {
     const { model, tok } = await load('tiny-llama');
-    const before = snapshotAll(model);
+    const before = snapshotParams(model);
     const hp: KNHParams = { ...KN_PRESETS['tiny-llama']!, steps: 4, batch_size: 4 };
     const run = executeKN('KN', model, LLAMA_REQ, hp, { tokenizer: tok });
     try {
@@ -391,7 +381,7 @@ describe('KN on the tiny models', { skip: skipNoShared }, () => {
       assert.equal(s['target_prob_before'], run.before.targetProb);
     } finally {
       run.result.restore();
-      assertUnchanged(model, before);
+      assertParamsUnchanged(model, before);
       run.result.dispose();
       model.dispose();
     }
@@ -461,16 +451,16 @@ describe('KN on the tiny models', { skip: skipNoShared }, () => {
 
   test('knOldTokens continuation subtracts each greedy token once; apply:false and RECT go through the WeightEditor', async () => {
     const { model, tok } = await load('tiny-gpt2');
-    const before = snapshotAll(model);
+    const before = snapshotParams(model);
     const hp: KNHParams = { ...KN_PRESETS['tiny-gpt2']!, steps: 2, batch_size: 1 };
     try {
       const cont = executeKN('KN', model, GPT2_REQ, { ...hp, knOldTokens: 'continuation' }, { tokenizer: tok, apply: false });
-      assertUnchanged(model, before);
+      assertParamsUnchanged(model, before);
       assert.equal(cont.before.argmaxTokens.length, 2, 'one greedy token per target token');
       assert.deepEqual(cont.slot.slice(0, 2), cont.before.argmaxTokens.map((id) => ({ id, factor: -1 })));
       const plain = executeKN('KN', model, GPT2_REQ, hp, { tokenizer: tok, apply: false });
       const halved = executeKN('KN', model, GPT2_REQ, hp, { tokenizer: tok, apply: false, transformDelta: (_n, d) => T.mul(d, 0.5) });
-      assertUnchanged(model, before);
+      assertParamsUnchanged(model, before);
       for (const [pname, d] of plain.result.deltas) {
         const h = halved.result.deltas.get(pname)!.toArray();
         d.toArray().forEach((x, i) => assert.equal(h[i], Math.fround(x * 0.5)));
@@ -501,7 +491,7 @@ describe('KN on the tiny models', { skip: skipNoShared }, () => {
 
   test('bad requests and hparams fail before any weight changes', async () => {
     const { model, tok } = await load('tiny-gpt2');
-    const before = snapshotAll(model);
+    const before = snapshotParams(model);
     const ctx: EditContext = { tokenizer: tok };
     const hp = KN_PRESETS['tiny-gpt2']!;
     try {
@@ -511,7 +501,7 @@ describe('KN on the tiny models', { skip: skipNoShared }, () => {
       assert.throws(() => kn.apply(model, [{ ...GPT2_REQ, ground_truth: '' }], hp, ctx), /encodes to no tokens/);
       assert.throws(() => kn.apply(model, [GPT2_REQ], { ...hp, batch_size: 3 }, ctx), /must be divisible by "batch_size"/);
       assert.throws(() => kn.apply(model, [GPT2_REQ], { ...hp, steps: 0 }, ctx), /"steps" must be a positive integer/);
-      assertUnchanged(model, before);
+      assertParamsUnchanged(model, before);
     } finally {
       model.dispose();
     }
@@ -522,14 +512,14 @@ describe('KN on the tiny models', { skip: skipNoShared }, () => {
     assert.equal(method, kn);
     assert.equal(method.batchable, false);
     const { model, tok } = await load('tiny-gpt2');
-    const before = snapshotAll(model);
+    const before = snapshotParams(model);
     try {
       const hp: KNHParams = { ...KN_PRESETS['tiny-gpt2']!, steps: 1, batch_size: 1 };
       let seen = 0;
       const summary = runEdits(model, kn, [GPT2_REQ], hp, { tokenizer: tok }, { onEdit: ({ result }) => (seen = result.requests[0]!.scalars['neurons']!) });
       assert.equal(summary.edits, 1);
       assert.ok(seen > 0);
-      assertUnchanged(model, before);
+      assertParamsUnchanged(model, before);
       summary.results.forEach((r) => r.dispose());
       assert.throws(() => runEdits(model, kn, [GPT2_REQ, GPT2_REQ], hp, { tokenizer: tok }, { batchSize: 2 }), /one request at a time/);
     } finally {

@@ -14,6 +14,7 @@ import { goldenTensors, modelDir, sharedPath, skipNoShared } from '../../../test
 import { promptEncoding } from '../shared/subject-index.js';
 import type { EditContext, EditRequest, StatsProvider } from '../types.js';
 import { MEMIT_PRESETS, computeZ, computeZs, executeMemit, memit, type MemitHParams } from './index.js';
+import { assertParamsUnchanged, snapshotParams } from '../testing.js';
 
 const GROUPS = [['{}'], ['The sky. {}', 'I am told. {}']];
 const REQUESTS: EditRequest[] = [
@@ -21,17 +22,6 @@ const REQUESTS: EditRequest[] = [
   { prompt: 'The Eiffel Tower is located in the city of', subject: 'The Eiffel Tower', target_new: 'Rome' },
 ];
 
-function snapshotAll(model: CausalLM): Map<string, number[]> {
-  return new Map([...model.params].map(([k, v]) => [k, v.toArray()]));
-}
-
-function assertUnchanged(model: CausalLM, before: Map<string, number[]>): void {
-  for (const [k, v] of model.params) {
-    const want = before.get(k)!;
-    const got = v.toArray();
-    assert.ok(got.length === want.length && got.every((x, i) => Object.is(x, want[i])), `${k} changed`);
-  }
-}
 
 function maxRel(a: number[], b: number[]): number {
   let d = 0;
@@ -61,9 +51,9 @@ describe('MEMIT on tiny-gpt2', { skip: skipNoShared }, () => {
 
   test('each Δ_l solves (λC + KKᵀ) X = K with Δ = resid·Xᵀ; the model is unchanged after executeMemit', async () => {
     await load();
-    const before = snapshotAll(model);
+    const before = snapshotParams(model);
     const run = executeMemit(model, tok, REQUESTS, hp, GROUPS, ctx);
-    assertUnchanged(model, before);
+    assertParamsUnchanged(model, before);
     for (const l of run.layers) {
       const C = T.cast(stats.secondMoment(model, l.layer, ''), 'float64');
       const K = T.transpose(T.cast(l.keys, 'float64')); // [d_k, n]
@@ -130,7 +120,7 @@ describe('MEMIT on tiny-gpt2', { skip: skipNoShared }, () => {
 
   test('bad requests and settings fail clearly with the model unchanged', async () => {
     await load();
-    const before = snapshotAll(model);
+    const before = snapshotParams(model);
     const nan: StatsProvider = {
       secondMoment: (_m, layer) => (layer === 2 ? T.full([256, 256], NaN) : stats.secondMoment(model, layer, '')),
     };
@@ -164,7 +154,7 @@ describe('MEMIT on tiny-gpt2', { skip: skipNoShared }, () => {
     ];
     for (const [what, run, msg] of cases) {
       assert.throws(run, msg, what);
-      assertUnchanged(model, before);
+      assertParamsUnchanged(model, before);
     }
   });
 });

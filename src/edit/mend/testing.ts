@@ -3,11 +3,10 @@
  * sizes in float32 or float64, a one-token-per-character tokenizer, and records.
  */
 import * as T from '../../tensor/index.js';
-import { normalizeConfig } from '../../models/config.js';
-import { ARCHITECTURES } from '../../models/registry.js';
 import type { CausalLM } from '../../models/types.js';
 import type { Tokenizer } from '../../tokenizer/index.js';
 import type { MendTrainRecord } from './trainer.js';
+import { randomModel } from '../../models/testing.js';
 
 export const TEST_VOCAB = 41;
 
@@ -29,18 +28,7 @@ const CONFIGS: Record<'gpt2' | 'llama', Record<string, unknown>> = {
 
 /** A random model whose MLP matrices have odd shapes (LLaMA 8 ↔ 13, GPT-2 6 ↔ 11). */
 export function tinyModel(kind: 'gpt2' | 'llama', dtype: 'float32' | 'float64' = 'float32', seed = 1): CausalLM {
-  const cfg = normalizeConfig(CONFIGS[kind], `${kind} test config`);
-  const def = ARCHITECTURES[cfg.arch];
-  const rng = new T.Rng(seed);
-  const params = new Map<string, T.Tensor>();
-  for (const name of def.paramNames(cfg)) {
-    const shape = def.shapeOf(cfg, name);
-    const isNorm = /(ln_\d|ln_f|norm|layernorm)\.weight$/.test(name);
-    const t = isNorm ? T.add(T.ones(shape, dtype), rng.normal(shape, 0.1, 0, dtype)) : rng.normal(shape, 0.4, 0, dtype);
-    t.name = name;
-    params.set(name, T.keep(t));
-  }
-  return def.create(cfg, params);
+  return randomModel(CONFIGS[kind], { std: 0.4, dtype, seed });
 }
 
 /** One token per non-space character (ids 3..V−1); pad/eos 0. */

@@ -12,21 +12,11 @@ import { loadTokenizer, type Tokenizer } from '../../tokenizer/index.js';
 import { modelDir, skipNoShared } from '../../../test/golden/shared.js';
 import type { EditContext, EditRequest } from '../types.js';
 import { ROME_PRESETS, R_ROME_PRESETS, executeRome, rRome, rome, type RomeHParams } from './index.js';
+import { assertParamsUnchanged, snapshotParams } from '../testing.js';
 
 const TEMPLATES = ['{}', 'The sky. {}', 'I am told. {}'];
 const REQUEST: EditRequest = { prompt: 'LeBron James plays the sport of', subject: 'LeBron James', target_new: 'ice hockey' };
 
-function snapshotAll(model: CausalLM): Map<string, number[]> {
-  return new Map([...model.params].map(([k, v]) => [k, v.toArray()]));
-}
-
-function assertUnchanged(model: CausalLM, before: Map<string, number[]>): void {
-  for (const [k, v] of model.params) {
-    const want = before.get(k)!;
-    const got = v.toArray();
-    assert.ok(got.length === want.length && got.every((x, i) => Object.is(x, want[i])), `${k} changed`);
-  }
-}
 
 /** max |W·k − want| / max |want| for W in stored layout (Conv1D [d_k, D]: kᵀW). */
 function applyDelta(model: CausalLM, deltaW: T.Tensor, k: T.Tensor): number[] {
@@ -87,12 +77,12 @@ describe('ROME on tiny-gpt2', { skip: skipNoShared }, () => {
 
   test('two layers: both weights change, the second computed on the first edit; restore is exact', async () => {
     await load();
-    const before = snapshotAll(model);
+    const before = snapshotParams(model);
     const res = rome.apply(model, [REQUEST], { ...hp, layers: [2, 0] }, ctx);
     assert.deepEqual([...res.deltas.keys()].sort(), ['transformer.h.0.mlp.c_proj.weight', 'transformer.h.2.mlp.c_proj.weight']);
     assert.equal(res.requests[0]!.losses.length, 2 * hp.v_num_grad_steps);
     res.restore();
-    assertUnchanged(model, before);
+    assertParamsUnchanged(model, before);
     const fresh = executeRome(model, tok, REQUEST, { ...hp, layers: [2] }, TEMPLATES, ctx);
     assert.ok(
       relDiff(res.deltas.get('transformer.h.2.mlp.c_proj.weight')!.toArray(), fresh.layers[0]!.deltaW.toArray()) > 1e-4,
@@ -103,11 +93,11 @@ describe('ROME on tiny-gpt2', { skip: skipNoShared }, () => {
 
   test('apply: false returns the deltas and leaves the model unchanged; rRome is an EditMethod', async () => {
     await load();
-    const before = snapshotAll(model);
+    const before = snapshotParams(model);
     const res = rome.apply(model, [REQUEST], hp, { ...ctx, apply: false });
     assert.equal(res.applied, false);
     assert.equal(res.deltas.size, 1);
-    assertUnchanged(model, before);
+    assertParamsUnchanged(model, before);
     res.dispose();
     assert.equal(rRome.batchable, false);
     assert.equal(rRome.parseHParams({ ...R_ROME_PRESETS['tiny-gpt2'] }, 'test').original_implementation, false);
@@ -137,7 +127,7 @@ describe('ROME on tiny-gpt2', { skip: skipNoShared }, () => {
 
   test('bad requests and settings fail clearly with the model unchanged', async () => {
     await load();
-    const before = snapshotAll(model);
+    const before = snapshotParams(model);
     const nanStats = { secondMoment: () => T.full([256, 256], NaN) };
     const cases: [string, () => unknown, RegExp][] = [
       [
@@ -173,7 +163,7 @@ describe('ROME on tiny-gpt2', { skip: skipNoShared }, () => {
     ];
     for (const [what, run, msg] of cases) {
       assert.throws(run, msg, what);
-      assertUnchanged(model, before);
+      assertParamsUnchanged(model, before);
     }
   });
 });

@@ -1,0 +1,17 @@
+/**
+ * Test helpers shared by the method folders: bitwise snapshots of every parameter, to check
+ * that a failed or restored edit left the model exactly as it was.
+ */
+import assert from 'node:assert/strict';
+import * as T from '../tensor/index.js';
+import type { CausalLM } from '../models/types.js';
+
+/** Bitwise copies of every parameter, by name. */
+export function snapshotParams(model: CausalLM): Map<string, T.Snapshot> {
+  return new Map([...model.params].map(([name, t]) => [name, T.snapshot(t)]));
+}
+
+/** Assert every parameter still has the bytes of `snaps`. */
+export function assertParamsUnchanged(model: CausalLM, snaps: Map<string, T.Snapshot>, what = 'changed'): void {
+  for (const [name, s] of snaps) assert.deepEqual(T.snapshot(model.param(name)).bytes, s.bytes, `${name} ${what}`);
+}
