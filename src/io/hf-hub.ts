@@ -8,8 +8,8 @@ import { copyFileSync, lstatSync, symlinkSync, writeFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve as resolvePath } from 'node:path';
-import cliProgress from 'cli-progress';
 import { INDEX_FILE, SINGLE_FILE, readShardIndex } from './sharded.js';
+import { ProgressLine } from '../util/progress.js';
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
 /** Files fetched when present (404 is fine); config.json and the weights are required. */
@@ -247,55 +247,6 @@ function fmtBytes(n: number): string {
 }
 
 const PROGRESS_MIN_BYTES = 1 << 20;
-const PLAIN_INTERVAL_MS = 10_000;
-
-class Progress {
-  private bar: cliProgress.SingleBar | null = null;
-  private lastLine = 0;
-  private readonly t0 = Date.now();
-  private readonly active: boolean;
-  constructor(
-    enabled: boolean,
-    private readonly label: string,
-    private readonly total: number | null,
-    private readonly initial: number,
-  ) {
-    this.active = enabled && (total === null || total >= PROGRESS_MIN_BYTES);
-    if (!this.active) return;
-    if (process.stderr.isTTY) {
-      this.bar = new cliProgress.SingleBar({
-        format: `${label} [{bar}] {percentage}% | {done} / {size} | {speed}`,
-        stream: process.stderr,
-        hideCursor: true,
-        clearOnComplete: false,
-      });
-      this.bar.start(total ?? 0, initial, { done: fmtBytes(initial), size: total === null ? '?' : fmtBytes(total), speed: '' });
-    } else {
-      const resumed = initial > 0 ? `, resuming at ${fmtBytes(initial)}` : '';
-      process.stderr.write(`lmedit: downloading ${label} (${total === null ? 'size unknown' : fmtBytes(total)}${resumed})\n`);
-      this.lastLine = Date.now();
-    }
-  }
-  update(done: number): void {
-    if (!this.active) return;
-    const secs = Math.max((Date.now() - this.t0) / 1000, 1e-3);
-    const speed = `${fmtBytes((done - this.initial) / secs)}/s`;
-    if (this.bar) {
-      this.bar.update(done, { done: fmtBytes(done), speed });
-    } else if (Date.now() - this.lastLine >= PLAIN_INTERVAL_MS) {
-      this.lastLine = Date.now();
-      const pct = this.total ? ` (${((100 * done) / this.total).toFixed(0)}%)` : '';
-      process.stderr.write(
-        `lmedit: ${this.label}: ${fmtBytes(done)}${this.total ? ` / ${fmtBytes(this.total)}` : ''}${pct}, ${speed}\n`,
-      );
-    }
-  }
-  stop(ok: boolean): void {
-    if (!this.active) return;
-    if (this.bar) this.bar.stop();
-    else if (ok) process.stderr.write(`lmedit: ${this.label}: done in ${((Date.now() - this.t0) / 1000).toFixed(1)} s\n`);
-  }
-}
 
 // ---- cache -------------------------------------------------------------------------------
 
@@ -427,7 +378,12 @@ async function download(ctx: Ctx, commit: string, file: string, meta: FileMeta, 
         }
       }
     }
-    const progress = new Progress(ctx.progress, label, meta.size, have);
+    const progress = new ProgressLine(ctx.progress && (meta.size === null || meta.size >= PROGRESS_MIN_BYTES), {
+      label: `downloading ${label}`,
+      total: meta.size,
+      initial: have,
+      format: fmtBytes,
+    });
     let fh: FileHandle | null = null;
     let done = have;
     try {

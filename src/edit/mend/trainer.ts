@@ -7,7 +7,6 @@
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import cliProgress from 'cli-progress';
 import * as T from '../../tensor/index.js';
 import type { Tensor } from '../../tensor/index.js';
 import type { CausalLM } from '../../models/types.js';
@@ -30,6 +29,7 @@ import { MendEditor } from './editor.js';
 import { validateMendHParams, type MendHParams } from './hparams.js';
 import { editBatch, forwardBatch, promptTargetBatch, tokenAccuracy } from './inputs.js';
 import { GradAccumulator, NamedAdam, optimizerTensors, restoreOptimizer } from './optimizer.js';
+import { ProgressLine } from '../../util/progress.js';
 
 /** One training example: the edit, its rephrase and an unrelated locality question. */
 export interface MendTrainRecord {
@@ -162,44 +162,6 @@ function dataHash(records: readonly MendTrainRecord[]): string {
   return h.digest('hex').slice(0, 16);
 }
 
-const PLAIN_INTERVAL_MS = 10_000;
-
-/** A cli-progress bar with ETA on a TTY, plain lines every 10 s otherwise, or a callback. */
-class Progress {
-  private bar: cliProgress.SingleBar | null = null;
-  private last = Date.now();
-  private readonly t0 = Date.now();
-  constructor(
-    private readonly opt: TrainMendOptions['progress'],
-    private readonly total: number,
-    private readonly start: number,
-  ) {
-    if (opt !== true) return;
-    if (process.stderr.isTTY) {
-      this.bar = new cliProgress.SingleBar({
-        format: 'MEND training [{bar}] {percentage}% | {value}/{total} iters | ETA {eta_formatted} | {info}',
-        stream: process.stderr,
-        hideCursor: true,
-        etaBuffer: 50,
-      });
-      this.bar.start(total, start, { info: '' });
-    } else process.stderr.write(`lmedit: MEND training: ${total} iterations${start > 0 ? `, resuming at ${start}` : ''}\n`);
-  }
-  update(p: TrainProgress): void {
-    if (typeof this.opt === 'function') return this.opt(p);
-    if (!this.opt) return;
-    const info = ['loss/total_edit', 'edit/acc'].filter((k) => k in p.stats).map((k) => `${k} ${p.stats[k]!.toFixed(3)}`).join(' ');
-    if (this.bar) return this.bar.update(p.iteration, { info });
-    if (Date.now() - this.last < PLAIN_INTERVAL_MS) return;
-    this.last = Date.now();
-    const rate = (p.iteration - this.start) / Math.max((Date.now() - this.t0) / 1000, 1e-3);
-    const eta = rate > 0 ? `, ETA ${((this.total - p.iteration) / rate).toFixed(0)} s` : '';
-    process.stderr.write(`lmedit: MEND training: ${p.iteration}/${this.total} iterations, ${rate.toFixed(2)} it/s${eta} ${info}\n`);
-  }
-  stop(): void {
-    this.bar?.stop();
-  }
-}
 
 /** Whether a larger value of this statistic is better (accuracies); losses are lower-better. */
 function higherIsBetter(key: string): boolean {
@@ -353,7 +315,14 @@ export function trainMend(o: TrainMendOptions): TrainMendResult {
   const seconds = () => secondsBefore + (Date.now() - t0) / 1000;
   let stoppedBy: TrainingSummary['stoppedBy'] = 'max_iters';
   let iter = start;
-  const progress = new Progress(o.progress, maxIters, start);
+  const line = new ProgressLine(o.progress === true, { label: 'MEND training', total: maxIters, initial: start, unit: 'iterations' });
+  const progress = {
+    update: (p: TrainProgress): void => {
+      if (typeof o.progress === 'function') return o.progress(p);
+      line.update(p.iteration, ['loss/total_edit', 'edit/acc'].filter((k) => k in p.stats).map((k) => `${k} ${p.stats[k]!.toFixed(3)}`).join(' '));
+    },
+    stop: (ok = true): void => line.stop(ok),
+  };
 
   const summaryAt = (iteration: number, valStats: Stats | null): TrainingSummary => ({
     iterations: iter,
@@ -444,7 +413,7 @@ export function trainMend(o: TrainMendOptions): TrainMendResult {
       if (stop) break;
     }
   } catch (e) {
-    progress.stop();
+    progress.stop(false);
     editor.dispose();
     bestSnapshot?.forEach((t) => t.dispose());
     throw e;

@@ -7,7 +7,6 @@ import { existsSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import cliProgress from 'cli-progress';
 import * as T from '../../tensor/index.js';
 import type { Tensor } from '../../tensor/index.js';
 import { loadSafetensors, saveSafetensors } from '../../io/safetensors.js';
@@ -15,6 +14,7 @@ import type { CausalLM } from '../../models/types.js';
 import type { Tokenizer } from '../../tokenizer/index.js';
 import { corpusChunks, corpusId, type ResolvedCorpus } from './corpus.js';
 import { SecondMoment, accumulateSecondMoments, moduleInputDim, type MomentDType, type MomentTarget } from './second-moment.js';
+import { ProgressLine } from '../../util/progress.js';
 
 export const STATS_FORMAT = 'lmedit-stats-v1';
 
@@ -176,55 +176,6 @@ export interface StatsProgressInfo {
 /** true: a bar on a TTY, a line every 10 s otherwise; false: silent; a function: called instead. */
 export type ProgressOption = boolean | ((p: StatsProgressInfo) => void);
 
-const PLAIN_INTERVAL_MS = 10_000;
-
-class Progress {
-  private bar: cliProgress.SingleBar | null = null;
-  private last = Date.now();
-  private readonly t0 = Date.now();
-  constructor(
-    private readonly opt: ProgressOption,
-    private readonly label: string,
-    private readonly total: number | null,
-    private readonly initial: number,
-  ) {
-    if (opt !== true) return;
-    if (process.stderr.isTTY) {
-      this.bar = new cliProgress.SingleBar({
-        format: `${label} [{bar}] {percentage}% | {value}/{total} tokens | ETA {eta_formatted} | {rate} tok/s`,
-        stream: process.stderr,
-        hideCursor: true,
-        etaBuffer: 50,
-      });
-      this.bar.start(total ?? 0, initial, { rate: '-' });
-    } else {
-      const resumed = initial > 0 ? `, resuming at ${initial} tokens` : '';
-      process.stderr.write(`lmedit: ${label}: ${total ?? '?'} tokens${resumed}\n`);
-    }
-  }
-  update(p: StatsProgressInfo): void {
-    if (typeof this.opt === 'function') {
-      this.opt(p);
-      return;
-    }
-    if (!this.opt) return;
-    const secs = Math.max((Date.now() - this.t0) / 1000, 1e-3);
-    const rate = (p.tokens - this.initial) / secs;
-    if (this.bar) this.bar.update(p.tokens, { rate: rate.toFixed(0) });
-    else if (Date.now() - this.last >= PLAIN_INTERVAL_MS) {
-      this.last = Date.now();
-      const eta = this.total !== null && rate > 0 ? `, ETA ${((this.total - p.tokens) / rate).toFixed(0)} s` : '';
-      process.stderr.write(
-        `lmedit: ${this.label}: ${p.tokens}${this.total !== null ? `/${this.total}` : ''} tokens, ${rate.toFixed(0)} tok/s${eta}\n`,
-      );
-    }
-  }
-  stop(ok: boolean): void {
-    if (this.bar) this.bar.stop();
-    else if (this.opt === true && ok)
-      process.stderr.write(`lmedit: ${this.label}: done in ${((Date.now() - this.t0) / 1000).toFixed(1)} s\n`);
-  }
-}
 
 export interface CachedAccumulateOptions {
   /** model identity for the key (a directory or hub id; default: the model type) */
@@ -298,7 +249,12 @@ export function cachedSecondMoments(
     const every = opts.checkpointEvery ?? 50_000;
     let lastCheckpoint = resumedTokens;
     const label = `statistics ${todo.map((t) => t.target.moduleName).join(', ')}`;
-    const progress = new Progress(opts.progress ?? true, label, corpus.maxTokens, resumedTokens);
+    const popt = opts.progress ?? true;
+    const line = new ProgressLine(popt === true, { label, total: corpus.maxTokens, initial: resumedTokens, unit: 'tokens' });
+    const progress = {
+      update: (p: StatsProgressInfo): void => (typeof popt === 'function' ? popt(p) : line.update(p.tokens)),
+      stop: (done: boolean): void => line.stop(done),
+    };
     let ok = false;
     try {
       const stream = skipChunks(corpusChunks(corpus, tokenizer), from);
