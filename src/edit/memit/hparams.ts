@@ -3,7 +3,8 @@
  * presets of methods.md §10 ('easyedit' default, '/original' = kmeng01) plus the tiny goldens.
  */
 import { parseWithSchema, type Schema } from '../hparams.js';
-import { FACT_TOKENS, type FactToken, type SubjectIndexRule } from '../shared/subject-index.js';
+import { LOCATE_EDIT_SCHEMA, type LocateEditHParams } from '../shared/locate-hparams.js';
+import { FACT_TOKENS } from '../shared/subject-index.js';
 import {
   GPT2_MODULES as GPT2,
   GPTJ_MODULES as GPTJ,
@@ -12,66 +13,21 @@ import {
   type ModuleFamily as Family,
 } from '../shared/modules.js';
 
-export interface MemitHParams {
-  layers: number[];
+export interface MemitHParams extends LocateEditHParams {
   layer_selection: 'all';
-  fact_token: FactToken;
-  v_num_grad_steps: number;
-  v_lr: number;
-  v_loss_layer: number;
-  v_weight_decay: number;
-  clamp_norm_factor: number;
-  kl_factor: number;
   /** read but ignored: MEMIT always uses C (quirk 9) */
   mom2_adjustment: boolean;
   /** λ in (λC + KKᵀ) */
   mom2_update_weight: number;
-  rewrite_module_tmp: string;
-  layer_module_tmp: string;
-  mlp_module_tmp: string;
-  attn_module_tmp: string;
-  ln_f_module: string;
-  lm_head_module: string;
-  mom2_dataset: string;
-  mom2_n_samples: number;
-  mom2_dtype: string;
-  /** token budget for the statistics provider (lmedit addition; read by src/edit/stats) */
-  mom2_max_tokens?: number | null;
-  /** lmedit: subject index arithmetic, 'easyedit' (contextual) or 'original' (kmeng01) */
-  subjectIndexRule: SubjectIndexRule;
-  /** lmedit: seed of the template sampler when the context gives none */
-  templateSeed: number;
-  /** lmedit: EasyEdit's target space quirk (always prepend ' ') */
-  legacyTargetSpace: boolean;
   /** lmedit: apply ctx.transformDelta (RECT) inside the layer loop instead of to the final deltas */
   rectInLoop: boolean;
 }
 
 const MEMIT_SCHEMA: Schema = {
-  layers: { type: 'int[]' },
+  ...LOCATE_EDIT_SCHEMA,
   layer_selection: { type: 'string', default: 'all' },
-  fact_token: { type: 'string', default: 'subject_last' },
-  v_num_grad_steps: { type: 'int' },
-  v_lr: { type: 'float' },
-  v_loss_layer: { type: 'int' },
-  v_weight_decay: { type: 'float' },
-  clamp_norm_factor: { type: 'float' },
-  kl_factor: { type: 'float' },
   mom2_adjustment: { type: 'bool', default: true },
   mom2_update_weight: { type: 'float' },
-  rewrite_module_tmp: { type: 'string' },
-  layer_module_tmp: { type: 'string' },
-  mlp_module_tmp: { type: 'string' },
-  attn_module_tmp: { type: 'string', default: '' },
-  ln_f_module: { type: 'string', default: '' },
-  lm_head_module: { type: 'string', default: '' },
-  mom2_dataset: { type: 'string', default: 'wikipedia' },
-  mom2_n_samples: { type: 'int', default: 100000 },
-  mom2_dtype: { type: 'string', default: 'float32' },
-  mom2_max_tokens: { type: 'any', default: null, doc: 'read by the statistics provider' },
-  subjectIndexRule: { type: 'string', default: 'easyedit' },
-  templateSeed: { type: 'int', default: 0 },
-  legacyTargetSpace: { type: 'bool', default: false },
   rectInLoop: { type: 'bool', default: false },
 };
 

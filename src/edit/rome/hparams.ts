@@ -4,7 +4,7 @@
  * golden models.
  */
 import { parseWithSchema, type Schema } from '../hparams.js';
-import type { FactToken, SubjectIndexRule } from '../shared/subject-index.js';
+import { LOCATE_EDIT_SCHEMA, type LocateEditHParams } from '../shared/locate-hparams.js';
 import { FACT_TOKENS } from '../shared/subject-index.js';
 import {
   GPT2_MODULES as GPT2,
@@ -14,54 +14,20 @@ import {
   type ModuleFamily as Family,
 } from '../shared/modules.js';
 
-export interface RomeHParams {
-  layers: number[];
-  fact_token: FactToken;
-  v_num_grad_steps: number;
-  v_lr: number;
-  v_loss_layer: number;
-  v_weight_decay: number;
-  clamp_norm_factor: number;
-  kl_factor: number;
-  mom2_adjustment: boolean;
+export interface RomeHParams extends LocateEditHParams {
   context_template_length_params: number[][];
-  rewrite_module_tmp: string;
-  layer_module_tmp: string;
-  mlp_module_tmp: string;
-  attn_module_tmp: string;
-  ln_f_module: string;
-  lm_head_module: string;
-  mom2_dataset: string;
-  mom2_n_samples: number;
-  mom2_dtype: string;
-  /** token budget for the statistics provider (lmedit addition; read by src/edit/stats) */
-  mom2_max_tokens?: number | null;
   /** R-ROME (§3): keys and values averaged over the context templates */
   enable_random_prefix_keys: boolean;
   /** R-ROME: keys and values from the bare prompt only */
   enable_prompt_keys: boolean;
   /** ROME's mixed computation (u from the averaged key, v₀ and k₀·u from the bare prompt); overrides the two above */
   original_implementation: boolean;
-  /** lmedit: subject index arithmetic, 'easyedit' (contextual) or 'original' (kmeng01) */
-  subjectIndexRule: SubjectIndexRule;
   /** lmedit: template sampling recipe, 'easyedit' (five seed words) or 'original' (from <|endoftext|>) */
   templateRecipe: 'easyedit' | 'original';
-  /** lmedit: seed of the template sampler when the context gives none */
-  templateSeed: number;
-  /** lmedit: EasyEdit's target space quirk (always prepend ' ') */
-  legacyTargetSpace: boolean;
 }
 
 const ROME_SCHEMA: Schema = {
-  layers: { type: 'int[]' },
-  fact_token: { type: 'string', default: 'subject_last' },
-  v_num_grad_steps: { type: 'int' },
-  v_lr: { type: 'float' },
-  v_loss_layer: { type: 'int' },
-  v_weight_decay: { type: 'float' },
-  clamp_norm_factor: { type: 'float' },
-  kl_factor: { type: 'float' },
-  mom2_adjustment: { type: 'bool' },
+  ...LOCATE_EDIT_SCHEMA,
   context_template_length_params: {
     type: 'int[][]',
     default: [
@@ -69,20 +35,7 @@ const ROME_SCHEMA: Schema = {
       [10, 10],
     ],
   },
-  rewrite_module_tmp: { type: 'string' },
-  layer_module_tmp: { type: 'string' },
-  mlp_module_tmp: { type: 'string' },
-  attn_module_tmp: { type: 'string', default: '' },
-  ln_f_module: { type: 'string', default: '' },
-  lm_head_module: { type: 'string', default: '' },
-  mom2_dataset: { type: 'string', default: 'wikipedia' },
-  mom2_n_samples: { type: 'int', default: 100000 },
-  mom2_dtype: { type: 'string', default: 'float32' },
-  mom2_max_tokens: { type: 'any', default: null, doc: 'read by the statistics provider' },
-  subjectIndexRule: { type: 'string', default: 'easyedit' },
   templateRecipe: { type: 'string', default: 'easyedit' },
-  templateSeed: { type: 'int', default: 0 },
-  legacyTargetSpace: { type: 'bool', default: false },
 };
 
 const R_ROME_FLAGS: Schema = {
