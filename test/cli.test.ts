@@ -103,6 +103,14 @@ describe('lmedit CLI', () => {
       }
     });
 
+    test('edit with no method or request (the README main job) makes the demo ROME edit and shows it', () => {
+      const r = lmedit('edit', '--model', dir);
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.err, /editing the demo request/);
+      assert.match(r.out, /before: Tom had a big red ball/);
+      assert.match(r.out, /after: {2}Tom had a big red car/);
+    });
+
     test('a subject missing from the prompt is rejected before anything runs', () => {
       const r = lmedit('edit', '--model', dir, '--method', 'rome', '--request', JSON.stringify({ prompt: 'Tom had a big red', subject: 'Lily', target_new: 'car' }));
       assert.notEqual(r.code, 0);

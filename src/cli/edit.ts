@@ -31,6 +31,9 @@ function defaultCorpus(): string | undefined {
   return existsSync(p) ? p : undefined;
 }
 
+/** What `lmedit edit` edits when given no request (a fact the default stories260K model can take). */
+const DEMO_REQUEST: EditRequest = { prompt: 'Tom had a big red', subject: 'Tom', target_new: 'car' };
+
 function parseRequests(o: { request?: string; data?: string; limit?: number; offset?: number }): EditRequest[] {
   if (o.request && o.data) throw new Error('give either --request or --data, not both');
   if (o.request) {
@@ -51,7 +54,10 @@ function parseRequests(o: { request?: string; data?: string; limit?: number; off
       return recordsToRequests([r], `--request[${i}]`)[0]!;
     });
   }
-  if (!o.data) throw new Error('give --request JSON or --data FILE');
+  if (!o.data) {
+    console.error(`no --request or --data: editing the demo request ${JSON.stringify(DEMO_REQUEST)}`);
+    return [{ ...DEMO_REQUEST }];
+  }
   let records: unknown;
   try {
     records = JSON.parse(readFileSync(o.data, 'utf8'));
@@ -128,10 +134,10 @@ export function registerEditCommands(program: Command): void {
     .description('edit facts in a model and report what changed')
     .option('--model <dir|hub-id>', 'model directory or hub id (default: stories260K from ../shared)')
     .option('--tokenizer <path>', 'tokenizer file or folder')
-    .requiredOption('--method <name>', `editing method: ${METHOD_NAMES.join(' | ')}`)
+    .option('--method <name>', `editing method: ${METHOD_NAMES.join(' | ')}`, 'rome')
     .option('--hparams <file.yaml>', 'EasyEdit-style hyperparameter file (default: the preset for the model)')
     .option('--preset <name>', 'preset name (e.g. gpt2-xl, llama-2-7b, stories260K)')
-    .option('--request <json>', 'one request (or an array): {"prompt", "subject", "target_new", ...}')
+    .option('--request <json>', 'one request (or an array): {"prompt", "subject", "target_new", ...}; default: a demo request')
     .option('--data <file.json>', 'ZsRE / CounterFact / EasyEdit records')
     .option('--limit <n>', 'use the first n records', (v) => Number.parseInt(v, 10))
     .option('--offset <n>', 'skip this many records first', (v) => Number.parseInt(v, 10))
