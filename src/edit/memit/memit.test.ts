@@ -14,7 +14,7 @@ import { goldenTensors, modelDir, sharedPath, skipNoShared } from '../../../test
 import { promptEncoding } from '../shared/subject-index.js';
 import type { EditContext, EditRequest, StatsProvider } from '../types.js';
 import { MEMIT_PRESETS, computeZ, computeZs, executeMemit, memit, type MemitHParams } from './index.js';
-import { assertParamsUnchanged, snapshotParams } from '../testing.js';
+import { assertParamsUnchanged, maxRelDiff, snapshotParams } from '../testing.js';
 
 const GROUPS = [['{}'], ['The sky. {}', 'I am told. {}']];
 const REQUESTS: EditRequest[] = [
@@ -23,15 +23,6 @@ const REQUESTS: EditRequest[] = [
 ];
 
 
-function maxRel(a: number[], b: number[]): number {
-  let d = 0;
-  let m = 0;
-  a.forEach((x, i) => {
-    d = Math.max(d, Math.abs(x - b[i]!));
-    m = Math.max(m, Math.abs(b[i]!));
-  });
-  return d / m;
-}
 
 describe('MEMIT on tiny-gpt2', { skip: skipNoShared }, () => {
   let model: CausalLM;
@@ -58,7 +49,7 @@ describe('MEMIT on tiny-gpt2', { skip: skipNoShared }, () => {
       const C = T.cast(stats.secondMoment(model, l.layer, ''), 'float64');
       const K = T.transpose(T.cast(l.keys, 'float64')); // [d_k, n]
       const lhs = T.add(T.mul(T.matmul(C, l.adjK), hp.mom2_update_weight), T.matmul(K, T.matmul(T.transpose(K), l.adjK)));
-      assert.ok(maxRel(lhs.toArray(), T.contiguous(K).toArray()) < 1e-9, `layer ${l.layer}: normal equations`);
+      assert.ok(maxRelDiff(lhs.toArray(), T.contiguous(K).toArray()) < 1e-9, `layer ${l.layer}: normal equations`);
       const want = T.cast(T.matmul(l.adjK, T.transpose(l.resid)), 'float32'); // Conv1D layout [d_k, D]
       assert.deepEqual(l.deltaW.toArray(), want.toArray());
     }
@@ -73,7 +64,7 @@ describe('MEMIT on tiny-gpt2', { skip: skipNoShared }, () => {
     const post = memit.apply(model, REQUESTS, hp, { ...ctx, transformDelta: half, apply: false });
     for (const l of raw.layers)
       assert.ok(
-        maxRel(
+        maxRelDiff(
           post.deltas.get(l.weightName)!.toArray(),
           l.deltaW.toArray().map((x) => x * 0.5),
         ) < 1e-6,
@@ -82,11 +73,11 @@ describe('MEMIT on tiny-gpt2', { skip: skipNoShared }, () => {
     const inLoop = memit.apply(model, REQUESTS, { ...hp, rectInLoop: true }, { ...ctx, transformDelta: half, apply: false });
     const [l1, l2] = raw.layers;
     assert.ok(
-      maxRel(inLoop.deltas.get(l1!.weightName)!.toArray(), post.deltas.get(l1!.weightName)!.toArray()) < 1e-6,
+      maxRelDiff(inLoop.deltas.get(l1!.weightName)!.toArray(), post.deltas.get(l1!.weightName)!.toArray()) < 1e-6,
       'first layer identical',
     );
     assert.ok(
-      maxRel(inLoop.deltas.get(l2!.weightName)!.toArray(), post.deltas.get(l2!.weightName)!.toArray()) > 1e-3,
+      maxRelDiff(inLoop.deltas.get(l2!.weightName)!.toArray(), post.deltas.get(l2!.weightName)!.toArray()) > 1e-3,
       'second layer saw the halved first update',
     );
     post.dispose();
@@ -180,7 +171,7 @@ describe('MEMIT z of several requests at once (stories260K)', { skip: skipNoShar
       zt.steps.forEach((st, k) =>
         st.forEach((x, j) => assert.ok(Math.abs(x - za.steps[k]![j]!) <= 1e-4 * Math.max(1, Math.abs(x)), `request ${i} step ${k} term ${j}: ${x} vs ${za.steps[k]![j]}`)),
       );
-      const rel = maxRel(zt.z.toArray(), za.z.toArray());
+      const rel = maxRelDiff(zt.z.toArray(), za.z.toArray());
       assert.ok(rel < 1e-4, `request ${i}: z differs by ${rel} (relative)`);
     });
     assert.ok(together[1]!.delta.toArray().every((x) => x === 0), 'the stopped request kept δ = 0');

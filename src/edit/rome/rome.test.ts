@@ -12,7 +12,7 @@ import { loadTokenizer, type Tokenizer } from '../../tokenizer/index.js';
 import { modelDir, skipNoShared } from '../../../test/golden/shared.js';
 import type { EditContext, EditRequest } from '../types.js';
 import { ROME_PRESETS, R_ROME_PRESETS, executeRome, rRome, rome, type RomeHParams } from './index.js';
-import { assertParamsUnchanged, snapshotParams } from '../testing.js';
+import { assertParamsUnchanged, maxRelDiff, snapshotParams } from '../testing.js';
 
 const TEMPLATES = ['{}', 'The sky. {}', 'I am told. {}'];
 const REQUEST: EditRequest = { prompt: 'LeBron James plays the sport of', subject: 'LeBron James', target_new: 'ice hockey' };
@@ -28,15 +28,6 @@ function applyDelta(model: CausalLM, deltaW: T.Tensor, k: T.Tensor): number[] {
   });
 }
 
-function relDiff(a: number[], b: number[]): number {
-  let d = 0;
-  let m = 0;
-  a.forEach((x, i) => {
-    d = Math.max(d, Math.abs(x - b[i]!));
-    m = Math.max(m, Math.abs(b[i]!));
-  });
-  return d / m;
-}
 
 describe('ROME on tiny-gpt2', { skip: skipNoShared }, () => {
   let model: CausalLM;
@@ -55,12 +46,12 @@ describe('ROME on tiny-gpt2', { skip: skipNoShared }, () => {
     const run = executeRome(model, tok, REQUEST, hp, TEMPLATES, ctx);
     const L = run.layers[0]!;
     const want = T.noGrad(() => T.sub(L.v.vStar, L.keys.vEdit));
-    assert.ok(relDiff(applyDelta(model, L.deltaW, L.keys.kEdit), want.toArray()) < 1e-5);
+    assert.ok(maxRelDiff(applyDelta(model, L.deltaW, L.keys.kEdit), want.toArray()) < 1e-5);
     const rr = executeRome(model, tok, REQUEST, R_ROME_PRESETS['tiny-gpt2']!, TEMPLATES, ctx);
     const R = rr.layers[0]!;
     const wantR = T.noGrad(() => T.sub(R.v.vStar, R.keys.vBar));
-    assert.ok(relDiff(applyDelta(model, R.deltaW, R.keys.kStar), wantR.toArray()) < 1e-5);
-    assert.ok(relDiff(R.deltaW.toArray(), L.deltaW.toArray()) > 1e-3, 'R-ROME differs from ROME');
+    assert.ok(maxRelDiff(applyDelta(model, R.deltaW, R.keys.kStar), wantR.toArray()) < 1e-5);
+    assert.ok(maxRelDiff(R.deltaW.toArray(), L.deltaW.toArray()) > 1e-3, 'R-ROME differs from ROME');
     // the prompt-keys variant builds u from k₀ and satisfies ΔW k₀ = v* − v₀
     const pk = executeRome(
       model,
@@ -71,7 +62,7 @@ describe('ROME on tiny-gpt2', { skip: skipNoShared }, () => {
       ctx,
     ).layers[0]!;
     assert.ok(
-      relDiff(applyDelta(model, pk.deltaW, pk.keys.kEdit), T.noGrad(() => T.sub(pk.v.vStar, pk.keys.vEdit)).toArray()) < 1e-5,
+      maxRelDiff(applyDelta(model, pk.deltaW, pk.keys.kEdit), T.noGrad(() => T.sub(pk.v.vStar, pk.keys.vEdit)).toArray()) < 1e-5,
     );
   });
 
@@ -85,7 +76,7 @@ describe('ROME on tiny-gpt2', { skip: skipNoShared }, () => {
     assertParamsUnchanged(model, before);
     const fresh = executeRome(model, tok, REQUEST, { ...hp, layers: [2] }, TEMPLATES, ctx);
     assert.ok(
-      relDiff(res.deltas.get('transformer.h.2.mlp.c_proj.weight')!.toArray(), fresh.layers[0]!.deltaW.toArray()) > 1e-4,
+      maxRelDiff(res.deltas.get('transformer.h.2.mlp.c_proj.weight')!.toArray(), fresh.layers[0]!.deltaW.toArray()) > 1e-4,
       'layer 2 saw layer 0 updated',
     );
     res.dispose();
