@@ -6,6 +6,7 @@ import { doctor, formatDoctor } from './doctor.js';
 import { registerModelCommands } from './models.js';
 import { registerEditCommands } from './edit.js';
 import { registerMendCommands } from './mend.js';
+import { registerEvalCommands } from './eval.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerModelCommands(program);
   registerEditCommands(program);
   registerMendCommands(program);
+  registerEvalCommands(program);
   return program;
 }
 
