@@ -1,18 +1,135 @@
 /**
- * `lmedit eval` (the eight downstream tasks on a model), with subcommands `eval metrics` (editing
- * metrics) and `eval rescore` (re-score saved generations without a model).
+ * `lmedit eval` (the paper's eight downstream tasks on a model, plus WikiText-2 perplexity), with
+ * subcommands `eval metrics` (editing metrics) and `eval rescore` (re-score saved generations
+ * without a model).
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import { openModel, type WeightDTypeOption } from '../models/index.js';
+import { ProgressLine } from '../util/progress.js';
+import { dataDir, readDataFile } from '../eval/data.js';
+import { CONTEXT_POLICIES, type ContextPolicy } from '../eval/generation.js';
+import { perplexity, type PerplexityResult } from '../eval/perplexity.js';
+import { countPrompts, evaluateTasks, type ScorerChoice, type TaskResult } from '../eval/run.js';
+import { parseTaskList } from '../eval/tasks/index.js';
+import type { ScriptVariant } from '../eval/tasks/types.js';
 import { registerMetricsCommand } from './eval-metrics.js';
 import { registerRescoreCommand } from './eval-rescore.js';
+import { defaultModelDir } from './models.js';
+import { choiceOption, intOption } from './options.js';
+
+interface EvalFlags {
+  model?: string;
+  tokenizer?: string;
+  dtype: WeightDTypeOption;
+  tasks: string;
+  limit?: number;
+  seed: number;
+  scorer: ScorerChoice;
+  script: ScriptVariant;
+  batchSize: number;
+  contextPolicy: ContextPolicy;
+  out?: string;
+  perplexity?: boolean;
+  pplTokens: number;
+  json?: boolean;
+  progress: boolean;
+}
+
+const fmt = (x: number | null): string => (x === null || Number.isNaN(x) ? '—' : x.toFixed(4));
+
+/** The summary table: one row per task, a column per mode. */
+export function formatSummary(results: readonly TaskResult[], ppl: PerplexityResult | null): string {
+  const tasks = [...new Set(results.map((r) => r.task))];
+  const limited = results.some((r) => r.limit !== null);
+  const head = ['task', 'examples', 'paper', ...(limited ? ['paper (subset)'] : []), 'clean', 'crashes', 'truncated', 'tokens/s'];
+  const rows = tasks.map((t) => {
+    const paper = results.find((r) => r.task === t && r.mode === 'paper');
+    const clean = results.find((r) => r.task === t && r.mode === 'clean');
+    const any = (paper ?? clean)!;
+    return [
+      t,
+      String(any.examples),
+      paper ? (paper.crashes ? 'crash' : fmt(paper.primary)) : '',
+      ...(limited ? [paper ? (paper.crashes ? 'crash' : fmt(paper.primaryOnSubset)) : ''] : []),
+      clean ? fmt(clean.primary) : '',
+      String(paper?.crashes ?? 0),
+      String(any.truncatedPrompts + any.skippedPrompts),
+      any.seconds > 0 ? (any.generatedTokens / any.seconds).toFixed(1) : '',
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const out = [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+  if (limited) out.push('', 'paper: the script\'s value with its hard-coded denominator (1319, 2489, ...); paper (subset): the same count over the examples scored.');
+  if (ppl) out.push('', `WikiText-2 perplexity ${ppl.perplexity.toFixed(3)} (${ppl.tokens} tokens, window ${ppl.window})`);
+  return out.join('\n');
+}
+
+async function runEval(o: EvalFlags): Promise<void> {
+  const tasks = parseTaskList(o.tasks);
+  const { model, tokenizer, dir } = await openModel(o.model ?? defaultModelDir(), { dtype: o.dtype, ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}) });
+  const opts = {
+    ...(o.limit !== undefined ? { limit: o.limit } : {}),
+    seed: o.seed,
+    scorer: o.scorer,
+    variant: o.script,
+    batchSize: o.batchSize,
+    contextPolicy: o.contextPolicy,
+  };
+  const total = countPrompts(tasks, opts);
+  const progress = new ProgressLine(o.progress, { label: `eval ${tasks.map((t) => t.name).join(',')}`, total, unit: 'prompts' });
+  let label = '';
+  const { results, predictions } = evaluateTasks(model, tokenizer, tasks, {
+    ...opts,
+    onProgress: ({ task, done, generatedTokens }) => {
+      label = `${task} (${generatedTokens} tokens)`;
+      progress.update(done, label);
+    },
+  });
+  progress.stop(true);
+  let ppl: PerplexityResult | null = null;
+  if (o.perplexity) {
+    const file = join(dataDir(), 'wikitext', 'wikitext-2-raw-test.raw');
+    ppl = perplexity(model, tokenizer, readDataFile(file, 'WikiText-2'), { maxTokens: o.pplTokens });
+  }
+  const meta = { model: dir, tasks: tasks.map((t) => t.name), ...opts };
+  if (o.out) {
+    mkdirSync(o.out, { recursive: true });
+    const lines = results.map((r) => JSON.stringify({ ...meta, ...r }));
+    if (ppl) lines.push(JSON.stringify({ ...meta, task: 'wikitext-2', mode: 'perplexity', ...ppl }));
+    writeFileSync(join(o.out, 'results.jsonl'), lines.join('\n') + '\n');
+    writeFileSync(join(o.out, 'predictions.jsonl'), predictions.map((p) => JSON.stringify(p)).join('\n') + '\n');
+  }
+  if (o.json) console.log(JSON.stringify({ ...meta, results, perplexity: ppl }));
+  else {
+    console.log(formatSummary(results, ppl));
+    if (o.out) console.log(`\nwrote ${join(o.out, 'results.jsonl')} and ${join(o.out, 'predictions.jsonl')}`);
+  }
+  model.dispose();
+}
 
 export function registerEvalCommands(program: Command): void {
   const evalCmd = program
     .command('eval')
-    .description('evaluate a model on the paper\'s eight general-ability tasks (see also: eval metrics, eval rescore)')
-    .action(() => {
-      throw new Error('lmedit eval: not implemented yet');
-    });
+    .description("evaluate a model on the paper's eight general-ability tasks (subcommands: metrics, rescore)")
+    .option('--model <dir|hub-id>', 'model directory or hub id (default: the built-in default model)')
+    .option('--tokenizer <path>', 'tokenizer file or folder (default: beside the model)')
+    .option('--dtype <dtype>', 'weight storage: float32, bfloat16, float16, keep', choiceOption(['float32', 'bfloat16', 'float16', 'keep'] as const), 'float32')
+    .option('--tasks <list>', 'all, or a comma list of gsm8k,rte,nq-open,boolq,mutual,samsum,conll2003,sst2', 'all')
+    .option('--limit <n>', 'a seeded subset of n examples per task (the same every time)', intOption(1))
+    .option('--seed <n>', 'seed of the subset', intOption(0), 0)
+    .option('--scorer <mode>', 'paper (the original scripts), clean (corrected metrics) or both', choiceOption(['paper', 'clean', 'both'] as const), 'both')
+    .option('--script <variant>', "which paper script: before (unedited model) or after (edited model)", choiceOption(['before', 'after'] as const), 'before')
+    .option('--batch-size <n>', 'prompts generated together', intOption(1, 1024), 8)
+    .option('--context-policy <p>', `prompts longer than the context: ${CONTEXT_POLICIES.join(', ')}`, choiceOption(CONTEXT_POLICIES), 'keep-end')
+    .option('--out <dir>', 'write results.jsonl and predictions.jsonl here')
+    .option('--perplexity', 'also measure WikiText-2 perplexity')
+    .option('--ppl-tokens <n>', 'token budget of the perplexity', intOption(1), 4096)
+    .option('--json', 'print one JSON object instead of the table')
+    .option('--no-progress', 'no progress display')
+    .action(runEval);
   registerMetricsCommand(evalCmd);
   registerRescoreCommand(evalCmd);
 }
