@@ -3,7 +3,7 @@
  * subcommands `eval metrics` (editing metrics) and `eval rescore` (re-score saved generations
  * without a model).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { openModel, type WeightDTypeOption } from '../models/index.js';
@@ -11,9 +11,10 @@ import { ProgressLine } from '../util/progress.js';
 import { dataDir, readDataFile } from '../eval/data.js';
 import { CONTEXT_POLICIES, type ContextPolicy } from '../eval/generation.js';
 import { perplexity, type PerplexityResult } from '../eval/perplexity.js';
-import { countPrompts, evaluateTasks, type ScorerChoice, type TaskResult } from '../eval/run.js';
-import { parseTaskList } from '../eval/tasks/index.js';
-import type { ScriptVariant } from '../eval/tasks/types.js';
+import { taskFileFromHub, taskFileFromParquet } from '../eval/hub-data.js';
+import { countPrompts, evaluateTasks, type ScorerChoice, type TaskEvalOptions, type TaskResult } from '../eval/run.js';
+import { getTask, parseTaskList } from '../eval/tasks/index.js';
+import type { ScriptVariant, Task, TaskName } from '../eval/tasks/types.js';
 import { registerMetricsCommand } from './eval-metrics.js';
 import { registerRescoreCommand } from './eval-rescore.js';
 import { defaultModelDir } from './models.js';
@@ -35,6 +36,32 @@ interface EvalFlags {
   pplTokens: number;
   json?: boolean;
   progress: boolean;
+  data: string[];
+  dataSource: 'shared' | 'hub';
+}
+
+/** `--data TASK=FILE` (the paper's format, or .parquet) and `--data-source hub` into task data. */
+async function resolveTaskData(tasks: readonly Task[], o: EvalFlags): Promise<Pick<TaskEvalOptions, 'dataFiles' | 'dataContent'>> {
+  const dataFiles: Partial<Record<TaskName, string>> = {};
+  const dataContent: Partial<Record<TaskName, { content: string; source: string }>> = {};
+  for (const spec of o.data) {
+    const eq = spec.indexOf('=');
+    if (eq < 1) throw new Error(`--data ${spec}: expected TASK=FILE`);
+    const task = getTask(spec.slice(0, eq)).name;
+    const file = spec.slice(eq + 1);
+    if (!existsSync(file)) throw new Error(`--data ${spec}: ${file} not found`);
+    if (file.endsWith('.parquet')) dataContent[task] = { content: await taskFileFromParquet(task, file), source: file };
+    else dataFiles[task] = file;
+  }
+  if (o.dataSource === 'hub') {
+    for (const t of tasks) {
+      if (dataFiles[t.name] || dataContent[t.name]) continue;
+      const { content, source, differences } = await taskFileFromHub(t.name);
+      console.error(`lmedit: ${t.name} from ${source} (differs from the paper's file: ${differences})`);
+      dataContent[t.name] = { content, source };
+    }
+  }
+  return { dataFiles, dataContent };
 }
 
 const fmt = (x: number | null): string => (x === null || Number.isNaN(x) ? '—' : x.toFixed(4));
@@ -69,6 +96,7 @@ export function formatSummary(results: readonly TaskResult[], ppl: PerplexityRes
 
 async function runEval(o: EvalFlags): Promise<void> {
   const tasks = parseTaskList(o.tasks);
+  const data = await resolveTaskData(tasks, o);
   const { model, tokenizer, dir } = await openModel(o.model ?? defaultModelDir(), { dtype: o.dtype, ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}) });
   const opts = {
     ...(o.limit !== undefined ? { limit: o.limit } : {}),
@@ -77,6 +105,7 @@ async function runEval(o: EvalFlags): Promise<void> {
     variant: o.script,
     batchSize: o.batchSize,
     contextPolicy: o.contextPolicy,
+    ...data,
   };
   const total = countPrompts(tasks, opts);
   const progress = new ProgressLine(o.progress, { label: `eval ${tasks.map((t) => t.name).join(',')}`, total, unit: 'prompts' });
@@ -94,7 +123,9 @@ async function runEval(o: EvalFlags): Promise<void> {
     const file = join(dataDir(), 'wikitext', 'wikitext-2-raw-test.raw');
     ppl = perplexity(model, tokenizer, readDataFile(file, 'WikiText-2'), { maxTokens: o.pplTokens });
   }
-  const meta = { model: dir, tasks: tasks.map((t) => t.name), ...opts };
+  const { dataFiles, dataContent, ...rest } = opts;
+  const sources = Object.fromEntries(tasks.map((t) => [t.name, dataContent?.[t.name]?.source ?? dataFiles?.[t.name] ?? join(dataDir(), t.dataFile)]));
+  const meta = { model: dir, tasks: tasks.map((t) => t.name), data: sources, ...rest };
   if (o.out) {
     mkdirSync(o.out, { recursive: true });
     const lines = results.map((r) => JSON.stringify({ ...meta, ...r }));
@@ -127,6 +158,8 @@ export function registerEvalCommands(program: Command): void {
     .option('--out <dir>', 'write results.jsonl and predictions.jsonl here')
     .option('--perplexity', 'also measure WikiText-2 perplexity')
     .option('--ppl-tokens <n>', 'token budget of the perplexity', intOption(1), 4096)
+    .option('--data <task=file>', 'a task\'s data file (the paper\'s format, or the hub\'s .parquet); repeatable', (v: string, acc: string[]) => [...acc, v], [])
+    .option('--data-source <src>', 'where task data comes from when no --data: shared (the paper\'s files, LMEDIT_DATA) or hub (parquet from the Hugging Face hub)', choiceOption(['shared', 'hub'] as const), 'shared')
     .option('--json', 'print one JSON object instead of the table')
     .option('--no-progress', 'no progress display')
     .action(runEval);

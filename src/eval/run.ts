@@ -25,6 +25,8 @@ export interface TaskEvalOptions {
   contextPolicy?: ContextPolicy;
   /** data files by task (default: the shared copies) */
   dataFiles?: Partial<Record<TaskName, string>>;
+  /** data already read, by task (e.g. converted from the hub's parquet): the file's text and where it came from */
+  dataContent?: Partial<Record<TaskName, { content: string; source: string }>>;
   clean?: CleanOptions;
   /** progress over all prompts of all tasks */
   onProgress?: (p: { task: TaskName; done: number; total: number; generatedTokens: number }) => void;
@@ -155,7 +157,8 @@ function prepare(task: Task, modes: ScorerMode[], opts: TaskEvalOptions): Prepar
   const items: Prepared['items'] = {};
   let indices: number[] | null = null;
   for (const mode of modes) {
-    const { examples: ex } = loadTaskExamples(task, mode, opts.dataFiles?.[task.name]);
+    const given = opts.dataContent?.[task.name];
+    const ex = given ? task.parse(given.content, given.source, mode) : loadTaskExamples(task, mode, opts.dataFiles?.[task.name]).examples;
     examples[mode] = ex;
     indices ??= opts.limit !== undefined ? seededSubset(ex.length, opts.limit, opts.seed ?? 0) : ex.map((_, i) => i);
     items[mode] = indices.flatMap((i) => task.items(ex[i], i, opts.clean));

@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import * as T from '../tensor/index.js';
 import { saveSafetensors } from './safetensors.js';
 import { loadCheckpoint } from './sharded.js';
-import { HubError, hfHubCacheDir, isHubRepoId, repoFolderName, resolveModelDir, type ResolveModelOptions } from './hf-hub.js';
+import { HubError, hfHubCacheDir, isHubRepoId, repoFolderName, resolveHubFile, resolveModelDir, type ResolveModelOptions } from './hf-hub.js';
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const gitSha1 = (b: Buffer): string => createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
@@ -216,6 +216,11 @@ before(async () => {
     lfs: new Set(['model.safetensors']),
     token: 'hf_secret',
   });
+  hub.repos.set('datasets/test-org/tasks', {
+    commit: 'e'.repeat(40),
+    files: new Map([['sst2/validation-00000-of-00001.parquet', Buffer.from('PAR1 pretend parquet PAR1')]]),
+    lfs: new Set(['sst2/validation-00000-of-00001.parquet']),
+  });
   hub.repos.set('test-org/pickled', {
     commit: 'd'.repeat(40),
     files: new Map([
@@ -401,5 +406,21 @@ describe('resolveModelDir', { timeout: 30_000 }, () => {
     const { opts } = setup();
     await assert.rejects(resolveModelDir('test-org/nope', opts), /HF_TOKEN/);
     await assert.rejects(resolveModelDir('test-org/tiny', { ...opts, revision: 'v9' }), /revision "v9" not found/);
+  });
+});
+
+describe('resolveHubFile', { timeout: 30_000 }, () => {
+  test('a dataset file lands in the datasets-- cache folder and is reused offline', async () => {
+    const { home, opts } = setup();
+    const file = 'sst2/validation-00000-of-00001.parquet';
+    const path = await resolveHubFile('test-org/tasks', file, { ...opts, repoType: 'dataset' });
+    assert.equal(path, join(home, 'hub', repoFolderName('test-org/tasks', 'dataset'), 'snapshots', 'e'.repeat(40), file));
+    assert.equal(readFileSync(path, 'utf8'), 'PAR1 pretend parquet PAR1');
+    assert.ok(repoFolderName('test-org/tasks', 'dataset').startsWith('datasets--'));
+    const n = hub.count();
+    assert.equal(await resolveHubFile('test-org/tasks', file, { ...opts, repoType: 'dataset', offline: true }), path);
+    assert.equal(hub.count(), n, 'offline resolution makes no request');
+    await assert.rejects(resolveHubFile('test-org/tasks', 'sst2/missing.parquet', { ...opts, repoType: 'dataset' }), /has no file sst2\/missing\.parquet/);
+    await assert.rejects(resolveHubFile('test-org/tasks', 'other.parquet', { ...opts, repoType: 'dataset', offline: true }), /not in the cache/);
   });
 });

@@ -85,9 +85,12 @@ export function hfHubCacheDir(env: Env = process.env): string {
  * The cache folder name of a model repo.
  * @example repoFolderName('meta-llama/Llama-2-7b-hf') // 'models--meta-llama--Llama-2-7b-hf'
  */
-export function repoFolderName(repoId: string): string {
-  return `models--${repoId.split('/').join('--')}`;
+export function repoFolderName(repoId: string, repoType: RepoType = 'model'): string {
+  return `${repoType}s--${repoId.split('/').join('--')}`;
 }
+
+/** Hub repository kinds lmedit reads: models (weights, tokenizers) and datasets (parquet task data). */
+export type RepoType = 'model' | 'dataset';
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$/;
 
@@ -115,6 +118,8 @@ const SHA256_RE = /^[0-9a-f]{64}$/;
 
 interface Ctx {
   repoId: string;
+  /** the repo's URL path: `org/name` for models, `datasets/org/name` for datasets */
+  urlRepo: string;
   revision: string;
   repoDir: string;
   endpoint: string;
@@ -146,7 +151,7 @@ function readToken(env: Env): { token: string | undefined; source: string } {
 
 function fileUrl(ctx: Ctx, revision: string, file: string): string {
   const path = file.split('/').map(encodeURIComponent).join('/');
-  return `${ctx.endpoint}/${ctx.repoId}/resolve/${encodeURIComponent(revision)}/${path}`;
+  return `${ctx.endpoint}/${ctx.urlRepo}/resolve/${encodeURIComponent(revision)}/${path}`;
 }
 
 async function doFetch(url: string, init: RequestInit): Promise<Response> {
@@ -544,14 +549,26 @@ export async function resolveModelDir(idOrPath: string, opts: ResolveModelOption
   if (!isHubRepoId(idOrPath)) {
     throw new Error(`${idOrPath}: no such file or directory, and not a hub model id ("name" or "org/name")`);
   }
+  const ctx = makeCtx(idOrPath, 'model', opts);
+  if (opts.offline ?? isTrue((opts.env ?? process.env)['HF_HUB_OFFLINE'])) return fromCache(ctx, true, 'offline mode (HF_HUB_OFFLINE=1)');
+  try {
+    return await fromHub(ctx, opts.extraFiles ?? []);
+  } catch (e) {
+    if (e instanceof NetworkError) return fromCache(ctx, false, `the hub is unreachable (${e.message})`, e);
+    throw e;
+  }
+}
+
+function makeCtx(repoId: string, repoType: RepoType, opts: ResolveModelOptions): Ctx {
   const env = opts.env ?? process.env;
   const revision = opts.revision ?? 'main';
   if (revision.split('/').some((p) => !safeComponent(p))) throw new Error(`invalid revision "${revision}"`);
   const { token, source } = opts.token !== undefined ? { token: opts.token, source: 'the token option' } : readToken(env);
-  const ctx: Ctx = {
-    repoId: idOrPath,
+  return {
+    repoId,
+    urlRepo: repoType === 'dataset' ? `datasets/${repoId}` : repoId,
     revision,
-    repoDir: join(resolvePath(opts.cacheDir ?? hfHubCacheDir(env)), repoFolderName(idOrPath)),
+    repoDir: join(resolvePath(opts.cacheDir ?? hfHubCacheDir(env)), repoFolderName(repoId, repoType)),
     endpoint: (opts.endpoint ?? (env['HF_ENDPOINT'] || DEFAULT_ENDPOINT)).replace(/\/+$/, ''),
     token: token || undefined,
     tokenSource: source,
@@ -559,11 +576,37 @@ export async function resolveModelDir(idOrPath: string, opts: ResolveModelOption
     metaTimeoutMs: opts.metadataTimeoutMs ?? 10_000,
     stallTimeoutMs: opts.stallTimeoutMs ?? 60_000,
   };
-  if (opts.offline ?? isTrue(env['HF_HUB_OFFLINE'])) return fromCache(ctx, true, 'offline mode (HF_HUB_OFFLINE=1)');
+}
+
+/**
+ * One file of a hub repository (e.g. a dataset's parquet shard) in the Hugging Face cache,
+ * downloaded when online (resumable, checksummed), else taken from the cache.
+ * @example const path = await resolveHubFile('nyu-mll/glue', 'sst2/validation-00000-of-00001.parquet', { repoType: 'dataset' });
+ */
+export async function resolveHubFile(repoId: string, file: string, opts: ResolveModelOptions & { repoType?: RepoType } = {}): Promise<string> {
+  if (!isHubRepoId(repoId)) throw new Error(`"${repoId}" is not a hub repository id ("name" or "org/name")`);
+  if (!safeRelPath(file)) throw new Error(`invalid file name "${file}"`);
+  const ctx = makeCtx(repoId, opts.repoType ?? 'model', opts);
+  const cached = (reason: string, cause?: unknown): string => {
+    const commit = readRef(ctx);
+    const path = commit ? join(snapshotDir(ctx, commit), file) : null;
+    if (path && existsSync(path)) return path;
+    throw new HubError(
+      repoId,
+      `cannot get ${repoId}/${file} (revision ${ctx.revision}): ${reason}, and it is not in the cache (${ctx.repoDir}). ` +
+        'Check the network or unset HF_HUB_OFFLINE, or pass a local file instead.',
+      cause === undefined ? undefined : { cause },
+    );
+  };
+  if (opts.offline ?? isTrue((opts.env ?? process.env)['HF_HUB_OFFLINE'])) return cached('offline mode (HF_HUB_OFFLINE=1)');
   try {
-    return await fromHub(ctx, opts.extraFiles ?? []);
+    const meta = await fetchMeta(ctx, ctx.revision, file);
+    if (!meta) throw new HubError(repoId, `${repoId} (revision ${ctx.revision}) has no file ${file}`);
+    writeRef(ctx, meta.commit);
+    await ensureFile(ctx, meta.commit, file, meta);
+    return join(snapshotDir(ctx, meta.commit), file);
   } catch (e) {
-    if (e instanceof NetworkError) return fromCache(ctx, false, `the hub is unreachable (${e.message})`, e);
+    if (e instanceof NetworkError) return cached(`the hub is unreachable (${e.message})`, e);
     throw e;
   }
 }
