@@ -1,14 +1,15 @@
 /**
- * Benchmark entry: `npm run bench -- [suite ...] [--quick]`. Suites: core (default), models, edit.
+ * Benchmark entry: `npm run bench -- [suite ...] [--quick]`. Suites: core (default), models, edit, eval.
  * Never part of `npm test`; prints JSON lines (name, value, unit, ratio).
  */
 import { runCore } from './core.js';
 import { runModels } from './models.js';
 import { runEdit } from './edit.js';
+import { runEval } from './eval.js';
 
 const args = process.argv.slice(2);
 const suites = args.filter((a) => !a.startsWith('--'));
-const all: Record<string, (a: string[]) => void | Promise<void>> = { core: runCore, models: runModels, edit: runEdit };
+const all: Record<string, (a: string[]) => void | Promise<void>> = { core: runCore, models: runModels, edit: runEdit, eval: runEval };
 for (const s of suites.length ? suites : ['core']) {
   const fn = all[s];
   if (!fn) {

@@ -9,7 +9,8 @@ import type { Tokenizer } from '../tokenizer/index.js';
 import { loadTaskExamples } from './data.js';
 import { generateBatched, type ContextPolicy, type Generation } from './generation.js';
 import { cleanText, paperText } from './text.js';
-import { ScriptCrash, type CleanOptions, type Outcome, type ScorerMode, type ScriptVariant, type Task, type TaskItem, type TaskName } from './tasks/types.js';
+import { scoreInOrder } from './score-items.js';
+import { type CleanOptions, type Outcome, type ScorerMode, type ScriptVariant, type Task, type TaskItem, type TaskName } from './tasks/types.js';
 
 export type ScorerChoice = ScorerMode | 'both';
 
@@ -92,38 +93,12 @@ export function seededSubset(total: number, n: number, seed: number): number[] {
   return idx.slice(0, n).sort((a, b) => a - b);
 }
 
-/**
- * Score items in order. A paper-mode crash gives the case `{ predict, raises }` and turns the
- * aggregate into the crash (the script would have stopped there): never a number.
- */
-export function scoreInOrder(
-  run: { score(item: TaskItem, text: string): Outcome; aggregate(): { primary: number | null; values: Record<string, unknown> } },
-  items: readonly TaskItem[],
-  texts: readonly string[],
-): { outcomes: Outcome[]; crashes: number; aggregate: { primary: number | null; values: Record<string, unknown> } } {
-  let firstCrash: ScriptCrash | null = null;
-  let crashes = 0;
-  const outcomes = items.map((item, i) => {
-    try {
-      return run.score(item, texts[i]!);
-    } catch (e) {
-      if (!(e instanceof ScriptCrash)) throw e;
-      crashes++;
-      firstCrash ??= e;
-      return { predict: e.predict, raises: e.pythonError };
-    }
-  });
-  const crash = firstCrash as ScriptCrash | null; // assigned inside the callback
-  const aggregate = crash ? { primary: null, values: { exception: crash.pythonError } } : run.aggregate();
-  return { outcomes, crashes, aggregate };
-}
-
 const num = (v: unknown): number => (typeof v === 'number' ? v : NaN);
 
 /**
  * The paper's primary value with the subset size in place of the script's hard-coded total
- * (e.g. GSM8K correct/n instead of correct/1319). RTE already divides by the answers it saw and
- * NER has no hard-coded total.
+ * (e.g. GSM8K correct/n instead of correct/1319). The NLI, CDQA and SA scripts already divide
+ * by the counters they saw, and NER has no hard-coded total.
  */
 export function paperValueOnSubset(task: TaskName, agg: { primary: number | null; values: Record<string, unknown> }, n: number): number | null {
   if (agg.primary === null) return null;
@@ -132,9 +107,6 @@ export function paperValueOnSubset(task: TaskName, agg: { primary: number | null
     case 'gsm8k':
     case 'mutual':
       return num(v['correct']) / n;
-    case 'boolq':
-    case 'sst2':
-      return (num(v['TP']) + num(v['FN'])) / n;
     case 'nq-open':
       return num(v['exact_match_count']) / n;
     case 'samsum':

@@ -1,23 +1,94 @@
-// STUB: replaced by the task implementation (issue 9).
-import type { Task } from './types.js';
+/**
+ * Closed-domain QA: BoolQ (evaluation.md §4.4). The paper's scripts take the text after the
+ * first `answer:`. Validity differs: the before-edit script (`test-ClosedDomainQA.py`) accepts
+ * exactly `' yes'`/`' no'` (any case); the after-edit one (`-after.py`) any text containing `yes`
+ * or `no` (so `' not'`, `' now'`, `' unknown'` count as "no").
+ */
+import { cleanAggregate, confusionAggregate, exampleAt, jsonObject, parseJsonLines, pySplitAt, stringField } from '../python.js';
+import type { ScoringRun, Task } from './types.js';
 
-export const boolq: Task = {
+export interface BoolqExample {
+  question: string;
+  passage: string;
+  /** the gold answer */
+  answer: boolean;
+}
+
+const PAPER_TOTAL = 3267;
+/** Python's `string.punctuation` */
+const PUNCTUATION = /[!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]/g;
+
+export const boolq: Task<BoolqExample> = {
   name: 'boolq',
-  label: '',
-  ability: '',
-  dataFile: '',
-  maxNewTokens: 0,
-  paperTotal: null,
-  parse: () => {
-    throw new Error('boolq: not implemented yet');
+  label: 'CDQA',
+  ability: 'Closed-domain question answering',
+  dataFile: 'boolq/test-ClosedDomainQA.jsonl',
+  maxNewTokens: 1,
+  paperTotal: PAPER_TOTAL,
+
+  parse(content, file) {
+    return parseJsonLines(content, file).map(({ value, line }) => {
+      const rec = jsonObject(value, file, line);
+      const question = stringField(rec, 'question', file, line);
+      const passage = stringField(rec, 'passage', file, line);
+      const answer = rec['answer'];
+      if (answer === undefined) throw new Error(`${file}: line ${line}: missing field "answer"`);
+      if (typeof answer !== 'boolean')
+        throw new Error(`${file}: line ${line}: field "answer" must be true or false, got ${JSON.stringify(answer)}`);
+      return { question, passage, answer };
+    });
   },
-  items: () => {
-    throw new Error('boolq: not implemented yet');
+
+  items(example, index) {
+    return [
+      {
+        exampleIndex: index,
+        prompt: `Please answer the given question based on the passage. The answer should be exact 'yes' or 'no'. passage: ${example.passage} question: ${example.question}. answer:`,
+      },
+    ];
   },
-  paper: () => {
-    throw new Error('boolq: not implemented yet');
+
+  paper(examples, variant): ScoringRun {
+    const c = { TP: 0, FN: 0, TN: 0, FP: 0, others: 0 };
+    return {
+      score(item, text) {
+        const ex = exampleAt(examples, item.exampleIndex, 'boolq');
+        const predict = pySplitAt(text, 'answer:', 1);
+        const lower = predict.toLowerCase();
+        const yes = variant === 'before' ? lower === ' yes' : lower.includes('yes');
+        const no = variant === 'before' ? lower === ' no' : lower.includes('no');
+        const d = { TP: 0, FN: 0, TN: 0, FP: 0, others: 0 };
+        if (yes || no) {
+          // the scripts' if/elif chain, in its order
+          if (yes && ex.answer) d.TP = 1;
+          else if (no && !ex.answer) d.FN = 1;
+          else if (no && ex.answer) d.TN = 1;
+          else if (yes && !ex.answer) d.FP = 1;
+        } else d.others = 1;
+        for (const k of Object.keys(c) as (keyof typeof c)[]) c[k] += d[k];
+        return { gold: ex.answer, predict, ...d };
+      },
+      // CDQA writes "error" without a newline
+      aggregate: () => confusionAggregate(c, PAPER_TOTAL, 'error'),
+    };
   },
-  clean: () => {
-    throw new Error('boolq: not implemented yet');
+
+  clean(examples): ScoringRun {
+    let correct = 0;
+    let valid = 0;
+    let n = 0;
+    return {
+      score(item, text) {
+        const ex = exampleAt(examples, item.exampleIndex, 'boolq');
+        const w = text.trim().toLowerCase().replace(PUNCTUATION, '').trim();
+        const predict = w === 'yes' ? true : w === 'no' ? false : null;
+        const hit = predict !== null && predict === ex.answer ? 1 : 0;
+        n += 1;
+        if (predict !== null) valid += 1;
+        correct += hit;
+        return { gold: ex.answer, predict, valid: predict !== null, correct: hit };
+      },
+      aggregate: () => cleanAggregate(correct, valid, n),
+    };
   },
 };

@@ -1,23 +1,106 @@
-// STUB: replaced by the task implementation (issue 9).
-import type { Task } from './types.js';
+/**
+ * Dialogue: MuTual (evaluation.md §4.5). The paper's scripts take the text after the last
+ * `the answer is` and count it correct when it contains any of A–D and the gold letter; text with
+ * none of A–D is `other`. The after-edit script (`test-dialogue-after.py`) first counts any text
+ * containing `Chi` (from the prompt's "Chioces") as other; the before-edit one reads it as "C".
+ */
+import { cleanAggregate, exampleAt, jsonObject, parseJsonLines, pyFloatRepr, pySplitAt, stringField } from '../python.js';
+import type { ScoringRun, Task } from './types.js';
 
-export const mutual: Task = {
+export interface MutualExample {
+  /** the gold letter, A–D */
+  answers: string;
+  /** the four options, in A–D order */
+  options: [string, string, string, string];
+  article: string;
+}
+
+const PAPER_TOTAL = 886;
+
+export const mutual: Task<MutualExample> = {
   name: 'mutual',
-  label: '',
-  ability: '',
-  dataFile: '',
-  maxNewTokens: 0,
-  paperTotal: null,
-  parse: () => {
-    throw new Error('mutual: not implemented yet');
+  label: 'Dial',
+  ability: 'Dialogue',
+  dataFile: 'mutual/dev.jsonl',
+  maxNewTokens: 1,
+  paperTotal: PAPER_TOTAL,
+
+  parse(content, file) {
+    return parseJsonLines(content, file).map(({ value, line }) => {
+      const rec = jsonObject(value, file, line);
+      const answers = stringField(rec, 'answers', file, line);
+      const article = stringField(rec, 'article', file, line);
+      const options = rec['options'];
+      if (options === undefined) throw new Error(`${file}: line ${line}: missing field "options"`);
+      if (!Array.isArray(options) || options.length !== 4 || !options.every((o) => typeof o === 'string')) {
+        throw new Error(`${file}: line ${line}: field "options" must be a list of 4 strings`);
+      }
+      return { answers, article, options: options as [string, string, string, string] };
+    });
   },
-  items: () => {
-    throw new Error('mutual: not implemented yet');
+
+  items(example, index) {
+    const [a, b, c, d] = example.options;
+    return [
+      {
+        exampleIndex: index,
+        prompt: `Q: ${example.article} Which choice is correct? Answer Chioces: (A)${a}(B)${b}(C)${c}(D)${d} A: Among A through D, the answer is`,
+      },
+    ];
   },
-  paper: () => {
-    throw new Error('mutual: not implemented yet');
+
+  paper(examples, variant): ScoringRun {
+    let correct = 0;
+    let other = 0;
+    return {
+      score(item, text) {
+        const ex = exampleAt(examples, item.exampleIndex, 'mutual');
+        const predict = pySplitAt(text, 'the answer is', -1);
+        let dCorrect = 0;
+        let dOther = 0;
+        if (variant === 'after' && predict.includes('Chi')) dOther = 1;
+        else if (/[ABCD]/.test(predict)) dCorrect = predict.includes(ex.answers) ? 1 : 0;
+        else dOther = 1;
+        correct += dCorrect;
+        other += dOther;
+        return { gold: ex.answers, predict, correct: dCorrect, other: dOther };
+      },
+      aggregate() {
+        if (other === PAPER_TOTAL) {
+          return { primary: null, values: { correct, other, accuracy: null, result_file_tail: 'error\n', exception: null } };
+        }
+        const accuracy = correct / PAPER_TOTAL;
+        return {
+          primary: accuracy,
+          values: {
+            correct,
+            other,
+            accuracy,
+            result_file_tail: `${correct}\t${other}\t${pyFloatRepr(accuracy)}\n`,
+            exception: null,
+          },
+        };
+      },
+    };
   },
-  clean: () => {
-    throw new Error('mutual: not implemented yet');
+
+  clean(examples): ScoringRun {
+    let correct = 0;
+    let valid = 0;
+    let n = 0;
+    return {
+      score(item, text) {
+        const ex = exampleAt(examples, item.exampleIndex, 'mutual');
+        let t = text.trim();
+        if (t.startsWith('(')) t = t.slice(1);
+        const predict = t.length > 0 && 'ABCD'.includes(t[0]!) ? t[0]! : null;
+        const hit = predict !== null && predict === ex.answers ? 1 : 0;
+        n += 1;
+        if (predict !== null) valid += 1;
+        correct += hit;
+        return { gold: ex.answers, predict, valid: predict !== null, correct: hit };
+      },
+      aggregate: () => cleanAggregate(correct, valid, n),
+    };
   },
 };

@@ -1,23 +1,104 @@
-// STUB: replaced by the task implementation (issue 9).
-import type { Task } from './types.js';
+/**
+ * NLI: RTE (evaluation.md §4.2). The paper's scripts (`test-NLI.py`, `-after.py`: identical
+ * scoring) read the TSV with `csv.reader` (quoted fields lose their quotes: 69 prompts change),
+ * take the text after the last `answer:`, and count `true`/`false` substrings, so an answer holding
+ * both words increments two counters. total_accuracy divides by the sum of all counters.
+ */
+import { cleanAggregate, confusionAggregate, exampleAt, pyCsvReader, pySplitAt } from '../python.js';
+import type { ScorerMode, ScoringRun, Task } from './types.js';
 
-export const rte: Task = {
+export interface RteExample {
+  /** the row's own `index` column */
+  index: string;
+  sentence1: string;
+  sentence2: string;
+  /** `entailment` or `not_entailment` */
+  label: string;
+}
+
+const PAPER_TOTAL = 2489;
+const FIELDS = 'index, sentence1, sentence2, label';
+const LABELS = ['entailment', 'not_entailment'];
+
+/** Data rows (header excluded) with the 1-based line each starts on. */
+function rows(content: string, file: string, mode: ScorerMode): { fields: string[]; line: number }[] {
+  if (mode === 'paper') return pyCsvReader(content, '\t', file).slice(1);
+  const lines = content.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  return lines.slice(1).map((l, i) => ({ fields: l.replace(/\r$/, '').split('\t'), line: i + 2 }));
+}
+
+export const rte: Task<RteExample> = {
   name: 'rte',
-  label: '',
-  ability: '',
-  dataFile: '',
-  maxNewTokens: 0,
-  paperTotal: null,
-  parse: () => {
-    throw new Error('rte: not implemented yet');
+  label: 'NLI',
+  ability: 'Natural language inference',
+  dataFile: 'rte/test-NLI.tsv',
+  maxNewTokens: 1,
+  paperTotal: PAPER_TOTAL,
+
+  parse(content, file, mode) {
+    return rows(content, file, mode).map(({ fields, line }, i) => {
+      // the script reads line[0..3] and ignores any further field; clean mode wants exactly four
+      const bad = mode === 'paper' ? fields.length < 4 : fields.length !== 4;
+      if (bad)
+        throw new Error(`${file}: line ${line} (record ${i}): expected 4 tab-separated fields (${FIELDS}), got ${fields.length}`);
+      const [index, sentence1, sentence2, label] = fields as [string, string, string, string];
+      if (mode === 'clean' && !LABELS.includes(label)) {
+        throw new Error(
+          `${file}: line ${line} (record ${i}): label must be entailment or not_entailment, got ${JSON.stringify(label)}`,
+        );
+      }
+      return { index, sentence1, sentence2, label };
+    });
   },
-  items: () => {
-    throw new Error('rte: not implemented yet');
+
+  items(example, index) {
+    return [{ exampleIndex: index, prompt: `${example.sentence1} entails the ${example.sentence2}. True or False? answer:` }];
   },
-  paper: () => {
-    throw new Error('rte: not implemented yet');
+
+  // the before- and after-edit scripts score alike
+  paper(examples): ScoringRun {
+    const c = { TP: 0, FN: 0, TN: 0, FP: 0, others: 0 };
+    return {
+      score(item, text) {
+        const ex = exampleAt(examples, item.exampleIndex, 'rte');
+        const predict = pySplitAt(text, 'answer:', -1);
+        const lower = predict.toLowerCase();
+        const t = lower.includes('true') ? 1 : 0;
+        const f = lower.includes('false') ? 1 : 0;
+        const d = { TP: 0, FN: 0, TN: 0, FP: 0, others: 0 };
+        if (t || f) {
+          if (ex.label.toLowerCase().includes('not_entailment')) {
+            d.FP = t;
+            d.FN = f;
+          } else {
+            d.TP = t;
+            d.TN = f;
+          }
+        } else d.others = 1;
+        for (const k of Object.keys(c) as (keyof typeof c)[]) c[k] += d[k];
+        return { gold: ex.label, predict, ...d };
+      },
+      aggregate: () => confusionAggregate(c, PAPER_TOTAL, 'error\n'),
+    };
   },
-  clean: () => {
-    throw new Error('rte: not implemented yet');
+
+  clean(examples): ScoringRun {
+    let correct = 0;
+    let valid = 0;
+    let n = 0;
+    return {
+      score(item, text) {
+        const ex = exampleAt(examples, item.exampleIndex, 'rte');
+        const w = text.trim().toLowerCase();
+        const predict = w.startsWith('true') ? 'entailment' : w.startsWith('false') ? 'not_entailment' : null;
+        const hit = predict !== null && predict === ex.label ? 1 : 0;
+        n += 1;
+        if (predict !== null) valid += 1;
+        correct += hit;
+        return { gold: ex.label, predict, valid: predict !== null, correct: hit };
+      },
+      aggregate: () => cleanAggregate(correct, valid, n),
+    };
   },
 };

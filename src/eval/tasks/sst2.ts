@@ -1,23 +1,103 @@
-// STUB: replaced by the task implementation (issue 9).
-import type { Task } from './types.js';
+/**
+ * Sentiment: SST-2 (evaluation.md §4.8). The paper's scripts (`test-SentimentAnalysis.py`,
+ * `-after.py`: identical scoring) read the TSV with `csv.reader`, take the text after the last
+ * `answer:`, and count `positive`/`negative` substrings through an if/elif chain (one counter per
+ * answer; `int(label)` is evaluated for every valid answer).
+ */
+import { cleanAggregate, confusionAggregate, exampleAt, pyCsvReader, pyInt, pySplitAt } from '../python.js';
+import type { ScorerMode, ScoringRun, Task } from './types.js';
 
-export const sst2: Task = {
+export interface Sst2Example {
+  /** lowercased, PTB-tokenised, with a trailing space */
+  sentence: string;
+  /** `1` positive, `0` negative (as written in the file) */
+  label: string;
+}
+
+const PAPER_TOTAL = 872;
+
+/** Data rows (header excluded) with the 1-based line each starts on. */
+function rows(content: string, file: string, mode: ScorerMode): { fields: string[]; line: number }[] {
+  if (mode === 'paper') return pyCsvReader(content, '\t', file).slice(1);
+  const lines = content.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  return lines.slice(1).map((l, i) => ({ fields: l.replace(/\r$/, '').split('\t'), line: i + 2 }));
+}
+
+export const sst2: Task<Sst2Example> = {
   name: 'sst2',
-  label: '',
-  ability: '',
-  dataFile: '',
-  maxNewTokens: 0,
-  paperTotal: null,
-  parse: () => {
-    throw new Error('sst2: not implemented yet');
+  label: 'SA',
+  ability: 'Sentiment analysis',
+  dataFile: 'sst2/test-SentimentAnalysis.tsv',
+  maxNewTokens: 1,
+  paperTotal: PAPER_TOTAL,
+
+  parse(content, file, mode) {
+    return rows(content, file, mode).map(({ fields, line }, i) => {
+      // the script reads line[0..1] and ignores any further field; clean mode wants exactly two
+      const bad = mode === 'paper' ? fields.length < 2 : fields.length !== 2;
+      if (bad)
+        throw new Error(
+          `${file}: line ${line} (record ${i}): expected 2 tab-separated fields (sentence, label), got ${fields.length}`,
+        );
+      const [sentence, label] = fields as [string, string];
+      if (mode === 'clean' && label !== '0' && label !== '1') {
+        throw new Error(`${file}: line ${line} (record ${i}): label must be 0 or 1, got ${JSON.stringify(label)}`);
+      }
+      return { sentence, label };
+    });
   },
-  items: () => {
-    throw new Error('sst2: not implemented yet');
+
+  items(example, index) {
+    return [
+      {
+        exampleIndex: index,
+        prompt: `For each snippet of text,label the sentiment of the text as positive or negative.The answer should be exact 'positive' or 'negative'. text: ${example.sentence} answer:`,
+      },
+    ];
   },
-  paper: () => {
-    throw new Error('sst2: not implemented yet');
+
+  // the before- and after-edit scripts score alike
+  paper(examples): ScoringRun {
+    const c = { TP: 0, FN: 0, TN: 0, FP: 0, others: 0 };
+    return {
+      score(item, text) {
+        const ex = exampleAt(examples, item.exampleIndex, 'sst2');
+        const predict = pySplitAt(text, 'answer:', -1);
+        const lower = predict.toLowerCase();
+        const pos = lower.includes('positive');
+        const neg = lower.includes('negative');
+        const d = { TP: 0, FN: 0, TN: 0, FP: 0, others: 0 };
+        if (pos || neg) {
+          const label = pyInt(ex.label, predict); // ValueError on a non-integer label, as in the script
+          if (pos && label === 1) d.TP = 1;
+          else if (neg && label === 0) d.FN = 1;
+          else if (neg && label === 1) d.TN = 1;
+          else if (pos && label === 0) d.FP = 1;
+        } else d.others = 1;
+        for (const k of Object.keys(c) as (keyof typeof c)[]) c[k] += d[k];
+        return { gold: ex.label, predict, ...d };
+      },
+      aggregate: () => confusionAggregate(c, PAPER_TOTAL, 'error\n'),
+    };
   },
-  clean: () => {
-    throw new Error('sst2: not implemented yet');
+
+  clean(examples): ScoringRun {
+    let correct = 0;
+    let valid = 0;
+    let n = 0;
+    return {
+      score(item, text) {
+        const ex = exampleAt(examples, item.exampleIndex, 'sst2');
+        const w = text.trim().toLowerCase();
+        const predict = w.startsWith('positive') ? '1' : w.startsWith('negative') ? '0' : null;
+        const hit = predict !== null && predict === ex.label.trim() ? 1 : 0;
+        n += 1;
+        if (predict !== null) valid += 1;
+        correct += hit;
+        return { gold: ex.label, predict, valid: predict !== null, correct: hit };
+      },
+      aggregate: () => cleanAggregate(correct, valid, n),
+    };
   },
 };

@@ -1,0 +1,67 @@
+/**
+ * Downstream-task generation throughput (issue: evaluation): the eight tasks at `--limit 20`
+ * (seeded subset, the paper's prompts, GPT-2 tokenizer) on the GPT-2-medium-shaped random model
+ * of the other benchmarks. Batched generation (sorted by length, left-padded, KV cache) against
+ * the same prompts generated one at a time, as the paper's scripts do (batch size 1; their
+ * padding to 1024 tokens is left out, which favours the one-at-a-time side). Random weights never
+ * emit EOS early, so every prompt generates its task's max_new_tokens.
+ *
+ * `npm run bench -- eval [--limit N] [--batch-size B] [--tasks a,b]`  (target: tokens/s ratio >= 4)
+ */
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generate } from '../src/models/generate.js';
+import { loadTokenizer } from '../src/tokenizer/index.js';
+import { loadTaskExamples } from '../src/eval/data.js';
+import { generateBatched } from '../src/eval/generation.js';
+import { seededSubset } from '../src/eval/run.js';
+import { parseTaskList } from '../src/eval/tasks/index.js';
+import { emit } from './core.js';
+import { randomGpt2 } from './models.js';
+
+const repo = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const shared = process.env['LMEDIT_SHARED'] ?? resolve(repo, '..', 'shared');
+
+function flag(args: string[], name: string, def: string): string {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : def;
+}
+
+export async function runEval(args: string[]): Promise<void> {
+  const limit = Number(flag(args, '--limit', '20'));
+  const bs = Number(flag(args, '--batch-size', '8'));
+  const tasks = parseTaskList(flag(args, '--tasks', 'all'));
+  const tok = await loadTokenizer(join(shared, 'data', 'gpt2-tokenizer'));
+  const model = randomGpt2(24, 1024, 16);
+  let allTokens = 0;
+  let allBatched = 0;
+  let allSingle = 0;
+  for (const task of tasks) {
+    const { examples } = loadTaskExamples(task, 'paper');
+    const items = seededSubset(examples.length, limit, 0).flatMap((i) => task.items(examples[i], i));
+    const prompts = items.map((it) => tok.encode(it.prompt));
+    const t0 = performance.now();
+    const gens = generateBatched(model, prompts, { maxNewTokens: task.maxNewTokens, batchSize: bs, eosTokenId: null });
+    const batched = (performance.now() - t0) / 1000;
+    const t1 = performance.now();
+    const singles = prompts.map((p) => generate(model, [p], { maxNewTokens: task.maxNewTokens, eosTokenId: null }).tokens[0]!);
+    const single = (performance.now() - t1) / 1000;
+    const tokens = gens.reduce((s, g) => s + g.generatedIds.length, 0);
+    const same = gens.every((g, i) => g.generatedIds.join() === singles[i]!.join());
+    allTokens += tokens;
+    allBatched += batched;
+    allSingle += single;
+    emit({
+      name: `eval ${task.name} (${items.length} prompts, ${prompts.reduce((s, p) => s + p.length, 0)} prompt tokens, ${task.maxNewTokens} new)`,
+      value: tokens / batched,
+      unit: 'generated tokens/s',
+      examples_per_s: limit / batched,
+      one_at_a_time_tokens_per_s: tokens / single,
+      ratio: single / batched,
+      ratio_meaning: 'batched throughput / one-at-a-time throughput',
+      same_tokens: same,
+    });
+  }
+  emit({ name: `eval all tasks (--limit ${limit}, batch ${bs})`, value: allTokens / allBatched, unit: 'generated tokens/s', one_at_a_time_tokens_per_s: allTokens / allSingle, ratio: allSingle / allBatched, target: '>= 4' });
+  model.dispose();
+}
