@@ -78,8 +78,8 @@ export function formatSummary(results: readonly TaskResult[], ppl: PerplexityRes
     return [
       t,
       String(any.examples),
-      paper ? (paper.crashes ? 'crash' : fmt(paper.primary)) : '',
-      ...(limited ? [paper ? (paper.crashes ? 'crash' : fmt(paper.primaryOnSubset)) : ''] : []),
+      paper ? (paper.values['exception'] ? 'raises' : fmt(paper.primary)) : '',
+      ...(limited ? [paper ? (paper.values['exception'] ? 'raises' : fmt(paper.primaryOnSubset)) : ''] : []),
       clean ? fmt(clean.primary) : '',
       String(paper?.crashes ?? 0),
       String(any.truncatedPrompts + any.skippedPrompts),
@@ -90,6 +90,9 @@ export function formatSummary(results: readonly TaskResult[], ppl: PerplexityRes
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const out = [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
   if (limited) out.push('', 'paper: the script\'s value with its hard-coded denominator (1319, 2489, ...); paper (subset): the same count over the examples scored.');
+  for (const r of results) {
+    if (r.values['exception']) out.push(`${r.task}: the paper's script raises ${String(r.values['exception'])} on these generations (reported as such, not as a number)`);
+  }
   if (ppl) out.push('', `WikiText-2 perplexity ${ppl.perplexity.toFixed(3)} (${ppl.tokens} tokens, window ${ppl.window})`);
   return out.join('\n');
 }
