@@ -93,7 +93,8 @@ export const mutual: Task<MutualExample> = {
         const ex = exampleAt(examples, item.exampleIndex, 'mutual');
         let t = text.trim();
         if (t.startsWith('(')) t = t.slice(1);
-        const predict = t.length > 0 && 'ABCD'.includes(t[0]!) ? t[0]! : null;
+        // a letter standing alone: " Chi" or " All" is a word, not the choice C or A
+        const predict = t.length > 0 && 'ABCD'.includes(t[0]!) && !/^[\p{L}\p{N}_]/u.test(t.slice(1)) ? t[0]! : null;
         const hit = predict !== null && predict === ex.answers ? 1 : 0;
         n += 1;
         if (predict !== null) valid += 1;
