@@ -26,7 +26,7 @@ function sharedDir(): string {
 }
 
 /** WikiText-2 in ../shared: the bundled statistics corpus when none is given. */
-function defaultCorpus(): string | undefined {
+export function defaultCorpus(): string | undefined {
   const p = join(sharedDir(), 'data', 'wikitext', 'wikitext-2-raw-test.raw');
   return existsSync(p) ? p : undefined;
 }
@@ -69,7 +69,7 @@ function parseRequests(o: { request?: string; data?: string; limit?: number; off
   return all.slice(start, o.limit !== undefined ? start + o.limit : undefined);
 }
 
-function resolveHParams(method: AnyEditMethod, model: CausalLM, o: { hparams?: string; preset?: string }): { hp: unknown; source: string } {
+export function resolveHParams(method: AnyEditMethod, model: CausalLM, o: { hparams?: string; preset?: string }): { hp: unknown; source: string } {
   if (o.hparams) return { hp: method.parseHParams(readHParamsFile(o.hparams), o.hparams), source: o.hparams };
   const key = o.preset ?? presetKeyFor(model);
   if (!key) throw new Error(`no preset for this model; pass --hparams FILE.yaml or --preset (${Object.keys(method.presets).join(', ')})`);

@@ -1,0 +1,36 @@
+/**
+ * @module lmedit/eval/editing — the editing metrics of evaluation.md §1 (EasyEdit's token
+ * accuracy for reliability / generalization / portability, locality, fluency, CounterFact
+ * probabilities) and the evaluation orders of §2 over any editing method.
+ */
+export { DEFAULT_EVAL_BATCH, forEachRowLogits, argmax, logProbOf, padIdOf, type LogitsAt } from './forward.js';
+export { encodePair, answerPredictions, accuracyOf, tokenAccuracy, generationExactMatch, type PromptTarget, type EncodedPair } from './token-accuracy.js';
+export { localityPredictions, localityAgreement } from './locality.js';
+export {
+  encodeAnswer,
+  answerNlls,
+  counterfactCase,
+  aggregateCounterFact,
+  harmonicMean,
+  type PrefixAnswer,
+  type TargetNlls,
+  type CounterFactCase,
+  type CounterFactSummary,
+} from './counterfact.js';
+export { fluency, sampleTopK, cleanGeneration, recordSeed, type FluencyOptions } from './fluency.js';
+export {
+  EVAL_ORDERS,
+  EDIT_METRICS_VERSION,
+  computeMetrics,
+  summarize,
+  evaluatePre,
+  evaluateUnedited,
+  evaluateEditedModel,
+  evaluateEdits,
+  type EvalOrder,
+  type MetricOptions,
+  type RecordMetrics,
+  type MetricSet,
+  type EditingEvaluation,
+  type EvaluateEditsOptions,
+} from './evaluate.js';
