@@ -312,3 +312,44 @@ export function exampleAt<E>(examples: readonly E[], index: number, task: string
   if (ex === undefined) throw new Error(`${task}: example_index ${index} is out of range (0..${examples.length - 1})`);
   return ex;
 }
+
+/**
+ * A clean-mode pass that reads one answer per item: `predictOf(G)` gives the answer or null
+ * (invalid); an answer is correct when it is `same` as `goldOf(example)` (default ===). Outcome
+ * `{ gold, predict, valid, correct }`, aggregate {@link cleanAggregate}.
+ */
+export function cleanAnswerRun<E, A extends string | number | boolean>(
+  examples: readonly E[],
+  task: string,
+  predictOf: (text: string) => A | null,
+  goldOf: (example: E) => { shown: unknown; compare: A | null },
+  same: (predicted: A, gold: A) => boolean = (a, b) => a === b,
+): { score(item: { exampleIndex: number }, text: string): Record<string, unknown>; aggregate(): { primary: number | null; values: Record<string, unknown> } } {
+  let correct = 0;
+  let valid = 0;
+  let n = 0;
+  return {
+    score(item, text) {
+      const ex = exampleAt(examples, item.exampleIndex, task);
+      const predict = predictOf(text);
+      const gold = goldOf(ex);
+      const hit = predict !== null && gold.compare !== null && same(predict, gold.compare) ? 1 : 0;
+      n += 1;
+      if (predict !== null) valid += 1;
+      correct += hit;
+      return { gold: gold.shown, predict, valid: predict !== null, correct: hit };
+    },
+    aggregate: () => cleanAggregate(correct, valid, n),
+  };
+}
+
+/**
+ * Data rows (header excluded) of a TSV task file with the 1-based line each starts on: Python's
+ * csv.reader in paper mode (as the scripts read it), literal tab splitting in clean mode.
+ */
+export function tsvRows(content: string, file: string, mode: 'paper' | 'clean'): { fields: string[]; line: number }[] {
+  if (mode === 'paper') return pyCsvReader(content, '\t', file).slice(1);
+  const lines = content.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  return lines.slice(1).map((l, i) => ({ fields: l.replace(/\r$/, '').split('\t'), line: i + 2 }));
+}

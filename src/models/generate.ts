@@ -17,6 +17,10 @@ export interface GenerateOptions {
   /** Keep the smallest set with cumulative probability >= p (1 = off). */
   topP?: number;
   seed?: number;
+  /** One seed per row instead of `seed`: each row samples from its own RNG, so its tokens do not depend on the batch it shares. */
+  seeds?: readonly number[];
+  /** Per-row caps on new tokens (each at most `maxNewTokens`). */
+  maxNewTokensPerRow?: readonly number[];
   /** Stop a row when it emits one of these (default: the config's eos; null = never). */
   eosTokenId?: number | readonly number[] | null;
   /** Pad id for left padding and finished rows (default: config pad, else eos, else 0). */
@@ -113,11 +117,15 @@ export function generate(model: CausalLM, prompts: readonly (readonly number[])[
   if (opts.stopStrings?.length && !opts.decode) throw new Error('generate: stopStrings need a decode function');
   const eosList = opts.eosTokenId === null ? [] : [opts.eosTokenId ?? cfg.eosTokenId ?? []].flat().filter((x): x is number => typeof x === 'number');
   const pad = opts.padTokenId ?? cfg.padTokenId ?? eosList[0] ?? 0;
-  const rng = new T.Rng(opts.seed ?? 0);
   const B = prompts.length;
+  if (opts.seeds && opts.seeds.length !== B) throw new Error(`generate: ${opts.seeds.length} seeds for ${B} prompts`);
+  if (opts.maxNewTokensPerRow && opts.maxNewTokensPerRow.length !== B) throw new Error(`generate: ${opts.maxNewTokensPerRow.length} per-row limits for ${B} prompts`);
+  const shared = new T.Rng(opts.seed ?? 0);
+  const rngs = prompts.map((_, b) => (opts.seeds ? new T.Rng(opts.seeds[b]!) : shared));
+  const limit = prompts.map((_, b) => Math.min(opts.maxNewTokens, opts.maxNewTokensPerRow?.[b] ?? opts.maxNewTokens));
   const out: number[][] = prompts.map(() => []);
   const reason: GenerateResult['finishReason'] = prompts.map(() => 'length');
-  const done = new Array<boolean>(B).fill(false);
+  const done = limit.map((n) => n <= 0);
   const { ids, mask } = leftPad(prompts, pad);
   let cache: KVCache | null = null;
   let maskNow = mask;
@@ -140,9 +148,10 @@ export function generate(model: CausalLM, prompts: readonly (readonly number[])[
             next.push(null);
             continue;
           }
-          const tok = pick(flat.subarray(b * V, (b + 1) * V), opts, rng);
+          const tok = pick(flat.subarray(b * V, (b + 1) * V), opts, rngs[b]!);
           out[b]!.push(tok);
           next.push(tok);
+          if (out[b]!.length >= limit[b]!) done[b] = true;
           if (eosList.includes(tok)) {
             done[b] = true;
             reason[b] = 'eos';
@@ -175,7 +184,8 @@ export function generate(model: CausalLM, prompts: readonly (readonly number[])[
   return { tokens: out, finishReason: reason };
 }
 
-function appendMaskColumn(mask: Tensor): Tensor {
+/** mask [B, L] → [B, L + 1] with a column of ones (the token just generated). */
+export function appendMaskColumn(mask: Tensor): Tensor {
   const [B, L] = mask.shape as [number, number];
   const src = mask.storage as Uint8Array;
   const m = new Uint8Array(B * (L + 1));
@@ -186,7 +196,7 @@ function appendMaskColumn(mask: Tensor): Tensor {
   return T.tensor(m, [B, L + 1], 'uint8');
 }
 
-function disposeCache(cache: KVCache | null): void {
+export function disposeCache(cache: KVCache | null): void {
   cache?.layers.forEach((l) => {
     l.k.dispose();
     l.v.dispose();

@@ -9,10 +9,8 @@
  * Decoding skips special tokens like the context-template sampler; EasyEdit's decode keeps them,
  * which for LLaMA leaves "<s>" at the start of its texts.
  */
-import * as T from '../../tensor/index.js';
-import type { Tensor } from '../../tensor/index.js';
-import { leftPad, topKIndices } from '../../models/generate.js';
-import type { CausalLM, KVCache } from '../../models/types.js';
+import { generate } from '../../models/generate.js';
+import type { CausalLM } from '../../models/types.js';
 import type { Tokenizer } from '../../tokenizer/index.js';
 import { textNgramEntropy } from '../metrics/ngram-entropy.js';
 import { DEFAULT_EVAL_BATCH, lengthOrder, padIdOf } from './forward.js';
@@ -33,26 +31,12 @@ export function recordSeed(base: number, index: number): number {
   return (Math.imul(base + 1, 0x9e3779b1) + Math.imul(index + 1, 0x85ebca6b)) >>> 0;
 }
 
-/** Top-k sampling from one row of logits, exactly as `generate` picks (temperature 1). */
-function sampleTopKRow(logits: Float32Array, k: number, rng: T.Rng): number {
-  const idx = topKIndices(logits, k);
-  const maxL = logits[idx[0]!]!;
-  const probs = idx.map((i) => Math.exp(logits[i]! - maxL));
-  let r = rng.next() * probs.reduce((s, p) => s + p, 0);
-  for (let i = 0; i < idx.length; i++) {
-    r -= probs[i]!;
-    if (r <= 0) return idx[i]!;
-  }
-  return idx[idx.length - 1]!;
-}
-
 /**
  * New tokens for each prompt: top-k samples until prompt + new tokens = maxLen (none when the
  * prompt is already that long).
  */
 export function sampleTopK(model: CausalLM, prompts: readonly (readonly number[])[], opts: FluencyOptions): number[][] {
   const maxLen = opts.maxLen ?? 100;
-  const k = opts.topK ?? 5;
   if (opts.seeds.length !== prompts.length) throw new Error(`sampleTopK: ${opts.seeds.length} seeds for ${prompts.length} prompts`);
   const out: number[][] = prompts.map(() => []);
   const order = lengthOrder(prompts);
@@ -62,74 +46,14 @@ export function sampleTopK(model: CausalLM, prompts: readonly (readonly number[]
     const want = batch.map((i) => Math.max(0, maxLen - prompts[i]!.length));
     const steps = Math.max(...want);
     if (steps === 0) continue;
-    const rngs = batch.map((i) => new T.Rng(opts.seeds[i]!));
-    sampleBatch(model, batch.map((i) => prompts[i]!), steps, (step, b, logits) => {
-      if (step >= want[b]!) return null;
-      const t = sampleTopKRow(logits, k, rngs[b]!);
-      out[batch[b]!]!.push(t);
-      return t;
-    });
+    const { tokens } = generate(
+      model,
+      batch.map((i) => prompts[i]!),
+      { maxNewTokens: steps, maxNewTokensPerRow: want, doSample: true, topK: opts.topK ?? 5, seeds: batch.map((i) => opts.seeds[i]!), eosTokenId: null, padTokenId: padIdOf(model) },
+    );
+    batch.forEach((i, b) => (out[i] = tokens[b]!));
   }
   return out;
-}
-
-/**
- * Decode steps over one left-padded batch with a KV cache; `pick` returns row b's next token
- * (null once the row is done; it then receives the pad id, which is never read back).
- */
-function sampleBatch(model: CausalLM, rows: readonly (readonly number[])[], steps: number, pick: (step: number, b: number, logits: Float32Array) => number | null): void {
-  const pad = padIdOf(model);
-  const V = model.config.vocabSize;
-  const B = rows.length;
-  const { ids, mask } = leftPad(rows, pad); // [B, L]
-  let cache: KVCache | null = null;
-  let input = ids;
-  let maskNow = mask;
-  try {
-    T.noGrad(() => {
-      for (let step = 0; step < steps; step++) {
-        const res = model.forward({ ids: input, attentionMask: maskNow, ...(cache ? { cache } : { useCache: true, cacheCapacity: ids.shape[1]! + steps }), logits: 'last' });
-        disposeCache(cache);
-        cache = res.cache;
-        res.hidden?.dispose();
-        const logits = T.cast(res.logits!, 'float32'); // [B, 1, V]
-        res.logits!.dispose();
-        const flat = logits.storage as Float32Array;
-        const next = rows.map((_, b) => pick(step, b, flat.subarray(b * V, (b + 1) * V)) ?? pad);
-        logits.dispose();
-        if (input !== ids) input.dispose();
-        input = T.tensor(Int32Array.from(next), [B, 1], 'int32');
-        const grown = appendOnes(maskNow);
-        if (maskNow !== mask) maskNow.dispose();
-        maskNow = grown;
-      }
-    });
-  } finally {
-    disposeCache(cache);
-    if (input !== ids) input.dispose();
-    if (maskNow !== mask) maskNow.dispose();
-    ids.dispose();
-    mask.dispose();
-  }
-}
-
-/** mask [B, L] → [B, L + 1] with a column of ones. */
-function appendOnes(mask: Tensor): Tensor {
-  const [B, L] = mask.shape as [number, number];
-  const src = mask.storage as Uint8Array;
-  const m = new Uint8Array(B * (L + 1));
-  for (let b = 0; b < B; b++) {
-    m.set(src.subarray(mask.offset + b * L, mask.offset + (b + 1) * L), b * (L + 1));
-    m[b * (L + 1) + L] = 1;
-  }
-  return T.tensor(m, [B, L + 1], 'uint8');
-}
-
-function disposeCache(cache: KVCache | null): void {
-  cache?.layers.forEach((l) => {
-    l.k.dispose();
-    l.v.dispose();
-  });
 }
 
 /** generate_fast's text clean-up: NFKD, "\n\n" → " ", the EOS string removed. */

@@ -4,7 +4,7 @@
  * exactly `' yes'`/`' no'` (any case); the after-edit one (`-after.py`) any text containing `yes`
  * or `no` (so `' not'`, `' now'`, `' unknown'` count as "no").
  */
-import { cleanAggregate, confusionAggregate, exampleAt, jsonObject, parseJsonLines, pySplitAt, stringField } from '../python.js';
+import { cleanAnswerRun, confusionAggregate, exampleAt, jsonObject, parseJsonLines, pySplitAt, stringField } from '../python.js';
 import type { ScoringRun, Task } from './types.js';
 
 export interface BoolqExample {
@@ -74,21 +74,14 @@ export const boolq: Task<BoolqExample> = {
   },
 
   clean(examples): ScoringRun {
-    let correct = 0;
-    let valid = 0;
-    let n = 0;
-    return {
-      score(item, text) {
-        const ex = exampleAt(examples, item.exampleIndex, 'boolq');
+    return cleanAnswerRun(
+      examples,
+      'boolq',
+      (text) => {
         const w = text.trim().toLowerCase().replace(PUNCTUATION, '').trim();
-        const predict = w === 'yes' ? true : w === 'no' ? false : null;
-        const hit = predict !== null && predict === ex.answer ? 1 : 0;
-        n += 1;
-        if (predict !== null) valid += 1;
-        correct += hit;
-        return { gold: ex.answer, predict, valid: predict !== null, correct: hit };
+        return w === 'yes' ? true : w === 'no' ? false : null;
       },
-      aggregate: () => cleanAggregate(correct, valid, n),
-    };
+      (ex) => ({ shown: ex.answer, compare: ex.answer }),
+    );
   },
 };

@@ -3,7 +3,7 @@
  * script (`test-reasoning.py`, `-after.py`: identical scoring) counts an answer correct when the
  * gold string is a substring of the text after the answer cue, over a hard-coded 1319.
  */
-import { cleanAggregate, exampleAt, jsonObject, parseJsonLines, pyFloatRepr, pySplitAt, stringField } from '../python.js';
+import { cleanAnswerRun, exampleAt, jsonObject, parseJsonLines, pyFloatRepr, pySplitAt, stringField } from '../python.js';
 import type { CleanOptions, ScoringRun, Task } from './types.js';
 
 export interface Gsm8kExample {
@@ -74,22 +74,13 @@ export const gsm8k: Task<Gsm8kExample> = {
   },
 
   clean(examples): ScoringRun {
-    let correct = 0;
-    let found = 0;
-    let n = 0;
-    return {
-      score(item, text) {
-        const ex = exampleAt(examples, item.exampleIndex, 'gsm8k');
-        const m = NUMBER.exec(text);
-        const predict = m ? m[0].replaceAll(',', '') : null;
-        const gold = numeric(ex.gold);
-        const hit = predict !== null && !Number.isNaN(gold) && numeric(predict) === gold ? 1 : 0;
-        n += 1;
-        if (predict !== null) found += 1;
-        correct += hit;
-        return { gold: ex.gold, predict, valid: predict !== null, correct: hit };
-      },
-      aggregate: () => cleanAggregate(correct, found, n),
-    };
+    return cleanAnswerRun(
+      examples,
+      'gsm8k',
+      (text) => NUMBER.exec(text)?.[0].replaceAll(',', '') ?? null,
+      (ex) => ({ shown: ex.gold, compare: ex.gold }),
+      // compared as numbers: "2,125" and "2125.0" are the gold 2125
+      (predicted, gold) => !Number.isNaN(numeric(gold)) && numeric(predicted) === numeric(gold),
+    );
   },
 };

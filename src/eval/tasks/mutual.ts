@@ -4,7 +4,7 @@
  * none of A–D is `other`. The after-edit script (`test-dialogue-after.py`) first counts any text
  * containing `Chi` (from the prompt's "Chioces") as other; the before-edit one reads it as "C".
  */
-import { cleanAggregate, exampleAt, jsonObject, parseJsonLines, pyFloatRepr, pySplitAt, stringField } from '../python.js';
+import { cleanAnswerRun, exampleAt, jsonObject, parseJsonLines, pyFloatRepr, pySplitAt, stringField } from '../python.js';
 import type { ScoringRun, Task } from './types.js';
 
 export interface MutualExample {
@@ -85,23 +85,16 @@ export const mutual: Task<MutualExample> = {
   },
 
   clean(examples): ScoringRun {
-    let correct = 0;
-    let valid = 0;
-    let n = 0;
-    return {
-      score(item, text) {
-        const ex = exampleAt(examples, item.exampleIndex, 'mutual');
+    return cleanAnswerRun(
+      examples,
+      'mutual',
+      (text) => {
         let t = text.trim();
         if (t.startsWith('(')) t = t.slice(1);
         // a letter standing alone: " Chi" or " All" is a word, not the choice C or A
-        const predict = t.length > 0 && 'ABCD'.includes(t[0]!) && !/^[\p{L}\p{N}_]/u.test(t.slice(1)) ? t[0]! : null;
-        const hit = predict !== null && predict === ex.answers ? 1 : 0;
-        n += 1;
-        if (predict !== null) valid += 1;
-        correct += hit;
-        return { gold: ex.answers, predict, valid: predict !== null, correct: hit };
+        return t.length > 0 && 'ABCD'.includes(t[0]!) && !/^[\p{L}\p{N}_]/u.test(t.slice(1)) ? t[0]! : null;
       },
-      aggregate: () => cleanAggregate(correct, valid, n),
-    };
+      (ex) => ({ shown: ex.answers, compare: ex.answers }),
+    );
   },
 };

@@ -4,8 +4,8 @@
  * take the text after the last `answer:`, and count `true`/`false` substrings, so an answer holding
  * both words increments two counters. total_accuracy divides by the sum of all counters.
  */
-import { cleanAggregate, confusionAggregate, exampleAt, pyCsvReader, pySplitAt } from '../python.js';
-import type { ScorerMode, ScoringRun, Task } from './types.js';
+import { cleanAnswerRun, confusionAggregate, exampleAt, pySplitAt, tsvRows } from '../python.js';
+import type { ScoringRun, Task } from './types.js';
 
 export interface RteExample {
   /** the row's own `index` column */
@@ -20,14 +20,6 @@ const PAPER_TOTAL = 2489;
 const FIELDS = 'index, sentence1, sentence2, label';
 const LABELS = ['entailment', 'not_entailment'];
 
-/** Data rows (header excluded) with the 1-based line each starts on. */
-function rows(content: string, file: string, mode: ScorerMode): { fields: string[]; line: number }[] {
-  if (mode === 'paper') return pyCsvReader(content, '\t', file).slice(1);
-  const lines = content.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  return lines.slice(1).map((l, i) => ({ fields: l.replace(/\r$/, '').split('\t'), line: i + 2 }));
-}
-
 export const rte: Task<RteExample> = {
   name: 'rte',
   label: 'NLI',
@@ -37,7 +29,7 @@ export const rte: Task<RteExample> = {
   paperTotal: PAPER_TOTAL,
 
   parse(content, file, mode) {
-    return rows(content, file, mode).map(({ fields, line }, i) => {
+    return tsvRows(content, file, mode).map(({ fields, line }, i) => {
       // the script reads line[0..3] and ignores any further field; clean mode wants exactly four
       const bad = mode === 'paper' ? fields.length < 4 : fields.length !== 4;
       if (bad)
@@ -84,21 +76,14 @@ export const rte: Task<RteExample> = {
   },
 
   clean(examples): ScoringRun {
-    let correct = 0;
-    let valid = 0;
-    let n = 0;
-    return {
-      score(item, text) {
-        const ex = exampleAt(examples, item.exampleIndex, 'rte');
+    return cleanAnswerRun(
+      examples,
+      'rte',
+      (text) => {
         const w = text.trim().toLowerCase();
-        const predict = w.startsWith('true') ? 'entailment' : w.startsWith('false') ? 'not_entailment' : null;
-        const hit = predict !== null && predict === ex.label ? 1 : 0;
-        n += 1;
-        if (predict !== null) valid += 1;
-        correct += hit;
-        return { gold: ex.label, predict, valid: predict !== null, correct: hit };
+        return w.startsWith('true') ? 'entailment' : w.startsWith('false') ? 'not_entailment' : null;
       },
-      aggregate: () => cleanAggregate(correct, valid, n),
-    };
+      (ex) => ({ shown: ex.label, compare: ex.label }),
+    );
   },
 };

@@ -4,8 +4,8 @@
  * `answer:`, and count `positive`/`negative` substrings through an if/elif chain (one counter per
  * answer; `int(label)` is evaluated for every valid answer).
  */
-import { cleanAggregate, confusionAggregate, exampleAt, pyCsvReader, pyInt, pySplitAt } from '../python.js';
-import type { ScorerMode, ScoringRun, Task } from './types.js';
+import { cleanAnswerRun, confusionAggregate, exampleAt, pyInt, pySplitAt, tsvRows } from '../python.js';
+import type { ScoringRun, Task } from './types.js';
 
 export interface Sst2Example {
   /** lowercased, PTB-tokenised, with a trailing space */
@@ -16,14 +16,6 @@ export interface Sst2Example {
 
 const PAPER_TOTAL = 872;
 
-/** Data rows (header excluded) with the 1-based line each starts on. */
-function rows(content: string, file: string, mode: ScorerMode): { fields: string[]; line: number }[] {
-  if (mode === 'paper') return pyCsvReader(content, '\t', file).slice(1);
-  const lines = content.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  return lines.slice(1).map((l, i) => ({ fields: l.replace(/\r$/, '').split('\t'), line: i + 2 }));
-}
-
 export const sst2: Task<Sst2Example> = {
   name: 'sst2',
   label: 'SA',
@@ -33,7 +25,7 @@ export const sst2: Task<Sst2Example> = {
   paperTotal: PAPER_TOTAL,
 
   parse(content, file, mode) {
-    return rows(content, file, mode).map(({ fields, line }, i) => {
+    return tsvRows(content, file, mode).map(({ fields, line }, i) => {
       // the script reads line[0..1] and ignores any further field; clean mode wants exactly two
       const bad = mode === 'paper' ? fields.length < 2 : fields.length !== 2;
       if (bad)
@@ -83,21 +75,14 @@ export const sst2: Task<Sst2Example> = {
   },
 
   clean(examples): ScoringRun {
-    let correct = 0;
-    let valid = 0;
-    let n = 0;
-    return {
-      score(item, text) {
-        const ex = exampleAt(examples, item.exampleIndex, 'sst2');
+    return cleanAnswerRun(
+      examples,
+      'sst2',
+      (text) => {
         const w = text.trim().toLowerCase();
-        const predict = w.startsWith('positive') ? '1' : w.startsWith('negative') ? '0' : null;
-        const hit = predict !== null && predict === ex.label.trim() ? 1 : 0;
-        n += 1;
-        if (predict !== null) valid += 1;
-        correct += hit;
-        return { gold: ex.label, predict, valid: predict !== null, correct: hit };
+        return w.startsWith('positive') ? '1' : w.startsWith('negative') ? '0' : null;
       },
-      aggregate: () => cleanAggregate(correct, valid, n),
-    };
+      (ex) => ({ shown: ex.label, compare: ex.label.trim() }),
+    );
   },
 };
