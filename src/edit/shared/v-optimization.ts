@@ -7,6 +7,7 @@
  */
 import * as T from '../../tensor/index.js';
 import type { Tensor } from '../../tensor/index.js';
+import { lengthGroups } from '../../models/length-groups.js';
 import type { CausalLM } from '../../models/types.js';
 import { Trace } from '../../models/hooks.js';
 import { moduleAt } from '../hparams.js';
@@ -99,32 +100,6 @@ function lmHead(model: CausalLM, name: string, x: Tensor): Tensor {
   return b ? T.add(y, b) : y;
 }
 
-/**
- * Split rows into batches of similar length: indices sorted by length, cut where the padding
- * saved outweighs the cost of one more batch (`overhead`, in padded token rows). Minimises
- * Σ_groups (rows · longest + overhead) exactly (dynamic programming over the sorted order).
- * @example lengthGroups([7, 19, 13, 13, 19]) // [[0], [2, 3], [1, 4]] or coarser
- */
-export function lengthGroups(lengths: readonly number[], overhead = 24): number[][] {
-  const order = lengths.map((_, i) => i).sort((a, b) => lengths[a]! - lengths[b]! || a - b);
-  const n = order.length;
-  const best = new Array<number>(n + 1).fill(Infinity);
-  const cut = new Array<number>(n + 1).fill(0);
-  best[0] = 0;
-  for (let j = 1; j <= n; j++) {
-    const longest = lengths[order[j - 1]!]!;
-    for (let i = 0; i < j; i++) {
-      const c = best[i]! + (j - i) * longest + overhead;
-      if (c < best[j]!) {
-        best[j] = c;
-        cut[j] = i;
-      }
-    }
-  }
-  const groups: number[][] = [];
-  for (let j = n; j > 0; j = cut[j]!) groups.unshift(order.slice(cut[j]!, j).sort((a, b) => a - b));
-  return groups;
-}
 
 /**
  * Optimise δ for one request.
