@@ -20,10 +20,26 @@ describe('lmedit eval on stories260K', { skip: skipNoShared }, () => {
   test('--tasks all --limit 5 --scorer both writes one result per task and mode and every prediction', () => {
     const out = mkdtempSync(join(tmpdir(), 'lmedit-eval-'));
     try {
-      const r = lmedit('eval', '--model', modelDir('stories260K'), '--tasks', 'all', '--limit', '5', '--scorer', 'both', '--out', out, '--no-progress');
+      const r = lmedit(
+        'eval',
+        '--model',
+        modelDir('stories260K'),
+        '--tasks',
+        'all',
+        '--limit',
+        '5',
+        '--scorer',
+        'both',
+        '--out',
+        out,
+        '--no-progress',
+      );
       assert.equal(r.status, 0, r.stderr);
       for (const t of TASK_NAMES) assert.match(r.stdout, new RegExp(`^${t}\\s+5\\s`, 'm'), `summary row of ${t}`);
-      const results = readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const results = readFileSync(join(out, 'results.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
       assert.equal(results.length, 16);
       for (const t of TASK_NAMES) {
         for (const mode of ['paper', 'clean']) {
@@ -38,7 +54,10 @@ describe('lmedit eval on stories260K', { skip: skipNoShared }, () => {
       }
       // NQ passages and SAMSum dialogues overflow 512 positions somewhere in the file; the count is reported
       assert.ok(results.every((x) => typeof x['truncatedPrompts'] === 'number'));
-      const preds = readFileSync(join(out, 'predictions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const preds = readFileSync(join(out, 'predictions.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
       assert.ok(preds.length >= 5 * 7 + 20);
       for (const p of preds) {
         assert.ok(Array.isArray(p['prompt_ids']) && Array.isArray(p['generated_ids']) && typeof p['text'] === 'string');
@@ -47,7 +66,19 @@ describe('lmedit eval on stories260K', { skip: skipNoShared }, () => {
         assert.ok('predict' in o['paper'], 'the parsed answer is saved');
       }
       // the seeded subset is the same every time
-      const again = lmedit('eval', '--model', modelDir('stories260K'), '--tasks', 'sst2,gsm8k', '--limit', '5', '--scorer', 'paper', '--json', '--no-progress');
+      const again = lmedit(
+        'eval',
+        '--model',
+        modelDir('stories260K'),
+        '--tasks',
+        'sst2,gsm8k',
+        '--limit',
+        '5',
+        '--scorer',
+        'paper',
+        '--json',
+        '--no-progress',
+      );
       assert.equal(again.status, 0, again.stderr);
       const j = JSON.parse(again.stdout) as { results: Record<string, unknown>[] };
       for (const x of j.results) {

@@ -31,8 +31,28 @@ const ZSRE = [
     cond: 'ball >> car || Tom had a big red',
     portability: { 'Recalled Relation': '(Tom, has, ball)', 'New Question': 'Tom drove his big red', 'New Answer': 'car' },
   },
-  { subject: 'Lily', src: 'Lily liked to play with her', pred: 'doll', rephrase: 'Every day Lily played with her', alt: 'dog', answers: ['doll'], loc: 'nq question: the sun was shining and', loc_ans: 'the birds sang', cond: '' },
-  { subject: 'Sue', src: 'Sue saw a big', pred: 'dog', rephrase: 'One day Sue saw a big', alt: 'tree', answers: ['dog'], loc: 'nq question: the cat sat on the', loc_ans: 'mat', cond: '' },
+  {
+    subject: 'Lily',
+    src: 'Lily liked to play with her',
+    pred: 'doll',
+    rephrase: 'Every day Lily played with her',
+    alt: 'dog',
+    answers: ['doll'],
+    loc: 'nq question: the sun was shining and',
+    loc_ans: 'the birds sang',
+    cond: '',
+  },
+  {
+    subject: 'Sue',
+    src: 'Sue saw a big',
+    pred: 'dog',
+    rephrase: 'One day Sue saw a big',
+    alt: 'tree',
+    answers: ['dog'],
+    loc: 'nq question: the cat sat on the',
+    loc_ans: 'mat',
+    cond: '',
+  },
 ];
 
 describe('lmedit eval metrics', { skip: skipNoShared }, () => {
@@ -42,16 +62,44 @@ describe('lmedit eval metrics', { skip: skipNoShared }, () => {
       const data = join(dir, 'zsre.json');
       writeFileSync(data, JSON.stringify(ZSRE));
       const out = join(dir, 'records.jsonl');
-      const r = lmedit('eval', 'metrics', '--model', modelDir('stories260K'), '--data', data, '--limit', '2', '--json', '--out', out);
+      const r = lmedit(
+        'eval',
+        'metrics',
+        '--model',
+        modelDir('stories260K'),
+        '--data',
+        data,
+        '--limit',
+        '2',
+        '--json',
+        '--out',
+        out,
+      );
       assert.equal(r.code, 0, r.err);
-      const j = JSON.parse(r.out) as { evalOrder: string; numRequests: number; method: null; post: null; pre: { means: Record<string, number> } };
+      const j = JSON.parse(r.out) as {
+        evalOrder: string;
+        numRequests: number;
+        method: null;
+        post: null;
+        pre: { means: Record<string, number> };
+      };
       assert.equal(j.evalOrder, 'pre-only');
       assert.equal(j.method, null);
       assert.equal(j.numRequests, 2);
       assert.equal(j.post, null);
-      for (const k of ['rewrite_acc', 'rephrase_acc', 'portability_acc']) assert.ok(j.pre.means[k]! >= 0 && j.pre.means[k]! <= 1, `${k} = ${j.pre.means[k]}`);
-      const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { phase: string; index: number; locality_predictions: number[][] });
-      assert.deepEqual(lines.map((l) => [l.phase, l.index]), [['pre', 0], ['pre', 1]]);
+      for (const k of ['rewrite_acc', 'rephrase_acc', 'portability_acc'])
+        assert.ok(j.pre.means[k]! >= 0 && j.pre.means[k]! <= 1, `${k} = ${j.pre.means[k]}`);
+      const lines = readFileSync(out, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { phase: string; index: number; locality_predictions: number[][] });
+      assert.deepEqual(
+        lines.map((l) => [l.phase, l.index]),
+        [
+          ['pre', 0],
+          ['pre', 1],
+        ],
+      );
       assert.equal(lines[0]!.locality_predictions.length, 1);
 
       const bad = lmedit('eval', 'metrics', '--model', modelDir('stories260K'), '--data', data, '--limit', '0');

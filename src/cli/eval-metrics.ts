@@ -68,8 +68,10 @@ interface Settings {
 
 function validate(o: MetricsFlags): Settings {
   if (!o.data) throw new Error('--data FILE.json is required (ZsRE, CounterFact or EasyEdit records)');
-  if (!EVAL_ORDERS.includes(o.order as EvalOrder)) throw new Error(`--order must be one of ${EVAL_ORDERS.join(', ')}, got "${o.order}"`);
-  if (o.edited && o.method) throw new Error('give either --edited DIR (an already edited model) or --method (edit here), not both');
+  if (!EVAL_ORDERS.includes(o.order as EvalOrder))
+    throw new Error(`--order must be one of ${EVAL_ORDERS.join(', ')}, got "${o.order}"`);
+  if (o.edited && o.method)
+    throw new Error('give either --edited DIR (an already edited model) or --method (edit here), not both');
   if (!o.method && (o.preset || o.hparams)) throw new Error(`${o.preset ? '--preset' : '--hparams'} needs --method`);
   if (o.preset && o.hparams) throw new Error('give either --preset or --hparams, not both');
   const seed = intFlag('--seed', o.seed, 0, 0);
@@ -105,7 +107,9 @@ function readRequests(s: Settings): EditRequest[] {
 export function registerMetricsCommand(evalCmd: Command): void {
   evalCmd
     .command('metrics')
-    .description('editing metrics (reliability, generalization, locality, portability, fluency, CounterFact) before and after edits')
+    .description(
+      'editing metrics (reliability, generalization, locality, portability, fluency, CounterFact) before and after edits',
+    )
     .option('--model <dir|hub-id>', 'the unedited model (default: stories260K from ../shared)')
     .option('--tokenizer <path>', 'tokenizer file or folder')
     .option('--data <file.json>', 'ZsRE / CounterFact / EasyEdit records (required)')
@@ -141,7 +145,9 @@ async function runMetrics(o: MetricsFlags): Promise<void> {
       const edited = loadModel(o.edited);
       try {
         if (edited.config.vocabSize !== model.config.vocabSize) {
-          throw new Error(`--edited ${o.edited}: vocabulary ${edited.config.vocabSize} differs from the model's ${model.config.vocabSize}`);
+          throw new Error(
+            `--edited ${o.edited}: vocabulary ${edited.config.vocabSize} differs from the model's ${model.config.vocabSize}`,
+          );
         }
         log(`pre on ${dir}, post on ${o.edited}, ${requests.length} request(s)`);
         ev = evaluateEditedModel(model, edited, tokenizer, requests, { ...s.metrics, method: null, batchSize: s.batchSize });
@@ -182,14 +188,22 @@ async function runMetrics(o: MetricsFlags): Promise<void> {
   if (o.out) log(`wrote per-record metrics to ${o.out}`);
 }
 
-function withoutRecords(ev: EditingEvaluation): Omit<EditingEvaluation, 'pre' | 'post'> & { pre: Omit<MetricSet, 'records'>; post: Omit<MetricSet, 'records'> | null } {
+function withoutRecords(
+  ev: EditingEvaluation,
+): Omit<EditingEvaluation, 'pre' | 'post'> & { pre: Omit<MetricSet, 'records'>; post: Omit<MetricSet, 'records'> | null } {
   const strip = ({ records: _, ...rest }: MetricSet) => rest;
   return { ...ev, pre: strip(ev.pre), post: ev.post ? strip(ev.post) : null };
 }
 
 /** One JSON line per record and phase, each carrying the protocol metadata. */
 function writeRecords(path: string, ev: EditingEvaluation): void {
-  const meta = { method: ev.method, evalOrder: ev.evalOrder, batchSize: ev.batchSize, numEdits: ev.numEdits, metricsVersion: ev.metricsVersion };
+  const meta = {
+    method: ev.method,
+    evalOrder: ev.evalOrder,
+    batchSize: ev.batchSize,
+    numEdits: ev.numEdits,
+    metricsVersion: ev.metricsVersion,
+  };
   const lines = [
     ...ev.pre.records.map((r) => JSON.stringify({ phase: 'pre', ...meta, ...r })),
     ...(ev.post?.records ?? []).map((r) => JSON.stringify({ phase: 'post', ...meta, ...r })),
@@ -210,8 +224,16 @@ const ROWS: [string, string][] = [
 /** The summary table: one row per metric, pre and post columns. */
 export function formatSummary(ev: EditingEvaluation, model: string): string {
   const fmt = (x: number | null | undefined): string => (typeof x === 'number' ? x.toFixed(4) : '-');
-  const what = ev.evalOrder === 'pre-only' ? 'pre metrics only' : ev.evalOrder === 'edited-model' ? 'pre vs an edited model' : `${ev.method}, order ${ev.evalOrder}, batch size ${ev.batchSize}, ${ev.numEdits} edit(s)`;
-  const lines = [`editing metrics on ${model}: ${what}, ${ev.numRequests} request(s)`, `${'metric'.padEnd(26)}${'pre'.padStart(10)}${'post'.padStart(10)}`];
+  const what =
+    ev.evalOrder === 'pre-only'
+      ? 'pre metrics only'
+      : ev.evalOrder === 'edited-model'
+        ? 'pre vs an edited model'
+        : `${ev.method}, order ${ev.evalOrder}, batch size ${ev.batchSize}, ${ev.numEdits} edit(s)`;
+  const lines = [
+    `editing metrics on ${model}: ${what}, ${ev.numRequests} request(s)`,
+    `${'metric'.padEnd(26)}${'pre'.padStart(10)}${'post'.padStart(10)}`,
+  ];
   for (const [key, label] of ROWS) {
     const pre = ev.pre.means[key];
     const post = ev.post?.means[key];
@@ -225,6 +247,8 @@ export function formatSummary(ev: EditingEvaluation, model: string): string {
       lines.push(`${`CounterFact ${k}`.padEnd(26)}${fmt(cfPre?.[k]).padStart(10)}${fmt(cfPost?.[k]).padStart(10)}`);
     }
   }
-  lines.push(`time: pre ${ev.seconds.pre.toFixed(1)} s, edits ${ev.seconds.edit.toFixed(1)} s, post ${ev.seconds.post.toFixed(1)} s`);
+  lines.push(
+    `time: pre ${ev.seconds.pre.toFixed(1)} s, edits ${ev.seconds.edit.toFixed(1)} s, post ${ev.seconds.post.toFixed(1)} s`,
+  );
   return lines.join('\n');
 }

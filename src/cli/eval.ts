@@ -41,7 +41,10 @@ interface EvalFlags {
 }
 
 /** `--data TASK=FILE` (the paper's format, or .parquet) and `--data-source hub` into task data. */
-async function resolveTaskData(tasks: readonly Task[], o: EvalFlags): Promise<Pick<TaskEvalOptions, 'dataFiles' | 'dataContent'>> {
+async function resolveTaskData(
+  tasks: readonly Task[],
+  o: EvalFlags,
+): Promise<Pick<TaskEvalOptions, 'dataFiles' | 'dataContent'>> {
   const dataFiles: Partial<Record<TaskName, string>> = {};
   const dataContent: Partial<Record<TaskName, { content: string; source: string }>> = {};
   for (const spec of o.data) {
@@ -87,11 +90,19 @@ export function formatSummary(results: readonly TaskResult[], ppl: PerplexityRes
     ];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const out = [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
-  if (limited) out.push('', 'paper: the script\'s value with its hard-coded denominator (1319, 2489, ...); paper (subset): the same count over the examples scored.');
+  if (limited)
+    out.push(
+      '',
+      "paper: the script's value with its hard-coded denominator (1319, 2489, ...); paper (subset): the same count over the examples scored.",
+    );
   for (const r of results) {
-    if (r.values['exception']) out.push(`${r.task}: the paper's script raises ${String(r.values['exception'])} on these generations (reported as such, not as a number)`);
+    if (r.values['exception'])
+      out.push(
+        `${r.task}: the paper's script raises ${String(r.values['exception'])} on these generations (reported as such, not as a number)`,
+      );
   }
   if (ppl) out.push('', `WikiText-2 perplexity ${ppl.perplexity.toFixed(3)} (${ppl.tokens} tokens, window ${ppl.window})`);
   return out.join('\n');
@@ -100,7 +111,10 @@ export function formatSummary(results: readonly TaskResult[], ppl: PerplexityRes
 async function runEval(o: EvalFlags): Promise<void> {
   const tasks = parseTaskList(o.tasks);
   const data = await resolveTaskData(tasks, o);
-  const { model, tokenizer, dir } = await openModel(o.model ?? defaultModelDir(), { dtype: o.dtype, ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}) });
+  const { model, tokenizer, dir } = await openModel(o.model ?? defaultModelDir(), {
+    dtype: o.dtype,
+    ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
+  });
   const opts = {
     ...(o.limit !== undefined ? { limit: o.limit } : {}),
     seed: o.seed,
@@ -127,7 +141,9 @@ async function runEval(o: EvalFlags): Promise<void> {
     ppl = perplexity(model, tokenizer, readDataFile(file, 'WikiText-2'), { maxTokens: o.pplTokens });
   }
   const { dataFiles, dataContent, ...rest } = opts;
-  const sources = Object.fromEntries(tasks.map((t) => [t.name, dataContent?.[t.name]?.source ?? dataFiles?.[t.name] ?? join(dataDir(), t.dataFile)]));
+  const sources = Object.fromEntries(
+    tasks.map((t) => [t.name, dataContent?.[t.name]?.source ?? dataFiles?.[t.name] ?? join(dataDir(), t.dataFile)]),
+  );
   const meta = { model: dir, tasks: tasks.map((t) => t.name), data: sources, ...rest };
   if (o.out) {
     mkdirSync(o.out, { recursive: true });
@@ -150,19 +166,49 @@ export function registerEvalCommands(program: Command): void {
     .description("evaluate a model on the paper's eight general-ability tasks (subcommands: metrics, rescore)")
     .option('--model <dir|hub-id>', 'model directory or hub id (default: the built-in default model)')
     .option('--tokenizer <path>', 'tokenizer file or folder (default: beside the model)')
-    .option('--dtype <dtype>', 'weight storage: float32, bfloat16, float16, keep', choiceOption(['float32', 'bfloat16', 'float16', 'keep'] as const), 'float32')
+    .option(
+      '--dtype <dtype>',
+      'weight storage: float32, bfloat16, float16, keep',
+      choiceOption(['float32', 'bfloat16', 'float16', 'keep'] as const),
+      'float32',
+    )
     .option('--tasks <list>', 'all, or a comma list of gsm8k,rte,nq-open,boolq,mutual,samsum,conll2003,sst2', 'all')
     .option('--limit <n>', 'a seeded subset of n examples per task (the same every time)', intOption(1))
     .option('--seed <n>', 'seed of the subset', intOption(0), 0)
-    .option('--scorer <mode>', 'paper (the original scripts), clean (corrected metrics) or both', choiceOption(['paper', 'clean', 'both'] as const), 'both')
-    .option('--script <variant>', "which paper script: before (unedited model) or after (edited model)", choiceOption(['before', 'after'] as const), 'before')
+    .option(
+      '--scorer <mode>',
+      'paper (the original scripts), clean (corrected metrics) or both',
+      choiceOption(['paper', 'clean', 'both'] as const),
+      'both',
+    )
+    .option(
+      '--script <variant>',
+      'which paper script: before (unedited model) or after (edited model)',
+      choiceOption(['before', 'after'] as const),
+      'before',
+    )
     .option('--batch-size <n>', 'prompts generated together', intOption(1, 1024), 8)
-    .option('--context-policy <p>', `prompts longer than the context: ${CONTEXT_POLICIES.join(', ')}`, choiceOption(CONTEXT_POLICIES), 'keep-end')
+    .option(
+      '--context-policy <p>',
+      `prompts longer than the context: ${CONTEXT_POLICIES.join(', ')}`,
+      choiceOption(CONTEXT_POLICIES),
+      'keep-end',
+    )
     .option('--out <dir>', 'write results.jsonl and predictions.jsonl here')
     .option('--perplexity', 'also measure WikiText-2 perplexity')
     .option('--ppl-tokens <n>', 'token budget of the perplexity', intOption(1), 4096)
-    .option('--data <task=file>', 'a task\'s data file (the paper\'s format, or the hub\'s .parquet); repeatable', (v: string, acc: string[]) => [...acc, v], [])
-    .option('--data-source <src>', 'where task data comes from when no --data: shared (the paper\'s files, LMEDIT_DATA) or hub (parquet from the Hugging Face hub)', choiceOption(['shared', 'hub'] as const), 'shared')
+    .option(
+      '--data <task=file>',
+      "a task's data file (the paper's format, or the hub's .parquet); repeatable",
+      (v: string, acc: string[]) => [...acc, v],
+      [],
+    )
+    .option(
+      '--data-source <src>',
+      "where task data comes from when no --data: shared (the paper's files, LMEDIT_DATA) or hub (parquet from the Hugging Face hub)",
+      choiceOption(['shared', 'hub'] as const),
+      'shared',
+    )
     .option('--json', 'print one JSON object instead of the table')
     .option('--no-progress', 'no progress display')
     .action(runEval);

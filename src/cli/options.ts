@@ -9,7 +9,8 @@ export function intOption(min = 1, max = Number.MAX_SAFE_INTEGER): (v: string) =
   return (v) => {
     if (!/^-?\d+$/.test(v.trim())) throw new InvalidArgumentError(`expected an integer, got "${v}"`);
     const n = Number(v);
-    if (!Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer in [${min}, ${max}], got ${v}`);
+    if (!Number.isSafeInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`expected an integer in [${min}, ${max}], got ${v}`);
     return n;
   };
 }
@@ -17,7 +18,8 @@ export function intOption(min = 1, max = Number.MAX_SAFE_INTEGER): (v: string) =
 /** One of `choices`. */
 export function choiceOption<C extends string>(choices: readonly C[]): (v: string) => C {
   return (v) => {
-    if (!(choices as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected one of ${choices.join(', ')}, got "${v}"`);
+    if (!(choices as readonly string[]).includes(v))
+      throw new InvalidArgumentError(`expected one of ${choices.join(', ')}, got "${v}"`);
     return v as C;
   };
 }

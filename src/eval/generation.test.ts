@@ -16,7 +16,19 @@ function randomPrompts(rng: T.Rng, n: number, vocab: number, maxLen: number): nu
 
 describe('generateBatched', () => {
   test('equals one-at-a-time greedy generation on a tiny GPT-2 (odd sizes, EOS stops)', () => {
-    const model = randomModel({ model_type: 'gpt2', vocab_size: 37, n_embd: 24, n_layer: 2, n_head: 3, n_positions: 64, eos_token_id: 5, layer_norm_epsilon: 1e-5 }, { std: 0.4, seed: Date.now() % 1000 });
+    const model = randomModel(
+      {
+        model_type: 'gpt2',
+        vocab_size: 37,
+        n_embd: 24,
+        n_layer: 2,
+        n_head: 3,
+        n_positions: 64,
+        eos_token_id: 5,
+        layer_norm_epsilon: 1e-5,
+      },
+      { std: 0.4, seed: Date.now() % 1000 },
+    );
     const prompts = randomPrompts(new T.Rng(Date.now() % 7919), 11, 37, 13);
     for (const bs of [1, 3, 8]) {
       const batched = generateBatched(model, prompts, { maxNewTokens: 7, batchSize: bs });
@@ -41,7 +53,10 @@ describe('generateBatched', () => {
   });
 
   test('over-long prompts are truncated and still generate within the context', () => {
-    const model = randomModel({ model_type: 'gpt2', vocab_size: 19, n_embd: 8, n_layer: 1, n_head: 2, n_positions: 16, layer_norm_epsilon: 1e-5 }, { seed: 3 });
+    const model = randomModel(
+      { model_type: 'gpt2', vocab_size: 19, n_embd: 8, n_layer: 1, n_head: 2, n_positions: 16, layer_norm_epsilon: 1e-5 },
+      { seed: 3 },
+    );
     const long = Array.from({ length: 40 }, (_, i) => i % 19);
     const [g, s] = generateBatched(model, [long, [1, 2, 3]], { maxNewTokens: 4 });
     assert.equal(g!.truncated, true);
@@ -56,10 +71,19 @@ describe('generateBatched', () => {
 
   test('equals one-at-a-time generation on stories260K', { skip: skipNoShared }, async () => {
     const { model, tokenizer } = await openModel(modelDir('stories260K'));
-    const texts = ['Once upon a time', 'Tom had a big red', 'Lily liked to play with her', 'The sun', 'One day, a little girl named Sue went to the park with her mom and', 'He'];
+    const texts = [
+      'Once upon a time',
+      'Tom had a big red',
+      'Lily liked to play with her',
+      'The sun',
+      'One day, a little girl named Sue went to the park with her mom and',
+      'He',
+    ];
     const prompts = texts.map((t) => tokenizer.encode(t));
     const batched = generateBatched(model, prompts, { maxNewTokens: 12, batchSize: 4 });
-    prompts.forEach((p, i) => assert.deepEqual(batched[i]!.generatedIds, generate(model, [p], { maxNewTokens: 12 }).tokens[0], texts[i]));
+    prompts.forEach((p, i) =>
+      assert.deepEqual(batched[i]!.generatedIds, generate(model, [p], { maxNewTokens: 12 }).tokens[0], texts[i]),
+    );
     model.dispose();
   });
 });

@@ -31,9 +31,16 @@ export interface FitResult {
 }
 
 /** Fit prompt ids into `maxPositions - maxNewTokens` positions under `policy`. */
-export function fitToContext(ids: readonly number[], maxPositions: number, maxNewTokens: number, policy: ContextPolicy, bosId: number | null): FitResult {
+export function fitToContext(
+  ids: readonly number[],
+  maxPositions: number,
+  maxNewTokens: number,
+  policy: ContextPolicy,
+  bosId: number | null,
+): FitResult {
   const room = maxPositions - maxNewTokens;
-  if (room < 1) throw new Error(`max_new_tokens ${maxNewTokens} leaves no room for a prompt in a context of ${maxPositions} positions`);
+  if (room < 1)
+    throw new Error(`max_new_tokens ${maxNewTokens} leaves no room for a prompt in a context of ${maxPositions} positions`);
   if (ids.length <= room) return { ids: [...ids], truncated: false, skipped: false };
   if (policy === 'skip') return { ids: [], truncated: true, skipped: true };
   if (policy === 'keep-start') return { ids: ids.slice(0, room), truncated: true, skipped: false };
@@ -70,14 +77,24 @@ export interface Generation {
  * Greedy continuations of many prompts, in the order given.
  * @example const [g] = generateBatched(model, [tok.encode('Q: 2+2? A:')], { maxNewTokens: 5 });
  */
-export function generateBatched(model: CausalLM, prompts: readonly (readonly number[])[], opts: BatchGenerateOptions): Generation[] {
+export function generateBatched(
+  model: CausalLM,
+  prompts: readonly (readonly number[])[],
+  opts: BatchGenerateOptions,
+): Generation[] {
   const bs = opts.batchSize ?? 8;
   if (!Number.isInteger(bs) || bs < 1) throw new Error(`batch size must be a positive integer, got ${bs}`);
   const cfg = model.config;
   const policy = opts.contextPolicy ?? 'keep-end';
   const fitted = prompts.map((p, i) => {
     if (p.length === 0) throw new Error(`prompt ${i} has no tokens`);
-    return fitToContext(p, cfg.maxPositions, opts.maxNewTokens, policy, opts.bosTokenId === undefined ? cfg.bosTokenId : opts.bosTokenId);
+    return fitToContext(
+      p,
+      cfg.maxPositions,
+      opts.maxNewTokens,
+      policy,
+      opts.bosTokenId === undefined ? cfg.bosTokenId : opts.bosTokenId,
+    );
   });
   const out: Generation[] = fitted.map((f) => ({
     promptIds: f.ids,

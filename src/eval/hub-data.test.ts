@@ -42,7 +42,10 @@ describe('task data from parquet', () => {
       { name: 'answer', data: ['2+3=<<2+3=5>>5\n#### 5'], type: 'STRING' },
     ]);
     const gsm = TASKS.gsm8k.parse(await taskFileFromParquet('gsm8k', g), g, 'paper');
-    assert.equal(TASKS.gsm8k.items(gsm[0], 0)[0]!.prompt, "Q: What is 2+3? A:Let's think step by step. 2+3=<<2+3=5>>5\n Therefore, the answer (arabic numerals) is:");
+    assert.equal(
+      TASKS.gsm8k.items(gsm[0], 0)[0]!.prompt,
+      "Q: What is 2+3? A:Let's think step by step. 2+3=<<2+3=5>>5\n Therefore, the answer (arabic numerals) is:",
+    );
     const b = writeParquet(dir, 'boolq.parquet', [
       { name: 'question', data: ['is the sky blue', 'is fire cold'], type: 'STRING' },
       { name: 'answer', data: [true, false], type: 'BOOLEAN' },
@@ -51,20 +54,41 @@ describe('task data from parquet', () => {
     assert.equal(TASKS.boolq.parse(await taskFileFromParquet('boolq', b), b, 'clean').length, 2);
     const rows = [2163, 2164, 2165].map((idx) => ({ sentence1: `A ${idx}.`, sentence2: `B ${idx}.`, label: idx % 2, idx }));
     const tsv = rowsToTaskFile('rte', rows, 'rte.parquet');
-    assert.equal(tsv, 'index\tsentence1\tsentence2\tlabel\n0\tA 2163.\tB 2163.\tnot_entailment\n1\tA 2165.\tB 2165.\tnot_entailment\n');
+    assert.equal(
+      tsv,
+      'index\tsentence1\tsentence2\tlabel\n0\tA 2163.\tB 2163.\tnot_entailment\n1\tA 2165.\tB 2165.\tnot_entailment\n',
+    );
     assert.equal(TASKS.rte.parse(tsv, 'rte.parquet', 'paper').length, 2);
   });
 
   test('CoNLL-2003 (lists of tokens and tag ids) becomes blocks with IOB2 tags', async () => {
     const path = writeParquet(dir, 'conll.parquet', [
-      { name: 'tokens', data: [['EU', 'rejects', 'German', 'call'], ['Peter', 'Blackburn']] },
-      { name: 'ner_tags', data: [[3, 0, 7, 0], [1, 2]] },
+      {
+        name: 'tokens',
+        data: [
+          ['EU', 'rejects', 'German', 'call'],
+          ['Peter', 'Blackburn'],
+        ],
+      },
+      {
+        name: 'ner_tags',
+        data: [
+          [3, 0, 7, 0],
+          [1, 2],
+        ],
+      },
     ]);
     const content = await taskFileFromParquet('conll2003', path);
-    assert.equal(content, 'EU X X B-ORG\nrejects X X O\nGerman X X B-MISC\ncall X X O\n\nPeter X X B-PER\nBlackburn X X I-PER\n\n');
+    assert.equal(
+      content,
+      'EU X X B-ORG\nrejects X X O\nGerman X X B-MISC\ncall X X O\n\nPeter X X B-PER\nBlackburn X X I-PER\n\n',
+    );
     const blocks = TASKS.conll2003.parse(content, path, 'paper');
     assert.equal(blocks.length, 2);
-    assert.equal(TASKS.conll2003.items(blocks[1], 1)[0]!.prompt, 'Please identify Person Entity from the given text. Text: Peter Blackburn Entity:');
+    assert.equal(
+      TASKS.conll2003.items(blocks[1], 1)[0]!.prompt,
+      'Please identify Person Entity from the given text. Text: Peter Blackburn Entity:',
+    );
   });
 
   test('bad parquet and missing columns name the file and row; tasks without a hub copy say why', async () => {

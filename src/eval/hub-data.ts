@@ -25,10 +25,23 @@ export interface HubSource {
 /** Default hub sources (dataset repos and parquet paths as the hub lays them out). */
 export const HUB_SOURCES: Partial<Record<TaskName, HubSource>> = {
   gsm8k: { repo: 'openai/gsm8k', file: 'main/test-00000-of-00001.parquet', differences: 'none known (1319 rows)' },
-  rte: { repo: 'nyu-mll/glue', file: 'rte/train-00000-of-00001.parquet', differences: 'the paper drops GLUE idx 2164; so does lmedit' },
-  boolq: { repo: 'google/boolq', file: 'data/validation-00000-of-00001.parquet', differences: 'no `title` column (unused by the prompt)' },
+  rte: {
+    repo: 'nyu-mll/glue',
+    file: 'rte/train-00000-of-00001.parquet',
+    differences: 'the paper drops GLUE idx 2164; so does lmedit',
+  },
+  boolq: {
+    repo: 'google/boolq',
+    file: 'data/validation-00000-of-00001.parquet',
+    differences: 'no `title` column (unused by the prompt)',
+  },
   sst2: { repo: 'nyu-mll/glue', file: 'sst2/validation-00000-of-00001.parquet', differences: 'none known (872 rows)' },
-  samsum: { repo: 'Samsung/samsum', file: 'samsum/test/0000.parquet', revision: 'refs/convert/parquet', differences: '819 rows; the paper has 818' },
+  samsum: {
+    repo: 'Samsung/samsum',
+    file: 'samsum/test/0000.parquet',
+    revision: 'refs/convert/parquet',
+    differences: '819 rows; the paper has 818',
+  },
   conll2003: {
     repo: 'eriktks/conll2003',
     file: 'conll2003/validation/0000.parquet',
@@ -39,7 +52,8 @@ export const HUB_SOURCES: Partial<Record<TaskName, HubSource>> = {
 
 /** Tasks whose paper data has no hub equivalent, and why. */
 export const NO_HUB_SOURCE: Partial<Record<TaskName, string>> = {
-  'nq-open': "the paper's prompts contain a generated background passage that ships only with the paper's data (nq_open on the hub has questions and answers only)",
+  'nq-open':
+    "the paper's prompts contain a generated background passage that ships only with the paper's data (nq_open on the hub has questions and answers only)",
   mutual: "the paper's MuTual files (dev_{i}.txt) have no parquet copy on the hub",
 };
 
@@ -53,7 +67,8 @@ function field(row: Row, names: readonly string[], where: string): unknown {
 function text(row: Row, names: readonly string[], where: string): string {
   const v = field(row, names, where);
   if (typeof v !== 'string') throw new Error(`${where}: column "${names[0]}" is not a string`);
-  if (/[\t\n]/.test(v) && where.includes('tsv')) throw new Error(`${where}: a tab or newline inside "${names[0]}" cannot be written as a TSV field`);
+  if (/[\t\n]/.test(v) && where.includes('tsv'))
+    throw new Error(`${where}: a tab or newline inside "${names[0]}" cannot be written as a TSV field`);
   return v;
 }
 
@@ -72,14 +87,23 @@ export function rowsToTaskFile(task: TaskName, rows: readonly Row[], source: str
   const where = (i: number, kind = ''): string => `${source} row ${i}${kind}`;
   switch (task) {
     case 'gsm8k':
-      return rows.map((r, i) => JSON.stringify({ question: text(r, ['question'], where(i)), answer: text(r, ['answer'], where(i)) })).join('\n') + '\n';
+      return (
+        rows
+          .map((r, i) => JSON.stringify({ question: text(r, ['question'], where(i)), answer: text(r, ['answer'], where(i)) }))
+          .join('\n') + '\n'
+      );
     case 'boolq':
       return (
         rows
           .map((r, i) => {
             const a = field(r, ['answer', 'label'], where(i));
             const answer = typeof a === 'boolean' ? a : Number(a) === 1;
-            return JSON.stringify({ question: text(r, ['question'], where(i)), title: 'title' in r ? String(r['title']) : '', answer, passage: text(r, ['passage'], where(i)) });
+            return JSON.stringify({
+              question: text(r, ['question'], where(i)),
+              title: 'title' in r ? String(r['title']) : '',
+              answer,
+              passage: text(r, ['passage'], where(i)),
+            });
           })
           .join('\n') + '\n'
       );
@@ -91,14 +115,27 @@ export function rowsToTaskFile(task: TaskName, rows: readonly Row[], source: str
         if (idx === 2164 && 'idx' in r) return; // the paper's file omits GLUE RTE train idx 2164
         const l = field(r, ['label'], where(i));
         const label = typeof l === 'string' ? l : Number(l) === 0 ? 'entailment' : 'not_entailment';
-        lines.push([k++, text(r, ['sentence1'], where(i, ' (tsv)')), text(r, ['sentence2'], where(i, ' (tsv)')), label].join('\t'));
+        lines.push(
+          [k++, text(r, ['sentence1'], where(i, ' (tsv)')), text(r, ['sentence2'], where(i, ' (tsv)')), label].join('\t'),
+        );
       });
       return lines.join('\n') + '\n';
     }
     case 'sst2':
-      return ['sentence\tlabel', ...rows.map((r, i) => `${text(r, ['sentence'], where(i, ' (tsv)'))}\t${int(r, ['label'], where(i))}`)].join('\n') + '\n';
+      return (
+        [
+          'sentence\tlabel',
+          ...rows.map((r, i) => `${text(r, ['sentence'], where(i, ' (tsv)'))}\t${int(r, ['label'], where(i))}`),
+        ].join('\n') + '\n'
+      );
     case 'samsum':
-      return JSON.stringify(rows.map((r, i) => ({ id: String(field(r, ['id'], where(i))), summary: text(r, ['summary'], where(i)), dialogue: text(r, ['dialogue'], where(i)) })));
+      return JSON.stringify(
+        rows.map((r, i) => ({
+          id: String(field(r, ['id'], where(i))),
+          summary: text(r, ['summary'], where(i)),
+          dialogue: text(r, ['dialogue'], where(i)),
+        })),
+      );
     case 'conll2003':
       return rows
         .map((r, i) => {
@@ -108,7 +145,11 @@ export function rowsToTaskFile(task: TaskName, rows: readonly Row[], source: str
             throw new Error(`${where(i)}: "tokens" and "ner_tags" must be lists of equal length`);
           }
           // POS and chunk columns are not read by the task; 'X' keeps the 4-column layout
-          return tokens.map((t, j) => `${String(t)} X X ${typeof tags[j] === 'string' ? tags[j] : NER_TAGS[Number(tags[j])] ?? 'O'}`).join('\n') + '\n\n';
+          return (
+            tokens
+              .map((t, j) => `${String(t)} X X ${typeof tags[j] === 'string' ? tags[j] : (NER_TAGS[Number(tags[j])] ?? 'O')}`)
+              .join('\n') + '\n\n'
+          );
         })
         .join('');
     default:
@@ -135,9 +176,21 @@ export async function taskFileFromParquet(task: TaskName, path: string): Promise
 }
 
 /** A task's data from its default hub source (downloaded into the HF cache once). */
-export async function taskFileFromHub(task: TaskName, opts: ResolveModelOptions = {}): Promise<{ content: string; source: string; differences: string }> {
+export async function taskFileFromHub(
+  task: TaskName,
+  opts: ResolveModelOptions = {},
+): Promise<{ content: string; source: string; differences: string }> {
   const src = HUB_SOURCES[task];
-  if (!src) throw new Error(`${task} has no hub source: ${NO_HUB_SOURCE[task] ?? 'unknown task'}; use the paper's file (LMEDIT_DATA)`);
-  const path = await resolveHubFile(src.repo, src.file, { ...opts, repoType: 'dataset', ...(src.revision ? { revision: src.revision } : {}) });
-  return { content: await taskFileFromParquet(task, path), source: `hf://datasets/${src.repo}/${src.file}`, differences: src.differences };
+  if (!src)
+    throw new Error(`${task} has no hub source: ${NO_HUB_SOURCE[task] ?? 'unknown task'}; use the paper's file (LMEDIT_DATA)`);
+  const path = await resolveHubFile(src.repo, src.file, {
+    ...opts,
+    repoType: 'dataset',
+    ...(src.revision ? { revision: src.revision } : {}),
+  });
+  return {
+    content: await taskFileFromParquet(task, path),
+    source: `hf://datasets/${src.repo}/${src.file}`,
+    differences: src.differences,
+  };
 }

@@ -324,7 +324,10 @@ export function cleanAnswerRun<E, A extends string | number | boolean>(
   predictOf: (text: string) => A | null,
   goldOf: (example: E) => { shown: unknown; compare: A | null },
   same: (predicted: A, gold: A) => boolean = (a, b) => a === b,
-): { score(item: { exampleIndex: number }, text: string): Record<string, unknown>; aggregate(): { primary: number | null; values: Record<string, unknown> } } {
+): {
+  score(item: { exampleIndex: number }, text: string): Record<string, unknown>;
+  aggregate(): { primary: number | null; values: Record<string, unknown> };
+} {
   let correct = 0;
   let valid = 0;
   let n = 0;

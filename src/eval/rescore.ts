@@ -132,7 +132,9 @@ export function rescore(opts: RescoreOptions): RescoreResult {
   });
   // paper: the scripts decode the tokenizer's own encoding of the prompt (LLaMA: with its BOS)
   const texts = lines.map((line, i) =>
-    mode === 'paper' ? paperText(tok, tok.encode(items[i]!.prompt), line.continuation_ids, line.pad_tokens ?? 0) : cleanText(tok, line.continuation_ids),
+    mode === 'paper'
+      ? paperText(tok, tok.encode(items[i]!.prompt), line.continuation_ids, line.pad_tokens ?? 0)
+      : cleanText(tok, line.continuation_ids),
   );
   const { outcomes, aggregate } = scoreInOrder(run, items, texts);
   const cases: RescoreCase[] = lines.map((line, i) =>

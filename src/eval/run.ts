@@ -10,7 +10,15 @@ import { loadTaskExamples } from './data.js';
 import { generateBatched, type ContextPolicy, type Generation } from './generation.js';
 import { cleanText, paperText } from './text.js';
 import { scoreInOrder } from './score-items.js';
-import { type CleanOptions, type Outcome, type ScorerMode, type ScriptVariant, type Task, type TaskItem, type TaskName } from './tasks/types.js';
+import {
+  type CleanOptions,
+  type Outcome,
+  type ScorerMode,
+  type ScriptVariant,
+  type Task,
+  type TaskItem,
+  type TaskName,
+} from './tasks/types.js';
 
 export type ScorerChoice = ScorerMode | 'both';
 
@@ -100,7 +108,11 @@ const num = (v: unknown): number => (typeof v === 'number' ? v : NaN);
  * (e.g. GSM8K correct/n instead of correct/1319). The NLI, CDQA and SA scripts already divide
  * by the counters they saw, and NER has no hard-coded total.
  */
-export function paperValueOnSubset(task: TaskName, agg: { primary: number | null; values: Record<string, unknown> }, n: number): number | null {
+export function paperValueOnSubset(
+  task: TaskName,
+  agg: { primary: number | null; values: Record<string, unknown> },
+  n: number,
+): number | null {
   if (agg.primary === null) return null;
   const v = agg.values;
   switch (task) {
@@ -130,7 +142,9 @@ function prepare(task: Task, modes: ScorerMode[], opts: TaskEvalOptions): Prepar
   let indices: number[] | null = null;
   for (const mode of modes) {
     const given = opts.dataContent?.[task.name];
-    const ex = given ? task.parse(given.content, given.source, mode) : loadTaskExamples(task, mode, opts.dataFiles?.[task.name]).examples;
+    const ex = given
+      ? task.parse(given.content, given.source, mode)
+      : loadTaskExamples(task, mode, opts.dataFiles?.[task.name]).examples;
     examples[mode] = ex;
     indices ??= opts.limit !== undefined ? seededSubset(ex.length, opts.limit, opts.seed ?? 0) : ex.map((_, i) => i);
     items[mode] = indices.flatMap((i) => task.items(ex[i], i, opts.clean));
@@ -148,7 +162,8 @@ export function evaluateTasks(
   tasks: readonly Task[],
   opts: TaskEvalOptions = {},
 ): { results: TaskResult[]; predictions: PredictionRecord[] } {
-  if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit < 1)) throw new Error(`limit must be a positive integer, got ${opts.limit}`);
+  if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit < 1))
+    throw new Error(`limit must be a positive integer, got ${opts.limit}`);
   const scorer = opts.scorer ?? 'both';
   const modes: ScorerMode[] = scorer === 'both' ? ['paper', 'clean'] : [scorer];
   const variant = opts.variant ?? 'before';
@@ -169,7 +184,8 @@ export function evaluateTasks(
         maxNewTokens: p.task.maxNewTokens,
         ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
         ...(opts.contextPolicy ? { contextPolicy: opts.contextPolicy } : {}),
-        onProgress: (done, _total, generatedTokens) => opts.onProgress?.({ task: p.task.name, done: before + done, total: -1, generatedTokens }),
+        onProgress: (done, _total, generatedTokens) =>
+          opts.onProgress?.({ task: p.task.name, done: before + done, total: -1, generatedTokens }),
       },
     );
     before += promptTexts.length;
@@ -178,7 +194,9 @@ export function evaluateTasks(
     for (const mode of modes) {
       const items = p.items[mode]!;
       const itemGens = items.map((it) => gens[unique.get(it.prompt)!]!);
-      const texts = itemGens.map((g) => (mode === 'paper' ? paperText(tok, g.promptIds, g.generatedIds) : cleanText(tok, g.generatedIds)));
+      const texts = itemGens.map((g) =>
+        mode === 'paper' ? paperText(tok, g.promptIds, g.generatedIds) : cleanText(tok, g.generatedIds),
+      );
       const run = mode === 'paper' ? p.task.paper(p.examples[mode]!, variant) : p.task.clean(p.examples[mode]!, opts.clean);
       const { outcomes, crashes, aggregate } = scoreInOrder(run, items, texts);
       items.forEach((it, i) => {

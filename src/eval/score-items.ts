@@ -6,7 +6,11 @@ import { ScriptCrash, type Aggregate, type Outcome, type ScoringRun, type TaskIt
  * `{ predict, raises }`, and the aggregate becomes the crash (the script stops there): `exception`
  * is the first crash's Python error and every other value is null, never a number.
  */
-export function scoreInOrder(run: ScoringRun, items: readonly TaskItem[], texts: readonly string[]): { outcomes: Outcome[]; crashes: number; aggregate: Aggregate } {
+export function scoreInOrder(
+  run: ScoringRun,
+  items: readonly TaskItem[],
+  texts: readonly string[],
+): { outcomes: Outcome[]; crashes: number; aggregate: Aggregate } {
   let firstCrash: ScriptCrash | null = null;
   let crashes = 0;
   const outcomes = items.map((item, i) => {
@@ -21,7 +25,11 @@ export function scoreInOrder(run: ScoringRun, items: readonly TaskItem[], texts:
   });
   const crash = firstCrash as ScriptCrash | null; // assigned inside the callback
   const agg = run.aggregate();
-  const aggregate = crash ? { primary: null, values: { ...Object.fromEntries(Object.keys(agg.values).map((k) => [k, null])), exception: crash.pythonError } } : agg;
+  const aggregate = crash
+    ? {
+        primary: null,
+        values: { ...Object.fromEntries(Object.keys(agg.values).map((k) => [k, null])), exception: crash.pythonError },
+      }
+    : agg;
   return { outcomes, crashes, aggregate };
 }
-

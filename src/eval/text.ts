@@ -30,7 +30,13 @@ export function legacyCleanup(s: string): string {
  * The paper's T. `padTokens` left pads (the scripts' `padding="max_length"`) only prepend the pad
  * token's text; no score depends on them except ODQA's first word.
  */
-export function paperText(tok: Tokenizer, promptIds: readonly number[], generatedIds: readonly number[], padTokens = 0, padId?: number): string {
+export function paperText(
+  tok: Tokenizer,
+  promptIds: readonly number[],
+  generatedIds: readonly number[],
+  padTokens = 0,
+  padId?: number,
+): string {
   const pad = padTokens > 0 ? tok.decode([padId ?? tok.padId ?? tok.eosId ?? 0]).repeat(padTokens) : '';
   return pad + legacyCleanup(tok.decode([...promptIds, ...generatedIds]));
 }

@@ -10,7 +10,14 @@ import { randomModel } from '../../models/testing.js';
 import type { CausalLM } from '../../models/types.js';
 import type { Tokenizer } from '../../tokenizer/index.js';
 import { modelDir, skipNoShared } from '../../../test/golden/shared.js';
-import { aggregateCounterFact, answerNlls, counterfactCase, encodeAnswer, harmonicMean, type PrefixAnswer } from './counterfact.js';
+import {
+  aggregateCounterFact,
+  answerNlls,
+  counterfactCase,
+  encodeAnswer,
+  harmonicMean,
+  type PrefixAnswer,
+} from './counterfact.js';
 import { pieceTokenizer } from './testing.js';
 
 const close = (a: number | null, b: number, tol = 1e-12) => assert.ok(a !== null && Math.abs(a - b) <= tol, `${a} vs ${b}`);
@@ -39,8 +46,24 @@ describe('CounterFact aggregation', () => {
   });
 
   test('over cases: average per case first, then over cases; S = harmonic mean', () => {
-    const a = counterfactCase({ rewrite: [{ new: 1, true: 2 }], paraphrase: [{ new: 1, true: 2 }, { new: 3, true: 2 }], neighborhood: [{ new: 2, true: 1 }] });
-    const b = counterfactCase({ rewrite: [{ new: 3, true: 2 }], paraphrase: [{ new: 1, true: 2 }], neighborhood: [{ new: 2, true: 1 }, { new: 1, true: 2 }, { new: 1, true: 2 }, { new: 1, true: 2 }] });
+    const a = counterfactCase({
+      rewrite: [{ new: 1, true: 2 }],
+      paraphrase: [
+        { new: 1, true: 2 },
+        { new: 3, true: 2 },
+      ],
+      neighborhood: [{ new: 2, true: 1 }],
+    });
+    const b = counterfactCase({
+      rewrite: [{ new: 3, true: 2 }],
+      paraphrase: [{ new: 1, true: 2 }],
+      neighborhood: [
+        { new: 2, true: 1 },
+        { new: 1, true: 2 },
+        { new: 1, true: 2 },
+        { new: 1, true: 2 },
+      ],
+    });
     const s = aggregateCounterFact([a, b]);
     // ES: (1 + 0) / 2; PS: (0.5 + 1) / 2 (not 2 of 3 pooled); NS: (1 + 0.25) / 2
     assert.equal(s.ES, 0.5);
@@ -59,7 +82,11 @@ describe('CounterFact aggregation', () => {
     assert.equal(s.ES, 1);
     assert.equal(s.PS, null);
     assert.equal(s.S, null);
-    const b = counterfactCase({ rewrite: [{ new: 2, true: 1 }], paraphrase: [{ new: 1, true: 2 }], neighborhood: [{ new: 2, true: 1 }] });
+    const b = counterfactCase({
+      rewrite: [{ new: 2, true: 1 }],
+      paraphrase: [{ new: 1, true: 2 }],
+      neighborhood: [{ new: 2, true: 1 }],
+    });
     const s2 = aggregateCounterFact([a, b]);
     assert.equal(s2.ES, 0.5);
     assert.equal(s2.PS, 1);
@@ -72,10 +99,15 @@ function assertNllsMatchScoring(model: CausalLM, tok: Tokenizer, items: PrefixAn
   const one = answerNlls(model, tok, items, { batchSize: 1 });
   items.forEach((it, i) => {
     // scoreContinuations with batch size 1 runs each row alone (float32 log-softmax)
-    const [r] = scoreContinuations(model, [{ prompt: tok.encode(it.prefix), continuation: encodeAnswer(tok, it.answer) }], { batchSize: 1 });
+    const [r] = scoreContinuations(model, [{ prompt: tok.encode(it.prefix), continuation: encodeAnswer(tok, it.answer) }], {
+      batchSize: 1,
+    });
     const want = -r!.logprob / r!.tokenLogprobs.length;
     assert.ok(Math.abs(batched[i]! - want) <= 1e-4 * Math.max(1, Math.abs(want)), `item ${i}: ${batched[i]} vs ${want}`);
-    assert.ok(Math.abs(batched[i]! - one[i]!) <= 1e-5 * Math.max(1, Math.abs(want)), `item ${i}: batched ${batched[i]} vs alone ${one[i]}`);
+    assert.ok(
+      Math.abs(batched[i]! - one[i]!) <= 1e-5 * Math.max(1, Math.abs(want)),
+      `item ${i}: batched ${batched[i]} vs alone ${one[i]}`,
+    );
   });
 }
 
@@ -90,7 +122,18 @@ describe('answer NLLs: batched = one row at a time', () => {
   test('random GPT-2; answer tokens are encode(" " + a) without BOS', () => {
     const tok = pieceTokenizer([' ', ...'abcdefghijklmnopqrstuvwxyz'], { bos: false });
     assert.deepEqual(encodeAnswer(tok, 'ab'), [2, 3, 4]);
-    const model = randomModel({ model_type: 'gpt2', vocab_size: tok.vocabSize, n_embd: 16, n_layer: 2, n_head: 2, n_positions: 128, layer_norm_epsilon: 1e-5 }, { std: 0.3, seed: 5 });
+    const model = randomModel(
+      {
+        model_type: 'gpt2',
+        vocab_size: tok.vocabSize,
+        n_embd: 16,
+        n_layer: 2,
+        n_head: 2,
+        n_positions: 128,
+        layer_norm_epsilon: 1e-5,
+      },
+      { std: 0.3, seed: 5 },
+    );
     assertNllsMatchScoring(model, tok, ITEMS);
     model.dispose();
   });
@@ -99,7 +142,11 @@ describe('answer NLLs: batched = one row at a time', () => {
     const { model, tokenizer } = await openModel(modelDir('stories260K'));
     // " car" is one piece after the prompt (no BOS, no doubled dummy space)
     assert.equal(encodeAnswer(tokenizer, 'car').length, tokenizer.encode(' car', { addBos: false, dummyPrefix: 'never' }).length);
-    const items = [...ITEMS, { prefix: 'Once upon a time, there was a little', answer: 'girl' }, { prefix: 'Once upon a time, there was a little', answer: 'tower' }];
+    const items = [
+      ...ITEMS,
+      { prefix: 'Once upon a time, there was a little', answer: 'girl' },
+      { prefix: 'Once upon a time, there was a little', answer: 'tower' },
+    ];
     assertNllsMatchScoring(model, tokenizer, items);
     const [girl, tower] = answerNlls(model, tokenizer, items.slice(-2));
     assert.ok(girl! < tower!, `NLL girl ${girl} vs tower ${tower}`);

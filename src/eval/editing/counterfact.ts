@@ -32,20 +32,30 @@ export function encodeAnswer(tok: Tokenizer, answer: string): number[] {
  * Mean per-token NLL of each answer after its prefix, from batched forward passes.
  * @example answerNlls(model, tok, [{ prefix: 'The Eiffel Tower is in', answer: 'Paris' }]) // [0.42]
  */
-export function answerNlls(model: CausalLM, tok: Tokenizer, items: readonly PrefixAnswer[], opts: { batchSize?: number } = {}): number[] {
+export function answerNlls(
+  model: CausalLM,
+  tok: Tokenizer,
+  items: readonly PrefixAnswer[],
+  opts: { batchSize?: number } = {},
+): number[] {
   const enc = items.map((it) => ({ prefix: tok.encode(it.prefix), answer: encodeAnswer(tok, it.answer) }));
   enc.forEach((e, i) => {
     if (e.prefix.length === 0) throw new Error(`prefix "${items[i]!.prefix}" encodes to no tokens`);
   });
   const out = items.map(() => NaN);
-  forEachRowLogits(model, enc.map((e) => [...e.prefix, ...e.answer]), opts.batchSize ?? DEFAULT_EVAL_BATCH, (i, at) => {
-    const { prefix, answer } = enc[i]!;
-    let lp = 0;
-    answer.forEach((a, j) => {
-      lp += logProbOf(at(prefix.length + j - 1), a);
-    });
-    out[i] = -lp / answer.length;
-  });
+  forEachRowLogits(
+    model,
+    enc.map((e) => [...e.prefix, ...e.answer]),
+    opts.batchSize ?? DEFAULT_EVAL_BATCH,
+    (i, at) => {
+      const { prefix, answer } = enc[i]!;
+      let lp = 0;
+      answer.forEach((a, j) => {
+        lp += logProbOf(at(prefix.length + j - 1), a);
+      });
+      out[i] = -lp / answer.length;
+    },
+  );
   return out;
 }
 
@@ -68,7 +78,11 @@ export interface CounterFactCase {
 const mean = (xs: readonly number[]): number => (xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : NaN);
 
 /** A case's metrics from the NLLs of its rewrite, paraphrase and neighborhood prompts. */
-export function counterfactCase(nlls: { rewrite: readonly TargetNlls[]; paraphrase: readonly TargetNlls[]; neighborhood: readonly TargetNlls[] }): CounterFactCase {
+export function counterfactCase(nlls: {
+  rewrite: readonly TargetNlls[];
+  paraphrase: readonly TargetNlls[];
+  neighborhood: readonly TargetNlls[];
+}): CounterFactCase {
   const pNew = (x: TargetNlls) => Math.exp(-x.new);
   const pTrue = (x: TargetNlls) => Math.exp(-x.true);
   return {
@@ -110,5 +124,14 @@ export function aggregateCounterFact(cases: readonly CounterFactCase[]): Counter
   const ES = over('es');
   const PS = over('ps');
   const NS = over('ns');
-  return { ES, PS, NS, EM: over('em'), PM: over('pm'), NM: over('nm'), S: ES !== null && PS !== null && NS !== null ? harmonicMean([ES, PS, NS]) : null, cases: cases.length };
+  return {
+    ES,
+    PS,
+    NS,
+    EM: over('em'),
+    PM: over('pm'),
+    NM: over('nm'),
+    S: ES !== null && PS !== null && NS !== null ? harmonicMean([ES, PS, NS]) : null,
+    cases: cases.length,
+  };
 }

@@ -31,8 +31,21 @@ const REQUESTS: EditRequest[] = [
     ],
     portability: [{ prompt: 'Tom drove his big red', ground_truth: 'car' }],
   },
-  { prompt: 'Lily liked to play with her', subject: 'Lily', target_new: 'dog', ground_truth: 'doll', rephrase_prompts: ['Every day Lily liked to play with her'], locality: [{ prompt: 'The sun was shining and', ground_truth: 'the birds sang' }] },
-  { prompt: 'Sue saw a big', subject: 'Sue', target_new: 'tree', rephrase_prompts: ['One day Sue saw a big'], locality: [{ prompt: 'The cat sat on the', ground_truth: 'mat' }] },
+  {
+    prompt: 'Lily liked to play with her',
+    subject: 'Lily',
+    target_new: 'dog',
+    ground_truth: 'doll',
+    rephrase_prompts: ['Every day Lily liked to play with her'],
+    locality: [{ prompt: 'The sun was shining and', ground_truth: 'the birds sang' }],
+  },
+  {
+    prompt: 'Sue saw a big',
+    subject: 'Sue',
+    target_new: 'tree',
+    rephrase_prompts: ['One day Sue saw a big'],
+    locality: [{ prompt: 'The cat sat on the', ground_truth: 'mat' }],
+  },
 ];
 
 describe('evaluation orders on stories260K with ROME', { skip: skipNoShared }, () => {
@@ -42,7 +55,14 @@ describe('evaluation orders on stories260K with ROME', { skip: skipNoShared }, (
   const runs = new Map<string, EditingEvaluation>();
   const run = (order: 'post-each' | 'post-all' | 'single', requests = REQUESTS, fluency = false): EditingEvaluation => {
     const snaps = snapshotParams(model);
-    const ev = evaluateEdits(model, rome, requests, hp, { tokenizer: tok, seed: 0 }, { order, metrics: { exactMatch: true, fluency } });
+    const ev = evaluateEdits(
+      model,
+      rome,
+      requests,
+      hp,
+      { tokenizer: tok, seed: 0 },
+      { order, metrics: { exactMatch: true, fluency } },
+    );
     assertParamsUnchanged(model, snaps, `not restored after ${order}`);
     return ev;
   };
@@ -62,7 +82,14 @@ describe('evaluation orders on stories260K with ROME', { skip: skipNoShared }, (
       assert.equal(ev.batchSize, 1);
       assert.equal(ev.numEdits, 3);
       assert.equal(ev.numRequests, 3);
-      assert.deepEqual(ev.post!.records.map((r) => [r.index, r.edit]), [[0, 0], [1, 1], [2, 2]]);
+      assert.deepEqual(
+        ev.post!.records.map((r) => [r.index, r.edit]),
+        [
+          [0, 0],
+          [1, 1],
+          [2, 2],
+        ],
+      );
       assert.equal(ev.pre.records[0]!.case_id, 'tom');
       assert.equal(ev.pre.records[0]!.locality_predictions!.length, 2);
     }
@@ -71,7 +98,8 @@ describe('evaluation orders on stories260K with ROME', { skip: skipNoShared }, (
   test('pre metrics are the same under every order; the edits work', () => {
     const each = runs.get('post-each')!;
     // only the post-each run sampled fluency texts
-    const withoutFluency = (m: Record<string, number | null>) => Object.fromEntries(Object.entries(m).filter(([k]) => k !== 'ngram_entropy'));
+    const withoutFluency = (m: Record<string, number | null>) =>
+      Object.fromEntries(Object.entries(m).filter(([k]) => k !== 'ngram_entropy'));
     for (const ev of runs.values()) assert.deepEqual(withoutFluency(ev.pre.means), withoutFluency(each.pre.means));
     assert.deepEqual(runs.get('single')!.pre.records, runs.get('post-all')!.pre.records);
     assert.ok(each.post!.means.rewrite_acc! > each.pre.means.rewrite_acc!, 'ROME raises reliability');
@@ -106,14 +134,35 @@ describe('evaluation orders on stories260K with ROME', { skip: skipNoShared }, (
     const pre = evaluateUnedited(model, tok, REQUESTS);
     assert.equal(pre.evalOrder, 'pre-only');
     assert.equal(pre.post, null);
-    assert.throws(() => evaluateEdits(model, rome, REQUESTS, hp, { tokenizer: tok }, { order: 'nope' as 'single' }), /evaluation order must be one of/);
+    assert.throws(
+      () => evaluateEdits(model, rome, REQUESTS, hp, { tokenizer: tok }, { order: 'nope' as 'single' }),
+      /evaluation order must be one of/,
+    );
   });
 
   test('ZsRE, CounterFact and EasyEdit flat records evaluate as they map', () => {
-    const zsre = recordsToRequests(JSON.parse(readFileSync(sharedPath('data', 'zsre', 'zsre_mend_eval_portability_gpt4.json'), 'utf8')).slice(0, 2), 'zsre');
-    const flat = recordsToRequests(JSON.parse(readFileSync(sharedPath('data', 'counterfact', 'counterfact-val.json'), 'utf8')).slice(0, 2), 'cf');
+    const zsre = recordsToRequests(
+      JSON.parse(readFileSync(sharedPath('data', 'zsre', 'zsre_mend_eval_portability_gpt4.json'), 'utf8')).slice(0, 2),
+      'zsre',
+    );
+    const flat = recordsToRequests(
+      JSON.parse(readFileSync(sharedPath('data', 'counterfact', 'counterfact-val.json'), 'utf8')).slice(0, 2),
+      'cf',
+    );
     const rome = recordsToRequests(
-      [{ case_id: 7, requested_rewrite: { prompt: 'The mother tongue of {} is', subject: 'Danielle Darrieux', target_new: { str: 'English' }, target_true: { str: 'French' } }, paraphrase_prompts: ['Danielle Darrieux spoke', 'Darrieux, Danielle spoke'], neighborhood_prompts: ['Michel Rocard is a native speaker of', 'Jean Gabin spoke'] }],
+      [
+        {
+          case_id: 7,
+          requested_rewrite: {
+            prompt: 'The mother tongue of {} is',
+            subject: 'Danielle Darrieux',
+            target_new: { str: 'English' },
+            target_true: { str: 'French' },
+          },
+          paraphrase_prompts: ['Danielle Darrieux spoke', 'Darrieux, Danielle spoke'],
+          neighborhood_prompts: ['Michel Rocard is a native speaker of', 'Jean Gabin spoke'],
+        },
+      ],
       'counterfact',
     );
     const z = evaluatePre(model, tok, zsre).records[0]!;

@@ -11,7 +11,13 @@ import type { CausalLM } from '../../models/types.js';
 import type { Tokenizer } from '../../tokenizer/index.js';
 import { runEdits } from '../../edit/runner.js';
 import type { EditContext, EditMethod, EditRequest, EditResult } from '../../edit/types.js';
-import { aggregateCounterFact, answerNlls, counterfactCase, type CounterFactCase, type CounterFactSummary } from './counterfact.js';
+import {
+  aggregateCounterFact,
+  answerNlls,
+  counterfactCase,
+  type CounterFactCase,
+  type CounterFactSummary,
+} from './counterfact.js';
 import { fluency, recordSeed } from './fluency.js';
 import { DEFAULT_EVAL_BATCH } from './forward.js';
 import { localityAgreement, localityPredictions } from './locality.js';
@@ -135,7 +141,11 @@ export function computeMetrics(
 
   const records: RecordMetrics[] = requests.map((r, k) => {
     const ref = refs[k]!;
-    const rec: RecordMetrics = { index: indices[k]!, ...(r.case_id !== undefined ? { case_id: r.case_id } : {}), rewrite_acc: acc[ref.rewrite]! };
+    const rec: RecordMetrics = {
+      index: indices[k]!,
+      ...(r.case_id !== undefined ? { case_id: r.case_id } : {}),
+      rewrite_acc: acc[ref.rewrite]!,
+    };
     if (ref.rephrase.length) {
       rec.rephrase_accs = ref.rephrase.map((i) => acc[i]!);
       rec.rephrase_acc = meanOf(rec.rephrase_accs);
@@ -176,11 +186,16 @@ export function computeMetrics(
   if (opts.counterfact !== false) addCounterFact(model, tok, requests, records, bs);
 
   if (opts.fluency) {
-    const f = fluency(model, tok, requests.map((r) => r.prompt), {
-      maxLen: opts.fluencyMaxLen ?? 100,
-      seeds: records.map((rec) => recordSeed(opts.seed ?? 0, rec.index)),
-      ...bs,
-    });
+    const f = fluency(
+      model,
+      tok,
+      requests.map((r) => r.prompt),
+      {
+        maxLen: opts.fluencyMaxLen ?? 100,
+        seeds: records.map((rec) => recordSeed(opts.seed ?? 0, rec.index)),
+        ...bs,
+      },
+    );
     records.forEach((rec, k) => {
       rec.ngram_entropy = f.entropies[k]!;
       rec.fluency_text = f.texts[k]!;
@@ -190,7 +205,13 @@ export function computeMetrics(
 }
 
 /** ES/PS/NS and magnitudes for the requests that carry a ground_truth. */
-function addCounterFact(model: CausalLM, tok: Tokenizer, requests: readonly EditRequest[], records: RecordMetrics[], bs: { batchSize: number }): void {
+function addCounterFact(
+  model: CausalLM,
+  tok: Tokenizer,
+  requests: readonly EditRequest[],
+  records: RecordMetrics[],
+  bs: { batchSize: number },
+): void {
   const items: { prefix: string; answer: string }[] = [];
   const cases: { k: number; rewrite: number[]; paraphrase: number[]; neighborhood: number[] }[] = [];
   requests.forEach((r, k) => {
@@ -199,27 +220,53 @@ function addCounterFact(model: CausalLM, tok: Tokenizer, requests: readonly Edit
       items.push({ prefix, answer: r.target_new }, { prefix, answer: r.ground_truth! });
       return items.length - 2;
     };
-    cases.push({ k, rewrite: [both(r.prompt)], paraphrase: (r.rephrase_prompts ?? []).map(both), neighborhood: neighborhoodProbes(r).map((p) => both(p.prompt)) });
+    cases.push({
+      k,
+      rewrite: [both(r.prompt)],
+      paraphrase: (r.rephrase_prompts ?? []).map(both),
+      neighborhood: neighborhoodProbes(r).map((p) => both(p.prompt)),
+    });
   });
   if (!cases.length) return;
   const nll = answerNlls(model, tok, items, bs);
   const pairOf = (i: number) => ({ new: nll[i]!, true: nll[i + 1]! });
   for (const c of cases) {
-    const cf = counterfactCase({ rewrite: c.rewrite.map(pairOf), paraphrase: c.paraphrase.map(pairOf), neighborhood: c.neighborhood.map(pairOf) });
-    records[c.k]!.counterfact = { es: finite(cf.es), ps: finite(cf.ps), ns: finite(cf.ns), em: finite(cf.em), pm: finite(cf.pm), nm: finite(cf.nm) };
+    const cf = counterfactCase({
+      rewrite: c.rewrite.map(pairOf),
+      paraphrase: c.paraphrase.map(pairOf),
+      neighborhood: c.neighborhood.map(pairOf),
+    });
+    records[c.k]!.counterfact = {
+      es: finite(cf.es),
+      ps: finite(cf.ps),
+      ns: finite(cf.ns),
+      em: finite(cf.em),
+      pm: finite(cf.pm),
+      nm: finite(cf.nm),
+    };
   }
 }
 
 /** Means of every scalar metric, and the CounterFact summary. */
 export function summarize(records: RecordMetrics[]): MetricSet {
-  const keys = ['rewrite_acc', 'rephrase_acc', 'locality_acc', 'portability_acc', 'rewrite_exact', 'rephrase_exact', 'ngram_entropy'] as const;
+  const keys = [
+    'rewrite_acc',
+    'rephrase_acc',
+    'locality_acc',
+    'portability_acc',
+    'rewrite_exact',
+    'rephrase_exact',
+    'ngram_entropy',
+  ] as const;
   const means: Record<string, number | null> = {};
   for (const k of keys) if (records.some((r) => r[k] !== undefined)) means[k] = meanOf(records.map((r) => r[k]));
   const set: MetricSet = { records, means };
   const cf = records.filter((r) => r.counterfact).map((r) => r.counterfact!);
   if (cf.length) {
     const nan = (x: number | null): number => x ?? NaN;
-    set.counterfact = aggregateCounterFact(cf.map((c) => ({ es: nan(c.es), ps: nan(c.ps), ns: nan(c.ns), em: nan(c.em), pm: nan(c.pm), nm: nan(c.nm) })));
+    set.counterfact = aggregateCounterFact(
+      cf.map((c) => ({ es: nan(c.es), ps: nan(c.ps), ns: nan(c.ns), em: nan(c.em), pm: nan(c.pm), nm: nan(c.nm) })),
+    );
   }
   return set;
 }
@@ -227,16 +274,36 @@ export function summarize(records: RecordMetrics[]): MetricSet {
 const seconds = (t0: number): number => (Date.now() - t0) / 1000;
 
 /** Pre metrics of every request on the (unedited) model, locality predictions recorded. */
-export function evaluatePre(model: CausalLM, tok: Tokenizer, requests: readonly EditRequest[], opts: MetricOptions = {}): MetricSet {
+export function evaluatePre(
+  model: CausalLM,
+  tok: Tokenizer,
+  requests: readonly EditRequest[],
+  opts: MetricOptions = {},
+): MetricSet {
   return summarize(computeMetrics(model, tok, requests, [...requests.keys()], opts));
 }
 
 /** Pre metrics only (no edit): an EditingEvaluation with `post` null. */
-export function evaluateUnedited(model: CausalLM, tok: Tokenizer, requests: readonly EditRequest[], opts: MetricOptions = {}): EditingEvaluation {
+export function evaluateUnedited(
+  model: CausalLM,
+  tok: Tokenizer,
+  requests: readonly EditRequest[],
+  opts: MetricOptions = {},
+): EditingEvaluation {
   const t0 = Date.now();
   const pre = evaluatePre(model, tok, requests, opts);
   const s = seconds(t0);
-  return { method: null, evalOrder: 'pre-only', batchSize: 1, numEdits: 0, numRequests: requests.length, metricsVersion: EDIT_METRICS_VERSION, pre, post: null, seconds: { pre: s, edit: 0, post: 0, total: s } };
+  return {
+    method: null,
+    evalOrder: 'pre-only',
+    batchSize: 1,
+    numEdits: 0,
+    numRequests: requests.length,
+    metricsVersion: EDIT_METRICS_VERSION,
+    pre,
+    post: null,
+    seconds: { pre: s, edit: 0, post: 0, total: s },
+  };
 }
 
 /**
@@ -294,7 +361,8 @@ export function evaluateEdits<H>(
   ctx: EditContext,
   opts: EvaluateEditsOptions,
 ): EditingEvaluation {
-  if (!EVAL_ORDERS.includes(opts.order)) throw new Error(`evaluation order must be one of ${EVAL_ORDERS.join(', ')}, got "${String(opts.order)}"`);
+  if (!EVAL_ORDERS.includes(opts.order))
+    throw new Error(`evaluation order must be one of ${EVAL_ORDERS.join(', ')}, got "${String(opts.order)}"`);
   if (requests.length === 0) throw new Error('evaluateEdits: no requests');
   const tok = ctx.tokenizer;
   const m = opts.metrics ?? {};
@@ -309,7 +377,14 @@ export function evaluateEdits<H>(
   const measure = (from: number, n: number): RecordMetrics[] => {
     const t = Date.now();
     const idx = Array.from({ length: n }, (_, j) => from + j);
-    const recs = computeMetrics(model, tok, idx.map((i) => requests[i]!), idx, m, pre.records);
+    const recs = computeMetrics(
+      model,
+      tok,
+      idx.map((i) => requests[i]!),
+      idx,
+      m,
+      pre.records,
+    );
     recs.forEach((r) => (r.edit = Math.floor(r.index / bs))); // runEdits cuts consecutive chunks
     postSecs += seconds(t);
     return recs;

@@ -20,7 +20,13 @@ function checkSampler(model: CausalLM, tok: Tokenizer, prompts: string[], maxLen
   const seeds = prompts.map((_, i) => recordSeed(3, i));
   const batched = sampleTopK(model, ids, { maxLen, seeds, batchSize: 3 });
   ids.forEach((p, i) => {
-    const alone = generate(model, [p], { maxNewTokens: Math.max(0, maxLen - p.length), doSample: true, topK: 5, seed: seeds[i]!, eosTokenId: null });
+    const alone = generate(model, [p], {
+      maxNewTokens: Math.max(0, maxLen - p.length),
+      doSample: true,
+      topK: 5,
+      seed: seeds[i]!,
+      eosTokenId: null,
+    });
     assert.deepEqual(batched[i], alone.tokens[0], `row ${i}`);
     assert.equal(p.length + batched[i]!.length, Math.max(maxLen, p.length));
   });
@@ -35,7 +41,18 @@ function checkSampler(model: CausalLM, tok: Tokenizer, prompts: string[], maxLen
 describe('fluency sampling', () => {
   test('random GPT-2: batched rows = each row alone; prompts at or over maxLen get nothing', () => {
     const tok = pieceTokenizer([' ', '.', ...'abcdefghijklmnopqrstuvwxyz'], { bos: false });
-    const model = randomModel({ model_type: 'gpt2', vocab_size: tok.vocabSize, n_embd: 16, n_layer: 2, n_head: 2, n_positions: 128, layer_norm_epsilon: 1e-5 }, { std: 0.3, seed: 2 });
+    const model = randomModel(
+      {
+        model_type: 'gpt2',
+        vocab_size: tok.vocabSize,
+        n_embd: 16,
+        n_layer: 2,
+        n_head: 2,
+        n_positions: 128,
+        layer_norm_epsilon: 1e-5,
+      },
+      { std: 0.3, seed: 2 },
+    );
     checkSampler(model, tok, ['the cat', 'a', 'a much longer prompt than the others', 'dog', 'x y z'], 24);
     const [none] = sampleTopK(model, [tok.encode('abcdef')], { maxLen: 4, seeds: [0] });
     assert.deepEqual(none, []);

@@ -37,7 +37,8 @@ export function recordSeed(base: number, index: number): number {
  */
 export function sampleTopK(model: CausalLM, prompts: readonly (readonly number[])[], opts: FluencyOptions): number[][] {
   const maxLen = opts.maxLen ?? 100;
-  if (opts.seeds.length !== prompts.length) throw new Error(`sampleTopK: ${opts.seeds.length} seeds for ${prompts.length} prompts`);
+  if (opts.seeds.length !== prompts.length)
+    throw new Error(`sampleTopK: ${opts.seeds.length} seeds for ${prompts.length} prompts`);
   const out: number[][] = prompts.map(() => []);
   const order = lengthOrder(prompts);
   const bs = opts.batchSize ?? DEFAULT_EVAL_BATCH;
@@ -49,7 +50,15 @@ export function sampleTopK(model: CausalLM, prompts: readonly (readonly number[]
     const { tokens } = generate(
       model,
       batch.map((i) => prompts[i]!),
-      { maxNewTokens: steps, maxNewTokensPerRow: want, doSample: true, topK: opts.topK ?? 5, seeds: batch.map((i) => opts.seeds[i]!), eosTokenId: null, padTokenId: padIdOf(model) },
+      {
+        maxNewTokens: steps,
+        maxNewTokensPerRow: want,
+        doSample: true,
+        topK: opts.topK ?? 5,
+        seeds: batch.map((i) => opts.seeds[i]!),
+        eosTokenId: null,
+        padTokenId: padIdOf(model),
+      },
     );
     batch.forEach((i, b) => (out[i] = tokens[b]!));
   }
@@ -68,7 +77,12 @@ export function cleanGeneration(text: string, tok: Tokenizer): string {
  * Sampled texts (prompt included) for each prompt and their n-gram entropies.
  * @example fluency(model, tok, ['Tom had a big red'], { seeds: [recordSeed(0, 0)] }).entropies[0]
  */
-export function fluency(model: CausalLM, tok: Tokenizer, prompts: readonly string[], opts: FluencyOptions): { texts: string[]; entropies: number[] } {
+export function fluency(
+  model: CausalLM,
+  tok: Tokenizer,
+  prompts: readonly string[],
+  opts: FluencyOptions,
+): { texts: string[]; entropies: number[] } {
   const ids = prompts.map((p) => tok.encode(p));
   const gen = sampleTopK(model, ids, opts);
   const texts = ids.map((p, i) => cleanGeneration(tok.decode([...p, ...gen[i]!], { skipSpecialTokens: true }), tok));

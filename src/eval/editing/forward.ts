@@ -35,7 +35,8 @@ export function forEachRowLogits(
   batchSize: number,
   visit: (index: number, logitsAt: LogitsAt) => void,
 ): void {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`evaluation batch size must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new Error(`evaluation batch size must be a positive integer, got ${batchSize}`);
   rows.forEach((r, i) => {
     if (r.length === 0) throw new Error(`row ${i} has no tokens`);
   });
@@ -46,7 +47,10 @@ export function forEachRowLogits(
     const batch = order.slice(s, s + batchSize);
     T.noGrad(() =>
       T.tidy(() => {
-        const { ids, mask } = leftPad(batch.map((i) => rows[i]!), pad); // [B, L]
+        const { ids, mask } = leftPad(
+          batch.map((i) => rows[i]!),
+          pad,
+        ); // [B, L]
         const L = ids.shape[1]!;
         const { logits } = model.forward({ ids, attentionMask: mask }); // [B, L, V]
         const data = T.cast(logits!, 'float32').storage as Float32Array; // contiguous copy

@@ -4,7 +4,15 @@
  * probabilities) and the evaluation orders of §2 over any editing method.
  */
 export { DEFAULT_EVAL_BATCH, forEachRowLogits, argmax, logProbOf, padIdOf, type LogitsAt } from './forward.js';
-export { encodePair, answerPredictions, accuracyOf, tokenAccuracy, generationExactMatch, type PromptTarget, type EncodedPair } from './token-accuracy.js';
+export {
+  encodePair,
+  answerPredictions,
+  accuracyOf,
+  tokenAccuracy,
+  generationExactMatch,
+  type PromptTarget,
+  type EncodedPair,
+} from './token-accuracy.js';
 export { localityPredictions, localityAgreement } from './locality.js';
 export {
   encodeAnswer,

@@ -27,7 +27,8 @@ const PROBES: PromptAnswer[] = [
 function perturb(model: CausalLM, scale: number): Map<string, T.Snapshot> {
   const snaps = snapshotParams(model);
   const rng = new T.Rng(7);
-  for (const w of model.params.values()) T.noGrad(() => T.tidy(() => T.addInPlace(w, T.cast(rng.normal([...w.shape], scale), w.dtype))));
+  for (const w of model.params.values())
+    T.noGrad(() => T.tidy(() => T.addInPlace(w, T.cast(rng.normal([...w.shape], scale), w.dtype))));
   return snaps;
 }
 
@@ -59,7 +60,18 @@ describe('locality', () => {
 
   test('random GPT-2: 1.0 unedited, < 1 after a big random weight change', () => {
     const tok = pieceTokenizer([' ', ':', ...'abcdefghijklmnopqrstuvwxyz'], { bos: false });
-    const model = randomModel({ model_type: 'gpt2', vocab_size: tok.vocabSize, n_embd: 16, n_layer: 2, n_head: 2, n_positions: 128, layer_norm_epsilon: 1e-5 }, { std: 0.3, seed: 11 });
+    const model = randomModel(
+      {
+        model_type: 'gpt2',
+        vocab_size: tok.vocabSize,
+        n_embd: 16,
+        n_layer: 2,
+        n_head: 2,
+        n_positions: 128,
+        layer_norm_epsilon: 1e-5,
+      },
+      { std: 0.3, seed: 11 },
+    );
     checkLocality(model, tok);
     model.dispose();
   });

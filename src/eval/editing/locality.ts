@@ -10,7 +10,12 @@ import type { PromptAnswer } from '../../edit/types.js';
 import { answerPredictions, encodePair } from './token-accuracy.js';
 
 /** The model's argmax predictions at the answer positions of each probe (batched). */
-export function localityPredictions(model: CausalLM, tok: Tokenizer, probes: readonly PromptAnswer[], opts: { batchSize?: number } = {}): number[][] {
+export function localityPredictions(
+  model: CausalLM,
+  tok: Tokenizer,
+  probes: readonly PromptAnswer[],
+  opts: { batchSize?: number } = {},
+): number[][] {
   return answerPredictions(
     model,
     probes.map((p) => encodePair(tok, { prompt: p.prompt, answer: p.ground_truth })),

@@ -31,7 +31,7 @@ export function pieceTokenizer(pieces: readonly string[], opts: { bos?: boolean 
     encode(text: string, o: EncodeOptions = {}): number[] {
       const out: number[] = [];
       if ((o.addBos ?? (o.addSpecialTokens !== false && opts.bos !== false)) === true) out.push(1);
-      for (let i = 0; i < text.length; ) {
+      for (let i = 0; i < text.length;) {
         let len = Math.min(longest, text.length - i);
         while (len > 0 && !ids.has(text.slice(i, i + len))) len--;
         if (len === 0) i++;
@@ -43,7 +43,10 @@ export function pieceTokenizer(pieces: readonly string[], opts: { bos?: boolean 
       return out;
     },
     decode: (list: readonly number[], o: DecodeOptions = {}): string =>
-      list.filter((t) => !(o.skipSpecialTokens && t < 2)).map(decodeToken).join(''),
+      list
+        .filter((t) => !(o.skipSpecialTokens && t < 2))
+        .map(decodeToken)
+        .join(''),
     decodeToken,
     idToToken: (id: number) => vocab[id] ?? null,
     tokenToId: (t: string) => ids.get(t) ?? null,
@@ -55,7 +58,15 @@ export function pieceTokenizer(pieces: readonly string[], opts: { bos?: boolean 
  * V). Padding and positions are irrelevant to it, which is what makes hand computation easy.
  */
 export function bigramModel(vocabSize: number, table: (token: number) => number[]): CausalLM {
-  const base = randomModel({ model_type: 'gpt2', vocab_size: vocabSize, n_embd: 4, n_layer: 1, n_head: 1, n_positions: 256, layer_norm_epsilon: 1e-5 });
+  const base = randomModel({
+    model_type: 'gpt2',
+    vocab_size: vocabSize,
+    n_embd: 4,
+    n_layer: 1,
+    n_head: 1,
+    n_positions: 256,
+    layer_norm_epsilon: 1e-5,
+  });
   const { config, arch } = base;
   base.dispose();
   return {
@@ -66,7 +77,10 @@ export function bigramModel(vocabSize: number, table: (token: number) => number[
     forward(input: ForwardInput): ForwardOutput {
       const [B, Tn] = input.ids.shape as [number, number];
       const ids = input.ids.toArray();
-      const rows = input.logits === 'last' ? Array.from({ length: B }, (_, b) => [ids[b * Tn + Tn - 1]!]) : Array.from({ length: B }, (_, b) => ids.slice(b * Tn, (b + 1) * Tn));
+      const rows =
+        input.logits === 'last'
+          ? Array.from({ length: B }, (_, b) => [ids[b * Tn + Tn - 1]!])
+          : Array.from({ length: B }, (_, b) => ids.slice(b * Tn, (b + 1) * Tn));
       const data = new Float32Array(rows.length * rows[0]!.length * vocabSize);
       rows.flat().forEach((t, i) => data.set(table(t), i * vocabSize));
       const past = input.cache?.length ?? 0;

@@ -12,7 +12,14 @@ import type { CausalLM } from '../../models/types.js';
 import type { Tokenizer } from '../../tokenizer/index.js';
 import { modelDir, skipNoShared } from '../../../test/golden/shared.js';
 import { argmax } from './forward.js';
-import { accuracyOf, answerPredictions, encodePair, generationExactMatch, tokenAccuracy, type PromptTarget } from './token-accuracy.js';
+import {
+  accuracyOf,
+  answerPredictions,
+  encodePair,
+  generationExactMatch,
+  tokenAccuracy,
+  type PromptTarget,
+} from './token-accuracy.js';
 import { bigramModel, pieceTokenizer } from './testing.js';
 
 const LETTERS = 'abcdefghijklmnopqrstuvwxyz'.split('');
@@ -69,7 +76,10 @@ describe('teacher-forced token accuracy (hand-checked)', () => {
 
   test('an answer that adds no token gives NaN (the record is skipped)', () => {
     const noSpace = pieceTokenizer(LETTERS); // ' ' and '?' are dropped by this tokenizer
-    const acc = tokenAccuracy(alphabetModel(noSpace), noSpace, [{ prompt: 'ab', answer: '?' }, { prompt: 'ab', answer: 'cd' }]);
+    const acc = tokenAccuracy(alphabetModel(noSpace), noSpace, [
+      { prompt: 'ab', answer: '?' },
+      { prompt: 'ab', answer: 'cd' },
+    ]);
     assert.ok(Number.isNaN(acc[0]));
     assert.equal(acc[1], 1); // [BOS a b c d]: c after b, d after c
     assert.ok(Number.isNaN(accuracyOf({ ids: [1, 2], m: 2 }, [])));
@@ -78,7 +88,14 @@ describe('teacher-forced token accuracy (hand-checked)', () => {
   test('exact match by greedy generation of len(answer tokens)', () => {
     const noSpace = pieceTokenizer(LETTERS);
     const m = alphabetModel(noSpace);
-    assert.deepEqual(generationExactMatch(m, noSpace, [{ prompt: 'ab', answer: 'cd' }, { prompt: 'ab', answer: 'ce' }, { prompt: 'abc', answer: 'defg' }]), [1, 0, 1]);
+    assert.deepEqual(
+      generationExactMatch(m, noSpace, [
+        { prompt: 'ab', answer: 'cd' },
+        { prompt: 'ab', answer: 'ce' },
+        { prompt: 'abc', answer: 'defg' },
+      ]),
+      [1, 0, 1],
+    );
     // with the space the bigram never predicts, teacher forcing gives 1/3 but generation 0
     assert.deepEqual(generationExactMatch(model, tok, [{ prompt: 'ab', answer: 'cd' }]), [0]);
   });
@@ -102,14 +119,31 @@ function assertBatchedEqualsUnpadded(model: CausalLM, tok: Tokenizer, items: Pro
   pairs.forEach((p, i) => assert.deepEqual(batched[i], unpaddedPredictions(model, p.ids, p.m), `pair ${i}`));
   assert.deepEqual(tokenAccuracy(model, tok, items, { batchSize: 3 }), tokenAccuracy(model, tok, items, { batchSize: 1 }));
   // the greedy exact-match variant too
-  assert.deepEqual(generationExactMatch(model, tok, items, { batchSize: 4 }), generationExactMatch(model, tok, items, { batchSize: 1 }));
+  assert.deepEqual(
+    generationExactMatch(model, tok, items, { batchSize: 4 }),
+    generationExactMatch(model, tok, items, { batchSize: 1 }),
+  );
 }
 
 describe('batched with left padding = unpadded one at a time', () => {
   test('random GPT-2', () => {
     const tok = pieceTokenizer([' ', ...LETTERS], { bos: false });
-    const model = randomModel({ model_type: 'gpt2', vocab_size: tok.vocabSize, n_embd: 16, n_layer: 2, n_head: 2, n_positions: 128, layer_norm_epsilon: 1e-5 }, { std: 0.3, seed: 3 });
-    const preds = answerPredictions(model, ITEMS.map((p) => encodePair(tok, p)));
+    const model = randomModel(
+      {
+        model_type: 'gpt2',
+        vocab_size: tok.vocabSize,
+        n_embd: 16,
+        n_layer: 2,
+        n_head: 2,
+        n_positions: 128,
+        layer_norm_epsilon: 1e-5,
+      },
+      { std: 0.3, seed: 3 },
+    );
+    const preds = answerPredictions(
+      model,
+      ITEMS.map((p) => encodePair(tok, p)),
+    );
     assert.ok(new Set(preds.flat()).size > 3, 'the random model predicts varied tokens');
     assertBatchedEqualsUnpadded(model, tok, ITEMS);
     model.dispose();
@@ -117,7 +151,11 @@ describe('batched with left padding = unpadded one at a time', () => {
 
   test('stories260K (LLaMA, BOS + SentencePiece dummy prefix)', { skip: skipNoShared }, async () => {
     const { model, tokenizer } = await openModel(modelDir('stories260K'));
-    const items = [...ITEMS, { prompt: 'Tom had a big red', answer: 'car' }, { prompt: 'Once upon a time, there was a', answer: 'little girl named Lily' }];
+    const items = [
+      ...ITEMS,
+      { prompt: 'Tom had a big red', answer: 'car' },
+      { prompt: 'Once upon a time, there was a', answer: 'little girl named Lily' },
+    ];
     assertBatchedEqualsUnpadded(model, tokenizer, items);
     // the model knows its stories: "Once upon a time, there was a little girl named Lily" scores high
     const [acc] = tokenAccuracy(model, tokenizer, [items.at(-1)!]);

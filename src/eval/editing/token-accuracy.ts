@@ -37,12 +37,17 @@ export function encodePair(tok: Tokenizer, p: PromptTarget): EncodedPair {
 export function answerPredictions(model: CausalLM, pairs: readonly EncodedPair[], opts: { batchSize?: number } = {}): number[][] {
   const out: number[][] = pairs.map(() => []);
   const live = pairs.map((p, i) => (p.ids.length > p.m ? i : -1)).filter((i) => i >= 0);
-  forEachRowLogits(model, live.map((i) => pairs[i]!.ids), opts.batchSize ?? DEFAULT_EVAL_BATCH, (k, at) => {
-    const { ids, m } = pairs[live[k]!]!;
-    const preds: number[] = [];
-    for (let j = m; j < ids.length; j++) preds.push(argmax(at(j - 1)));
-    out[live[k]!] = preds;
-  });
+  forEachRowLogits(
+    model,
+    live.map((i) => pairs[i]!.ids),
+    opts.batchSize ?? DEFAULT_EVAL_BATCH,
+    (k, at) => {
+      const { ids, m } = pairs[live[k]!]!;
+      const preds: number[] = [];
+      for (let j = m; j < ids.length; j++) preds.push(argmax(at(j - 1)));
+      out[live[k]!] = preds;
+    },
+  );
   return out;
 }
 
@@ -62,7 +67,12 @@ export function accuracyOf(pair: EncodedPair, preds: readonly number[]): number 
  * Teacher-forced token accuracy of each pair (NaN for a pair whose answer adds no token).
  * @example tokenAccuracy(model, tok, [{ prompt: 'The capital of France is', answer: 'Paris' }]) // [1] if the model says Paris
  */
-export function tokenAccuracy(model: CausalLM, tok: Tokenizer, items: readonly PromptTarget[], opts: { batchSize?: number } = {}): number[] {
+export function tokenAccuracy(
+  model: CausalLM,
+  tok: Tokenizer,
+  items: readonly PromptTarget[],
+  opts: { batchSize?: number } = {},
+): number[] {
   const pairs = items.map((p) => encodePair(tok, p));
   const preds = answerPredictions(model, pairs, opts);
   return pairs.map((p, i) => accuracyOf(p, preds[i]!));
@@ -73,7 +83,12 @@ export function tokenAccuracy(model: CausalLM, tok: Tokenizer, items: readonly P
  * compare them with ids[m:] of the encoding {@link tokenAccuracy} scores. 1 or 0 per pair; NaN
  * when the answer adds no token. Batched with left padding.
  */
-export function generationExactMatch(model: CausalLM, tok: Tokenizer, items: readonly PromptTarget[], opts: { batchSize?: number } = {}): number[] {
+export function generationExactMatch(
+  model: CausalLM,
+  tok: Tokenizer,
+  items: readonly PromptTarget[],
+  opts: { batchSize?: number } = {},
+): number[] {
   const pairs = items.map((p) => encodePair(tok, p));
   const out = pairs.map(() => NaN);
   const live = pairs.map((p, i) => (p.ids.length > p.m ? i : -1)).filter((i) => i >= 0);
@@ -83,7 +98,11 @@ export function generationExactMatch(model: CausalLM, tok: Tokenizer, items: rea
   for (let s = 0; s < order.length; s += bs) {
     const batch = order.slice(s, s + bs);
     const want = batch.map((k) => pairs[live[k]!]!.ids.length - pairs[live[k]!]!.m);
-    const { tokens } = generate(model, batch.map((k) => prompts[k]!), { maxNewTokens: Math.max(...want), eosTokenId: null, padTokenId: padIdOf(model) });
+    const { tokens } = generate(
+      model,
+      batch.map((k) => prompts[k]!),
+      { maxNewTokens: Math.max(...want), eosTokenId: null, padTokenId: padIdOf(model) },
+    );
     batch.forEach((k, b) => {
       const { ids, m } = pairs[live[k]!]!;
       const gen = tokens[b]!.slice(0, want[b]);

@@ -66,7 +66,11 @@ function ngramCounts(tokens: readonly string[], n: number): Map<string, number> 
 }
 
 /** nltk's `modified_precision` as (numerator, denominator), the denominator at least 1. */
-export function modifiedPrecision(references: readonly (readonly string[])[], hypothesis: readonly string[], n: number): [number, number] {
+export function modifiedPrecision(
+  references: readonly (readonly string[])[],
+  hypothesis: readonly string[],
+  n: number,
+): [number, number] {
   const counts = ngramCounts(hypothesis, n);
   const maxCounts = new Map<string, number>();
   for (const ref of references) {

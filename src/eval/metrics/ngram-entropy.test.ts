@@ -22,11 +22,11 @@ describe('n-gram entropy', () => {
     // "the cat the cat ." -> tokens the cat the cat . (the final period is split off)
     // bigrams: the-cat ×2, cat-the, cat-. : p = 1/2, 1/4, 1/4 -> H2 = 1.5
     // trigrams: the-cat-the, cat-the-cat, the-cat-. : H3 = log2 3
-    const want = (2 / 3 * 1.5 + 4 / 3 * Math.log2(3)) / 2;
+    const want = ((2 / 3) * 1.5 + (4 / 3) * Math.log2(3)) / 2;
     close(textNgramEntropy('the cat the cat.'), want);
     // "don't" is two words: do n't
-    close(textNgramEntropy("don't"), (2 / 3 * 0 + 0) / 2);
-    close(textNgramEntropy("I don't"), (2 / 3 * 1 + 4 / 3 * 0) / 2);
+    close(textNgramEntropy("don't"), ((2 / 3) * 0 + 0) / 2);
+    close(textNgramEntropy("I don't"), ((2 / 3) * 1 + (4 / 3) * 0) / 2);
   });
 
   test('arithmetic mean over texts; custom orders and weights', () => {

@@ -44,7 +44,8 @@ export interface NgramEntropyOptions {
 export function textNgramEntropy(text: string, opts: NgramEntropyOptions = {}): number {
   const ns = opts.ns ?? [2, 3];
   const weights = opts.weights ?? [2 / 3, 4 / 3];
-  if (ns.length === 0 || ns.length !== weights.length) throw new Error(`n-gram entropy: ${ns.length} orders but ${weights.length} weights`);
+  if (ns.length === 0 || ns.length !== weights.length)
+    throw new Error(`n-gram entropy: ${ns.length} orders but ${weights.length} weights`);
   const tokens = (opts.tokenize ?? wordTokenize)(text);
   return ns.reduce((s, n, i) => s + weights[i]! * ngramEntropyOf(tokens, n), 0) / ns.length;
 }

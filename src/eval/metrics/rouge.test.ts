@@ -54,10 +54,14 @@ test('no sentence raises the package ValueError (hypothesis first)', () => {
   for (const hyp of ['', '...', '.']) {
     assert.throws(
       () => rougeScores(hyp, 'a reference'),
-      (e: unknown) => e instanceof RougeError && e.message === 'Hypothesis is empty.' && e.pythonError === 'ValueError: Hypothesis is empty.',
+      (e: unknown) =>
+        e instanceof RougeError && e.message === 'Hypothesis is empty.' && e.pythonError === 'ValueError: Hypothesis is empty.',
     );
   }
-  assert.throws(() => rougeScores('x', '..'), (e: unknown) => e instanceof RougeError && e.pythonError === 'ValueError: Reference is empty.');
+  assert.throws(
+    () => rougeScores('x', '..'),
+    (e: unknown) => e instanceof RougeError && e.pythonError === 'ValueError: Reference is empty.',
+  );
   assert.throws(() => rougeScores('..', '..'), /Hypothesis is empty/);
 });
 

@@ -10,13 +10,50 @@ import { splitSentences, treebankTokenize, wordTokenize } from './treebank.js';
 
 describe('Treebank word tokenizer (NLTK word_tokenize)', () => {
   test('contractions: "don\'t" -> do n\'t, "can\'t" -> ca n\'t, clitics split off', () => {
-    assert.deepEqual(wordTokenize("They don't \"know\"."), ['They', 'do', "n't", '``', 'know', "''", '.']);
-    assert.deepEqual(wordTokenize("Tom's dog'll be fine, we've seen 'em."), ['Tom', "'s", 'dog', "'ll", 'be', 'fine', ',', 'we', "'ve", 'seen', "'em", '.']);
-    assert.deepEqual(wordTokenize("gonna wanna gimme cannot 'tis"), ['gon', 'na', 'wan', 'na', 'gim', 'me', 'can', 'not', "'t", 'is']);
+    assert.deepEqual(wordTokenize('They don\'t "know".'), ['They', 'do', "n't", '``', 'know', "''", '.']);
+    assert.deepEqual(wordTokenize("Tom's dog'll be fine, we've seen 'em."), [
+      'Tom',
+      "'s",
+      'dog',
+      "'ll",
+      'be',
+      'fine',
+      ',',
+      'we',
+      "'ve",
+      'seen',
+      "'em",
+      '.',
+    ]);
+    assert.deepEqual(wordTokenize("gonna wanna gimme cannot 'tis"), [
+      'gon',
+      'na',
+      'wan',
+      'na',
+      'gim',
+      'me',
+      'can',
+      'not',
+      "'t",
+      'is',
+    ]);
   });
 
-  test('quotes become `` and \'\'; curly quotes are split off as they are', () => {
-    assert.deepEqual(wordTokenize('I can\'t go, he said: "no!"'), ['I', 'ca', "n't", 'go', ',', 'he', 'said', ':', '``', 'no', '!', "''"]);
+  test("quotes become `` and ''; curly quotes are split off as they are", () => {
+    assert.deepEqual(wordTokenize('I can\'t go, he said: "no!"'), [
+      'I',
+      'ca',
+      "n't",
+      'go',
+      ',',
+      'he',
+      'said',
+      ':',
+      '``',
+      'no',
+      '!',
+      "''",
+    ]);
     assert.deepEqual(wordTokenize('“Quoted” text'), ['“', 'Quoted', '”', 'text']);
     assert.deepEqual(wordTokenize("'Hello,' she said."), ["'Hello", ',', "'", 'she', 'said', '.']);
   });
@@ -28,13 +65,29 @@ describe('Treebank word tokenizer (NLTK word_tokenize)', () => {
   });
 
   test('a period is split only at a sentence end, so sentences are split first', () => {
-    assert.deepEqual(wordTokenize('Hello world. I can\'t go.'), ['Hello', 'world', '.', 'I', 'ca', "n't", 'go', '.']);
+    assert.deepEqual(wordTokenize("Hello world. I can't go."), ['Hello', 'world', '.', 'I', 'ca', "n't", 'go', '.']);
     // one sentence to the Treebank rules alone: the inner period stays on its word
     assert.deepEqual(treebankTokenize('Hello world. I go.'), ['Hello', 'world.', 'I', 'go', '.']);
-    assert.deepEqual(
-      wordTokenize('Good muffins cost $3.88\nin New York.  Please buy me\ntwo of them.\nThanks.'),
-      ['Good', 'muffins', 'cost', '$', '3.88', 'in', 'New', 'York', '.', 'Please', 'buy', 'me', 'two', 'of', 'them', '.', 'Thanks', '.'],
-    );
+    assert.deepEqual(wordTokenize('Good muffins cost $3.88\nin New York.  Please buy me\ntwo of them.\nThanks.'), [
+      'Good',
+      'muffins',
+      'cost',
+      '$',
+      '3.88',
+      'in',
+      'New',
+      'York',
+      '.',
+      'Please',
+      'buy',
+      'me',
+      'two',
+      'of',
+      'them',
+      '.',
+      'Thanks',
+      '.',
+    ]);
   });
 
   test('Punkt: abbreviations, initials and numbers before lower case do not end sentences', () => {

@@ -55,7 +55,10 @@ test('prompts: four per block; sentence text attaches "," and "." and drops the 
     ],
   );
   assert.equal(item(2, 'PER').prompt, 'Please identify Person Entity from the given text. Text:  Paris Entity:'); // ", Paris"[1:]
-  assert.equal(item(3, 'LOC').prompt, 'Please identify Location Entity from the given text. Text: EU rejects German call. Entity:');
+  assert.equal(
+    item(3, 'LOC').prompt,
+    'Please identify Location Entity from the given text. Text: EU rejects German call. Entity:',
+  );
   assert.equal(item(0, 'ORG').prompt, 'Please identify Organization Entity from the given text. Text: -DOCSTART- Entity:');
   assert.equal(sentenceText([',']), '');
   assert.equal(sentenceText(['.', 'a']), ' a');
@@ -144,10 +147,19 @@ describe('paper scorer', () => {
   });
 
   test('an item without an entity type is an error; a text without "Entity:" is the IndexError crash', () => {
-    assert.throws(() => conll2003.paper(examples, 'before').score({ exampleIndex: 1, prompt: 'x' }, 'Entity: y'), /no entity type/);
+    assert.throws(
+      () => conll2003.paper(examples, 'before').score({ exampleIndex: 1, prompt: 'x' }, 'Entity: y'),
+      /no entity type/,
+    );
     const run = conll2003.paper(examples, 'before');
-    assert.throws(() => run.score(item(1, 'PER'), 'no marker'), (e: unknown) => e instanceof ScriptCrash && e.pythonError === 'IndexError: list index out of range');
-    assert.deepEqual([run.aggregate().primary, run.aggregate().values['exception']], [null, 'IndexError: list index out of range']);
+    assert.throws(
+      () => run.score(item(1, 'PER'), 'no marker'),
+      (e: unknown) => e instanceof ScriptCrash && e.pythonError === 'IndexError: list index out of range',
+    );
+    assert.deepEqual(
+      [run.aggregate().primary, run.aggregate().values['exception']],
+      [null, 'IndexError: list index out of range'],
+    );
   });
 });
 
@@ -164,7 +176,10 @@ describe('clean scorer', () => {
     assert.equal(run.score(item(3, 'PER'), ' EU')['total'], 0);
     const agg = run.aggregate();
     assert.equal(agg.primary, (1 + 0.5 + 0 + 1) / 4);
-    assert.deepEqual([agg.values['recall_per'], agg.values['recall_loc'], agg.values['recall_org'], agg.values['recall_misc']], [1, 0.5, 0, 1]);
+    assert.deepEqual(
+      [agg.values['recall_per'], agg.values['recall_loc'], agg.values['recall_org'], agg.values['recall_misc']],
+      [1, 0.5, 0, 1],
+    );
     assert.equal(agg.values['skipped_docstart_items'], 1);
   });
 
@@ -179,14 +194,20 @@ describe('clean scorer', () => {
     run.score(item(3, 'ORG'), ' EU');
     const agg = run.aggregate();
     // PER 2·1/(2+1), ORG 2·2/(3+2), LOC 2·2/(2+2), MISC 0
-    assert.deepEqual([agg.values['f1_per'], agg.values['f1_org'], agg.values['f1_loc'], agg.values['f1_misc']], [2 / 3, 4 / 5, 1, 0]);
+    assert.deepEqual(
+      [agg.values['f1_per'], agg.values['f1_org'], agg.values['f1_loc'], agg.values['f1_misc']],
+      [2 / 3, 4 / 5, 1, 0],
+    );
     assert.deepEqual([agg.values['precision_org'], agg.values['recall_org']], [2 / 3, 1]);
     assert.equal(agg.primary, (2 / 3 + 1 + 4 / 5 + 0) / 4);
   });
 });
 
 test('parse: errors name the file and line; CRLF; two blank lines make an empty block; an unterminated last block is dropped', () => {
-  assert.throws(() => conll2003.parse('a B C O\n\nx y z\n\n', 'bad.txt', 'paper'), /bad\.txt: line 3: expected 4 fields \(token POS chunk NER\), got 3/);
+  assert.throws(
+    () => conll2003.parse('a B C O\n\nx y z\n\n', 'bad.txt', 'paper'),
+    /bad\.txt: line 3: expected 4 fields \(token POS chunk NER\), got 3/,
+  );
   assert.throws(() => conll2003.parse('a B C O extra\n\n', 'bad.txt', 'paper'), /bad\.txt: line 1: expected 4 fields/);
   const ex = conll2003.parse('a B C O\r\n\r\n\r\nb B C B-PER\r\nc B C O\r\n', 'f.txt', 'paper');
   assert.deepEqual(
@@ -197,36 +218,48 @@ test('parse: errors name the file and line; CRLF; two blank lines make an empty 
 });
 
 const goldenPath = join(dataDir(), '..', 'reference', 'scoring', 'conll2003.json');
-describe('scorer goldens (paper mode, T from the golden decoded_text)', { skip: existsSync(goldenPath) ? false : `${goldenPath} not found` }, () => {
-  type Gen = { prompt: string; pad_tokens: number; decoded_text: string; outcome: Record<string, Record<string, unknown>> };
-  type Case = { id: string; example_index: number; types: Record<EntityType, Gen> };
-  type Agg = Record<string, Record<string, unknown>>;
-  const g = existsSync(goldenPath)
-    ? (JSON.parse(readFileSync(goldenPath, 'utf8')) as { cases: Case[]; aggregate: Agg; aggregate_edge_runs: { example_indices: number[]; aggregate: Agg }[]; prompt_checks: { example_index: number; prompts: Record<EntityType, string> }[] })
-    : null;
-  for (const variant of ['before', 'after'] as const) {
-    test(`${variant}: outcomes per type, aggregate, the DOCSTART-only edge run, prompts`, () => {
-      const ex = conll2003.parse(readFileSync(join(dataDir(), 'conll2003', 'test-NER.txt'), 'utf8'), 'conll2003', 'paper');
-      assert.equal(ex.length, 3466);
-      const it = (i: number, t: EntityType): TaskItem => conll2003.items(ex[i]!, i).find((x) => x.entityType === t)!;
-      const run = conll2003.paper(ex, variant);
-      for (const c of g!.cases) {
-        for (const [t, gen] of Object.entries(c.types) as [EntityType, Gen][]) {
-          assert.equal(it(c.example_index, t).prompt, gen.prompt, `${c.id} ${t}`);
-          const o = run.score(it(c.example_index, t), '<|endoftext|>'.repeat(gen.pad_tokens) + gen.decoded_text);
-          for (const [k, v] of Object.entries(gen.outcome[variant]!)) assert.deepEqual(o[k], v, `${c.id} ${t}.${k}`);
+describe(
+  'scorer goldens (paper mode, T from the golden decoded_text)',
+  { skip: existsSync(goldenPath) ? false : `${goldenPath} not found` },
+  () => {
+    type Gen = { prompt: string; pad_tokens: number; decoded_text: string; outcome: Record<string, Record<string, unknown>> };
+    type Case = { id: string; example_index: number; types: Record<EntityType, Gen> };
+    type Agg = Record<string, Record<string, unknown>>;
+    const g = existsSync(goldenPath)
+      ? (JSON.parse(readFileSync(goldenPath, 'utf8')) as {
+          cases: Case[];
+          aggregate: Agg;
+          aggregate_edge_runs: { example_indices: number[]; aggregate: Agg }[];
+          prompt_checks: { example_index: number; prompts: Record<EntityType, string> }[];
+        })
+      : null;
+    for (const variant of ['before', 'after'] as const) {
+      test(`${variant}: outcomes per type, aggregate, the DOCSTART-only edge run, prompts`, () => {
+        const ex = conll2003.parse(readFileSync(join(dataDir(), 'conll2003', 'test-NER.txt'), 'utf8'), 'conll2003', 'paper');
+        assert.equal(ex.length, 3466);
+        const it = (i: number, t: EntityType): TaskItem => conll2003.items(ex[i]!, i).find((x) => x.entityType === t)!;
+        const run = conll2003.paper(ex, variant);
+        for (const c of g!.cases) {
+          for (const [t, gen] of Object.entries(c.types) as [EntityType, Gen][]) {
+            assert.equal(it(c.example_index, t).prompt, gen.prompt, `${c.id} ${t}`);
+            const o = run.score(it(c.example_index, t), '<|endoftext|>'.repeat(gen.pad_tokens) + gen.decoded_text);
+            for (const [k, v] of Object.entries(gen.outcome[variant]!)) assert.deepEqual(o[k], v, `${c.id} ${t}.${k}`);
+          }
         }
-      }
-      const agg = run.aggregate();
-      assert.deepEqual(agg.values, g!.aggregate[variant]);
-      assert.equal(agg.primary, g!.aggregate[variant]!['acc_total']);
-      for (const edge of g!.aggregate_edge_runs) {
-        const r = conll2003.paper(ex, variant);
-        for (const i of edge.example_indices) for (const x of conll2003.items(ex[i]!, i)) r.score(x, legacyCleanup(`${x.prompt}<|endoftext|>`));
-        assert.deepEqual(r.aggregate().values, edge.aggregate[variant]);
-        assert.equal(r.aggregate().primary, null);
-      }
-      for (const pc of g!.prompt_checks) for (const [t, p] of Object.entries(pc.prompts) as [EntityType, string][]) assert.equal(it(pc.example_index, t).prompt, p);
-    });
-  }
-});
+        const agg = run.aggregate();
+        assert.deepEqual(agg.values, g!.aggregate[variant]);
+        assert.equal(agg.primary, g!.aggregate[variant]!['acc_total']);
+        for (const edge of g!.aggregate_edge_runs) {
+          const r = conll2003.paper(ex, variant);
+          for (const i of edge.example_indices)
+            for (const x of conll2003.items(ex[i]!, i)) r.score(x, legacyCleanup(`${x.prompt}<|endoftext|>`));
+          assert.deepEqual(r.aggregate().values, edge.aggregate[variant]);
+          assert.equal(r.aggregate().primary, null);
+        }
+        for (const pc of g!.prompt_checks)
+          for (const [t, p] of Object.entries(pc.prompts) as [EntityType, string][])
+            assert.equal(it(pc.example_index, t).prompt, p);
+      });
+    }
+  },
+);

@@ -9,7 +9,16 @@
  */
 import { exampleAt, pyFloatRepr, pySplitAt } from '../python.js';
 import { pySplit, pyStrip } from '../metrics/py-text.js';
-import { ENTITY_TYPES, ScriptCrash, type CleanOptions, type EntityType, type Outcome, type ScoringRun, type Task, type TaskItem } from './types.js';
+import {
+  ENTITY_TYPES,
+  ScriptCrash,
+  type CleanOptions,
+  type EntityType,
+  type Outcome,
+  type ScoringRun,
+  type Task,
+  type TaskItem,
+} from './types.js';
 
 export interface Conll2003Example {
   tokens: string[];
@@ -247,7 +256,9 @@ export const conll2003: Task<Conll2003Example> = {
       if (line !== '') {
         const fields = pySplit(line);
         if (fields.length !== 4) {
-          throw new Error(`${file}: line ${i + 1}: expected 4 fields (token POS chunk NER), got ${fields.length}: ${JSON.stringify(raw)}`);
+          throw new Error(
+            `${file}: line ${i + 1}: expected 4 fields (token POS chunk NER), got ${fields.length}: ${JSON.stringify(raw)}`,
+          );
         }
         tokens.push(fields[0]!);
         tags.push(fields[3]!);

@@ -33,7 +33,10 @@ export function getTask(name: string): Task {
 /** Parse `all` or a comma list of task names. */
 export function parseTaskList(spec: string): Task[] {
   if (spec.trim() === 'all') return TASK_NAMES.map((n) => TASKS[n]);
-  const names = spec.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (names.length === 0) throw new Error('--tasks: give "all" or a comma-separated list of task names');
   return [...new Set(names)].map(getTask);
 }

@@ -42,14 +42,24 @@ test('python round(x, 4) is half-even on the exact binary value; numpy rounds xÂ
 });
 
 test('prompt: passage then question, no answer cue', () => {
-  assert.equal(item(0).prompt, 'Refer to the passage below and answer the following question. Passage: \n\nA passage. Question: q0');
+  assert.equal(
+    item(0).prompt,
+    'Refer to the passage below and answer the following question. Passage: \n\nA passage. Question: q0',
+  );
 });
 
 describe('paper scorer', () => {
   test('before the first multi-word hit every matching single word counts (hits can be > 1)', () => {
     const run = nqOpen.paper(examples, 'before');
     const o = run.score(item(0), 'x Paris y paris, z');
-    assert.deepEqual(o, { gold: ['Paris'], predict: 'x paris y paris z', hits: 2, flag_before: false, flag_after: false, answer_length_appended: 5 });
+    assert.deepEqual(o, {
+      gold: ['Paris'],
+      predict: 'x paris y paris z',
+      hits: 2,
+      flag_before: false,
+      flag_after: false,
+      answer_length_appended: 5,
+    });
   });
 
   test('a multi-word hit sets the flag for good; afterwards only spans from w[0] (and w[-1]) can hit', () => {
@@ -98,7 +108,8 @@ describe('paper scorer', () => {
     const run = nqOpen.paper(examples, 'before');
     assert.throws(
       () => run.score(item(3), 'anything'),
-      (e: unknown) => e instanceof ScriptCrash && e.pythonError === 'ValueError: max() arg is an empty sequence' && e.predict === 'anything',
+      (e: unknown) =>
+        e instanceof ScriptCrash && e.pythonError === 'ValueError: max() arg is an empty sequence' && e.predict === 'anything',
     );
     const agg = run.aggregate();
     assert.equal(agg.primary, null);
@@ -126,42 +137,74 @@ describe('clean scorer', () => {
 });
 
 test('parse errors name the file and line', () => {
-  assert.throws(() => nqOpen.parse('{"question": "q", "answer": ["a"], "output": ["p"]}\n{bad json\n', 'f.jsonl', 'paper'), /f\.jsonl: line 2: not valid JSON/);
-  assert.throws(() => nqOpen.parse('{"question": "q", "answer": "a", "output": ["p"]}\n', 'f.jsonl', 'paper'), /f\.jsonl: line 1: field "answer" must be a list of strings/);
-  assert.throws(() => nqOpen.parse('{"question": "q", "answer": ["a"], "output": []}\n', 'f.jsonl', 'paper'), /f\.jsonl: line 1: field "output"/);
-  assert.throws(() => nqOpen.parse('{"answer": ["a"], "output": ["p"]}\n', 'f.jsonl', 'paper'), /f\.jsonl: line 1: missing field "question"/);
+  assert.throws(
+    () => nqOpen.parse('{"question": "q", "answer": ["a"], "output": ["p"]}\n{bad json\n', 'f.jsonl', 'paper'),
+    /f\.jsonl: line 2: not valid JSON/,
+  );
+  assert.throws(
+    () => nqOpen.parse('{"question": "q", "answer": "a", "output": ["p"]}\n', 'f.jsonl', 'paper'),
+    /f\.jsonl: line 1: field "answer" must be a list of strings/,
+  );
+  assert.throws(
+    () => nqOpen.parse('{"question": "q", "answer": ["a"], "output": []}\n', 'f.jsonl', 'paper'),
+    /f\.jsonl: line 1: field "output"/,
+  );
+  assert.throws(
+    () => nqOpen.parse('{"answer": ["a"], "output": ["p"]}\n', 'f.jsonl', 'paper'),
+    /f\.jsonl: line 1: missing field "question"/,
+  );
 });
 
 const goldenPath = join(dataDir(), '..', 'reference', 'scoring', 'nq-open.json');
-describe('scorer goldens (paper mode, T from the golden decoded_text)', { skip: existsSync(goldenPath) ? false : `${goldenPath} not found` }, () => {
-  type Gen = { example_index: number; id: string; prompt: string; pad_tokens: number; decoded_text: string; outcome: Record<string, Record<string, unknown>>; outcome_scored_alone: Record<string, Record<string, unknown>> };
-  const g = existsSync(goldenPath)
-    ? (JSON.parse(readFileSync(goldenPath, 'utf8')) as { cases: Gen[]; aggregate: Record<string, Record<string, unknown>>; aggregate_edge_runs: { example_indices: number[]; aggregate: Record<string, Record<string, unknown>> }[]; prompt_checks: { example_index: number; prompt: string }[] })
-    : null;
-  const data = (): ReturnType<typeof nqOpen.parse> => nqOpen.parse(readFileSync(join(dataDir(), 'nq-open', 'test-OpenDomainQA.jsonl'), 'utf8'), 'nq-open', 'paper');
+describe(
+  'scorer goldens (paper mode, T from the golden decoded_text)',
+  { skip: existsSync(goldenPath) ? false : `${goldenPath} not found` },
+  () => {
+    type Gen = {
+      example_index: number;
+      id: string;
+      prompt: string;
+      pad_tokens: number;
+      decoded_text: string;
+      outcome: Record<string, Record<string, unknown>>;
+      outcome_scored_alone: Record<string, Record<string, unknown>>;
+    };
+    const g = existsSync(goldenPath)
+      ? (JSON.parse(readFileSync(goldenPath, 'utf8')) as {
+          cases: Gen[];
+          aggregate: Record<string, Record<string, unknown>>;
+          aggregate_edge_runs: { example_indices: number[]; aggregate: Record<string, Record<string, unknown>> }[];
+          prompt_checks: { example_index: number; prompt: string }[];
+        })
+      : null;
+    const data = (): ReturnType<typeof nqOpen.parse> =>
+      nqOpen.parse(readFileSync(join(dataDir(), 'nq-open', 'test-OpenDomainQA.jsonl'), 'utf8'), 'nq-open', 'paper');
 
-  for (const variant of ['before', 'after'] as const) {
-    test(`${variant}: outcomes in sequence and alone, aggregate, edge run, prompts`, () => {
-      const ex = data();
-      const it = (i: number): TaskItem => nqOpen.items(ex[i]!, i)[0]!;
-      const run = nqOpen.paper(ex, variant);
-      for (const c of g!.cases) {
-        assert.equal(it(c.example_index).prompt, c.prompt, c.id);
-        const T = '<|endoftext|>'.repeat(c.pad_tokens) + c.decoded_text;
-        const o = run.score(it(c.example_index), T);
-        for (const [k, v] of Object.entries(c.outcome[variant]!)) assert.deepEqual(o[k], v, `${c.id}.${k}`);
-        const alone = nqOpen.paper(ex, variant).score(it(c.example_index), T);
-        for (const [k, v] of Object.entries(c.outcome_scored_alone[variant]!)) assert.deepEqual(alone[k], v, `${c.id} alone .${k}`);
-      }
-      const agg = run.aggregate();
-      assert.deepEqual(agg.values, g!.aggregate[variant]);
-      assert.equal(agg.primary, g!.aggregate[variant]!['em']);
-      for (const edge of g!.aggregate_edge_runs) {
-        const r = nqOpen.paper(ex, variant);
-        for (const i of edge.example_indices) r.score(it(i), legacyCleanup(`${it(i).prompt} ${ex[i]!.answer.find((a) => !a.includes(' '))!}`));
-        assert.deepEqual(r.aggregate().values, edge.aggregate[variant]);
-      }
-      for (const pc of g!.prompt_checks) assert.equal(it(pc.example_index).prompt, pc.prompt);
-    });
-  }
-});
+    for (const variant of ['before', 'after'] as const) {
+      test(`${variant}: outcomes in sequence and alone, aggregate, edge run, prompts`, () => {
+        const ex = data();
+        const it = (i: number): TaskItem => nqOpen.items(ex[i]!, i)[0]!;
+        const run = nqOpen.paper(ex, variant);
+        for (const c of g!.cases) {
+          assert.equal(it(c.example_index).prompt, c.prompt, c.id);
+          const T = '<|endoftext|>'.repeat(c.pad_tokens) + c.decoded_text;
+          const o = run.score(it(c.example_index), T);
+          for (const [k, v] of Object.entries(c.outcome[variant]!)) assert.deepEqual(o[k], v, `${c.id}.${k}`);
+          const alone = nqOpen.paper(ex, variant).score(it(c.example_index), T);
+          for (const [k, v] of Object.entries(c.outcome_scored_alone[variant]!))
+            assert.deepEqual(alone[k], v, `${c.id} alone .${k}`);
+        }
+        const agg = run.aggregate();
+        assert.deepEqual(agg.values, g!.aggregate[variant]);
+        assert.equal(agg.primary, g!.aggregate[variant]!['em']);
+        for (const edge of g!.aggregate_edge_runs) {
+          const r = nqOpen.paper(ex, variant);
+          for (const i of edge.example_indices)
+            r.score(it(i), legacyCleanup(`${it(i).prompt} ${ex[i]!.answer.find((a) => !a.includes(' '))!}`));
+          assert.deepEqual(r.aggregate().values, edge.aggregate[variant]);
+        }
+        for (const pc of g!.prompt_checks) assert.equal(it(pc.example_index).prompt, pc.prompt);
+      });
+    }
+  },
+);

@@ -77,7 +77,12 @@ function maxGoldLength(golds: readonly string[]): number {
  * The script's scan of `words` (its lines 61–78) with the run's `flag`: returns the increment of
  * `exact_match_count`, whether the first/last-word branch `continue`d, and the new flag.
  */
-function scan(words: readonly string[], golds: readonly string[], predict: string, flag: boolean): { hits: number; firstLast: boolean; flag: boolean } {
+function scan(
+  words: readonly string[],
+  golds: readonly string[],
+  predict: string,
+  flag: boolean,
+): { hits: number; firstLast: boolean; flag: boolean } {
   const ems = makeEms(golds, predict);
   if (ems(words[0]!) || ems(words[words.length - 1]!)) return { hits: 1, firstLast: true, flag };
   // Every word is a fixed point of normalize_answer (it comes from a normalised text), and so is
@@ -135,7 +140,14 @@ function paperRun(examples: readonly NqOpenExample[], variant: 'before' | 'after
         appended = predict === '' ? 0 : predict.split(' ').length; // len(predict.split())
         lengths.push(appended);
       }
-      return { gold: ex.answer, predict, hits: r.hits, flag_before: flagBefore, flag_after: flag, answer_length_appended: appended };
+      return {
+        gold: ex.answer,
+        predict,
+        hits: r.hits,
+        flag_before: flagBefore,
+        flag_after: flag,
+        answer_length_appended: appended,
+      };
     },
     aggregate() {
       const base = { exact_match_count: count, flag_final: flag, n_answer_lengths: lengths.length };
@@ -183,7 +195,9 @@ export const nqOpen: Task<NqOpenExample> = {
       }
       const output = rec['output'];
       if (!Array.isArray(output) || output.length === 0 || typeof output[0] !== 'string') {
-        throw new Error(`${file}: line ${line}: field "output" must be a list whose first element is the passage string, got ${JSON.stringify(output)}`);
+        throw new Error(
+          `${file}: line ${line}: field "output" must be a list whose first element is the passage string, got ${JSON.stringify(output)}`,
+        );
       }
       return { question, answer: answer as string[], passage: output[0] };
     });

@@ -111,37 +111,65 @@ test('clean scorer: G trimmed, EOS removed, no cut; empty or dots-only scores 0;
 
 test('parse errors name the file and record', () => {
   assert.throws(() => samsum.parse('{"a": 1}', 's.json', 'paper'), /s\.json: expected a JSON array/);
-  assert.throws(() => samsum.parse('[{"id": "1", "summary": "x", "dialogue": "d"}, {"id": "2", "dialogue": "d"}]', 's.json', 'paper'), /s\.json: record 1: missing field "summary"/);
-  assert.throws(() => samsum.parse('[{"id": "1", "summary": 3, "dialogue": "d"}]', 's.json', 'paper'), /s\.json: record 0: field "summary" must be a string/);
+  assert.throws(
+    () => samsum.parse('[{"id": "1", "summary": "x", "dialogue": "d"}, {"id": "2", "dialogue": "d"}]', 's.json', 'paper'),
+    /s\.json: record 1: missing field "summary"/,
+  );
+  assert.throws(
+    () => samsum.parse('[{"id": "1", "summary": 3, "dialogue": "d"}]', 's.json', 'paper'),
+    /s\.json: record 0: field "summary" must be a string/,
+  );
   assert.throws(() => samsum.parse('[', 's.json', 'paper'), /s\.json: not valid JSON/);
 });
 
 const goldenPath = join(dataDir(), '..', 'reference', 'scoring', 'samsum.json');
-describe('scorer goldens (paper mode, T from the golden decoded_text)', { skip: existsSync(goldenPath) ? false : `${goldenPath} not found` }, () => {
-  type Case = { id: string; example_index: number; prompt: string; pad_tokens: number; decoded_text: string; outcome: Record<string, Record<string, unknown>> };
-  const g = existsSync(goldenPath)
-    ? (JSON.parse(readFileSync(goldenPath, 'utf8')) as { cases: Case[]; isolated_cases: Case[]; aggregate: Record<string, Record<string, unknown>>; prompt_checks: { example_index: number; prompt: string }[] })
-    : null;
-  for (const variant of ['before', 'after'] as const) {
-    test(`${variant}: outcomes, aggregate (bit for bit, BLEU included), crash cases, prompts`, () => {
-      const ex = samsum.parse(readFileSync(join(dataDir(), 'samsum', 'test-summarization.json'), 'utf8'), 'samsum', 'paper');
-      const it = (i: number): TaskItem => samsum.items(ex[i]!, i)[0]!;
-      const T = (c: Case): string => EOS.repeat(c.pad_tokens) + c.decoded_text;
-      const run = samsum.paper(ex, variant);
-      for (const c of g!.cases) {
-        assert.equal(it(c.example_index).prompt, c.prompt, c.id);
-        const o = run.score(it(c.example_index), T(c));
-        for (const [k, v] of Object.entries(c.outcome[variant]!)) assert.deepEqual(o[k], v, `${c.id}.${k}`);
-      }
-      const agg = run.aggregate();
-      assert.deepEqual(agg.values, g!.aggregate[variant]);
-      assert.equal(agg.primary, g!.aggregate[variant]!['rouge_mean_over_818']);
-      for (const c of g!.isolated_cases) {
-        const r = samsum.paper(ex, variant);
-        assert.throws(() => r.score(it(c.example_index), T(c)), (e: unknown) => e instanceof ScriptCrash && e.predict === c.outcome[variant]!['predict'] && e.pythonError === c.outcome[variant]!['raises']);
-        assert.equal(r.aggregate().primary, null);
-      }
-      for (const pc of g!.prompt_checks) assert.equal(it(pc.example_index).prompt, pc.prompt);
-    });
-  }
-});
+describe(
+  'scorer goldens (paper mode, T from the golden decoded_text)',
+  { skip: existsSync(goldenPath) ? false : `${goldenPath} not found` },
+  () => {
+    type Case = {
+      id: string;
+      example_index: number;
+      prompt: string;
+      pad_tokens: number;
+      decoded_text: string;
+      outcome: Record<string, Record<string, unknown>>;
+    };
+    const g = existsSync(goldenPath)
+      ? (JSON.parse(readFileSync(goldenPath, 'utf8')) as {
+          cases: Case[];
+          isolated_cases: Case[];
+          aggregate: Record<string, Record<string, unknown>>;
+          prompt_checks: { example_index: number; prompt: string }[];
+        })
+      : null;
+    for (const variant of ['before', 'after'] as const) {
+      test(`${variant}: outcomes, aggregate (bit for bit, BLEU included), crash cases, prompts`, () => {
+        const ex = samsum.parse(readFileSync(join(dataDir(), 'samsum', 'test-summarization.json'), 'utf8'), 'samsum', 'paper');
+        const it = (i: number): TaskItem => samsum.items(ex[i]!, i)[0]!;
+        const T = (c: Case): string => EOS.repeat(c.pad_tokens) + c.decoded_text;
+        const run = samsum.paper(ex, variant);
+        for (const c of g!.cases) {
+          assert.equal(it(c.example_index).prompt, c.prompt, c.id);
+          const o = run.score(it(c.example_index), T(c));
+          for (const [k, v] of Object.entries(c.outcome[variant]!)) assert.deepEqual(o[k], v, `${c.id}.${k}`);
+        }
+        const agg = run.aggregate();
+        assert.deepEqual(agg.values, g!.aggregate[variant]);
+        assert.equal(agg.primary, g!.aggregate[variant]!['rouge_mean_over_818']);
+        for (const c of g!.isolated_cases) {
+          const r = samsum.paper(ex, variant);
+          assert.throws(
+            () => r.score(it(c.example_index), T(c)),
+            (e: unknown) =>
+              e instanceof ScriptCrash &&
+              e.predict === c.outcome[variant]!['predict'] &&
+              e.pythonError === c.outcome[variant]!['raises'],
+          );
+          assert.equal(r.aggregate().primary, null);
+        }
+        for (const pc of g!.prompt_checks) assert.equal(it(pc.example_index).prompt, pc.prompt);
+      });
+    }
+  },
+);

@@ -38,7 +38,14 @@ function paperRun(examples: readonly SamsumExample[]): ScoringRun {
       const parts = text.split('DR:');
       const predict = pySlice(parts[parts.length - 1]!, 0, -13);
       if (pyLen(predict) <= 1) {
-        return { gold: ex.summary, predict, rouge_computed: false, ...rougeFields(null), rouge_score: 0, bleu_score_informational: 0 };
+        return {
+          gold: ex.summary,
+          predict,
+          rouge_computed: false,
+          ...rougeFields(null),
+          rouge_score: 0,
+          bleu_score_informational: 0,
+        };
       }
       const bleu = sentenceBleu([pySplit(ex.summary)], pySplit(predict));
       bleuTotal += bleu; // the script adds BLEU before it calls rouge
@@ -54,12 +61,22 @@ function paperRun(examples: readonly SamsumExample[]): ScoringRun {
       }
       const rouge = rougeMeanF(scores);
       rougeTotal += rouge;
-      return { gold: ex.summary, predict, rouge_computed: true, ...rougeFields(scores), rouge_score: rouge, bleu_score_informational: bleu };
+      return {
+        gold: ex.summary,
+        predict,
+        rouge_computed: true,
+        ...rougeFields(scores),
+        rouge_score: rouge,
+        bleu_score_informational: bleu,
+      };
     },
     aggregate() {
       const base = { rouge_score_total: rougeTotal, bleu_score_total_informational: bleuTotal };
       if (crash) {
-        return { primary: null, values: { ...base, rouge_mean_over_818: null, result_file_tail: null, exception: crash.pythonError } };
+        return {
+          primary: null,
+          values: { ...base, rouge_mean_over_818: null, result_file_tail: null, exception: crash.pythonError },
+        };
       }
       const mean = rougeTotal / PAPER_TOTAL;
       const tail = `${pyFloatRepr(bleuTotal / PAPER_TOTAL)}\t${pyFloatRepr(mean)}\n`;
@@ -85,12 +102,14 @@ export const samsum: Task<SamsumExample> = {
     }
     if (!Array.isArray(data)) throw new Error(`${file}: expected a JSON array of {id, summary, dialogue} records`);
     return data.map((rec: unknown, i) => {
-      if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) throw new Error(`${file}: record ${i}: expected a JSON object`);
+      if (typeof rec !== 'object' || rec === null || Array.isArray(rec))
+        throw new Error(`${file}: record ${i}: expected a JSON object`);
       const r = rec as Record<string, unknown>;
       const str = (key: string): string => {
         const v = r[key];
         if (v === undefined) throw new Error(`${file}: record ${i}: missing field "${key}"`);
-        if (typeof v !== 'string') throw new Error(`${file}: record ${i}: field "${key}" must be a string, got ${JSON.stringify(v)}`);
+        if (typeof v !== 'string')
+          throw new Error(`${file}: record ${i}: field "${key}" must be a string, got ${JSON.stringify(v)}`);
         return v;
       };
       const id = r['id'] === undefined ? String(i) : String(r['id']);
@@ -134,7 +153,10 @@ export const samsum: Task<SamsumExample> = {
       },
       aggregate() {
         const score = n > 0 ? total / n : null;
-        return { primary: score, values: { rouge_score_total: total, n, score, empty_predictions: empty, no_sentence_predictions: noSentence } };
+        return {
+          primary: score,
+          values: { rouge_score_total: total, n, score, empty_predictions: empty, no_sentence_predictions: noSentence },
+        };
       },
     };
   },
