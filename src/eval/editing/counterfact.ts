@@ -13,7 +13,8 @@
  */
 import type { CausalLM } from '../../models/types.js';
 import type { Tokenizer } from '../../tokenizer/index.js';
-import { DEFAULT_EVAL_BATCH, forEachRowLogits, logProbOf } from './forward.js';
+import { scoreContinuations } from '../../models/score.js';
+import { DEFAULT_EVAL_BATCH } from './token-accuracy.js';
 
 /** A prefix and the answer whose NLL is read after it. */
 export interface PrefixAnswer {
@@ -42,21 +43,11 @@ export function answerNlls(
   enc.forEach((e, i) => {
     if (e.prefix.length === 0) throw new Error(`prefix "${items[i]!.prefix}" encodes to no tokens`);
   });
-  const out = items.map(() => NaN);
-  forEachRowLogits(
+  return scoreContinuations(
     model,
-    enc.map((e) => [...e.prefix, ...e.answer]),
-    opts.batchSize ?? DEFAULT_EVAL_BATCH,
-    (i, at) => {
-      const { prefix, answer } = enc[i]!;
-      let lp = 0;
-      answer.forEach((a, j) => {
-        lp += logProbOf(at(prefix.length + j - 1), a);
-      });
-      out[i] = -lp / answer.length;
-    },
-  );
-  return out;
+    enc.map((e) => ({ prompt: e.prefix, continuation: e.answer })),
+    { batchSize: opts.batchSize ?? DEFAULT_EVAL_BATCH },
+  ).map((r) => -r.logprob / r.tokenLogprobs.length);
 }
 
 /** NLLs of the new and the true target after one prompt. */

@@ -19,9 +19,15 @@ import {
   type CounterFactSummary,
 } from './counterfact.js';
 import { fluency, recordSeed } from './fluency.js';
-import { DEFAULT_EVAL_BATCH } from './forward.js';
 import { localityAgreement, localityPredictions } from './locality.js';
-import { answerPredictions, accuracyOf, encodePair, generationExactMatch, type PromptTarget } from './token-accuracy.js';
+import {
+  answerPredictions,
+  accuracyOf,
+  DEFAULT_EVAL_BATCH,
+  encodePair,
+  generationExactMatch,
+  type PromptTarget,
+} from './token-accuracy.js';
 
 export type EvalOrder = 'post-each' | 'post-all' | 'single';
 export const EVAL_ORDERS: readonly EvalOrder[] = ['post-each', 'post-all', 'single'];

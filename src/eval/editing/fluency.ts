@@ -13,7 +13,8 @@ import { generate } from '../../models/generate.js';
 import type { CausalLM } from '../../models/types.js';
 import type { Tokenizer } from '../../tokenizer/index.js';
 import { textNgramEntropy } from '../metrics/ngram-entropy.js';
-import { DEFAULT_EVAL_BATCH, lengthOrder, padIdOf } from './forward.js';
+import { lengthGroups } from '../../models/length-groups.js';
+import { DEFAULT_EVAL_BATCH } from './token-accuracy.js';
 
 export interface FluencyOptions {
   /** total tokens per row, prompt included (default 100) */
@@ -40,10 +41,12 @@ export function sampleTopK(model: CausalLM, prompts: readonly (readonly number[]
   if (opts.seeds.length !== prompts.length)
     throw new Error(`sampleTopK: ${opts.seeds.length} seeds for ${prompts.length} prompts`);
   const out: number[][] = prompts.map(() => []);
-  const order = lengthOrder(prompts);
-  const bs = opts.batchSize ?? DEFAULT_EVAL_BATCH;
-  for (let s = 0; s < order.length; s += bs) {
-    const batch = order.slice(s, s + bs);
+  const groups = lengthGroups(
+    prompts.map((p) => p.length),
+    undefined,
+    opts.batchSize ?? DEFAULT_EVAL_BATCH,
+  );
+  for (const batch of groups) {
     const want = batch.map((i) => Math.max(0, maxLen - prompts[i]!.length));
     const steps = Math.max(...want);
     if (steps === 0) continue;
@@ -57,7 +60,6 @@ export function sampleTopK(model: CausalLM, prompts: readonly (readonly number[]
         topK: opts.topK ?? 5,
         seeds: batch.map((i) => opts.seeds[i]!),
         eosTokenId: null,
-        padTokenId: padIdOf(model),
       },
     );
     batch.forEach((i, b) => (out[i] = tokens[b]!));

@@ -3,8 +3,8 @@
  * accuracy for reliability / generalization / portability, locality, fluency, CounterFact
  * probabilities) and the evaluation orders of §2 over any editing method.
  */
-export { DEFAULT_EVAL_BATCH, forEachRowLogits, argmax, logProbOf, padIdOf, type LogitsAt } from './forward.js';
 export {
+  DEFAULT_EVAL_BATCH,
   encodePair,
   answerPredictions,
   accuracyOf,

@@ -11,7 +11,7 @@ import { randomModel } from '../../models/testing.js';
 import type { CausalLM } from '../../models/types.js';
 import type { Tokenizer } from '../../tokenizer/index.js';
 import { modelDir, skipNoShared } from '../../../test/golden/shared.js';
-import { argmax } from './forward.js';
+import { argmax } from '../../models/score.js';
 import {
   accuracyOf,
   answerPredictions,

@@ -8,10 +8,13 @@
  * acc = mean over j in [m, n) of [argmax logits_{j−1} = ids_j]; NaN when n ≤ m. When BPE merges
  * across the prompt/answer boundary, ids[m:] are not exactly A's tokens: reproduced as written.
  */
-import { generate } from '../../models/generate.js';
+import { scoreContinuations } from '../../models/score.js';
 import type { CausalLM } from '../../models/types.js';
 import type { Tokenizer } from '../../tokenizer/index.js';
-import { argmax, DEFAULT_EVAL_BATCH, forEachRowLogits, lengthOrder, padIdOf } from './forward.js';
+import { generateBatched } from '../generation.js';
+
+/** Rows per forward pass when the caller does not say. */
+export const DEFAULT_EVAL_BATCH = 16;
 
 /** A prompt and the answer scored after it. */
 export interface PromptTarget {
@@ -37,17 +40,12 @@ export function encodePair(tok: Tokenizer, p: PromptTarget): EncodedPair {
 export function answerPredictions(model: CausalLM, pairs: readonly EncodedPair[], opts: { batchSize?: number } = {}): number[][] {
   const out: number[][] = pairs.map(() => []);
   const live = pairs.map((p, i) => (p.ids.length > p.m ? i : -1)).filter((i) => i >= 0);
-  forEachRowLogits(
+  const scored = scoreContinuations(
     model,
-    live.map((i) => pairs[i]!.ids),
-    opts.batchSize ?? DEFAULT_EVAL_BATCH,
-    (k, at) => {
-      const { ids, m } = pairs[live[k]!]!;
-      const preds: number[] = [];
-      for (let j = m; j < ids.length; j++) preds.push(argmax(at(j - 1)));
-      out[live[k]!] = preds;
-    },
+    live.map((i) => ({ prompt: pairs[i]!.ids.slice(0, pairs[i]!.m), continuation: pairs[i]!.ids.slice(pairs[i]!.m) })),
+    { batchSize: opts.batchSize ?? DEFAULT_EVAL_BATCH },
   );
+  live.forEach((i, k) => (out[i] = scored[k]!.greedyTokens));
   return out;
 }
 
@@ -92,22 +90,17 @@ export function generationExactMatch(
   const pairs = items.map((p) => encodePair(tok, p));
   const out = pairs.map(() => NaN);
   const live = pairs.map((p, i) => (p.ids.length > p.m ? i : -1)).filter((i) => i >= 0);
-  const prompts = live.map((i) => tok.encode(items[i]!.prompt));
-  const order = lengthOrder(prompts);
-  const bs = opts.batchSize ?? DEFAULT_EVAL_BATCH;
-  for (let s = 0; s < order.length; s += bs) {
-    const batch = order.slice(s, s + bs);
-    const want = batch.map((k) => pairs[live[k]!]!.ids.length - pairs[live[k]!]!.m);
-    const { tokens } = generate(
-      model,
-      batch.map((k) => prompts[k]!),
-      { maxNewTokens: Math.max(...want), eosTokenId: null, padTokenId: padIdOf(model) },
-    );
-    batch.forEach((k, b) => {
-      const { ids, m } = pairs[live[k]!]!;
-      const gen = tokens[b]!.slice(0, want[b]);
-      out[live[k]!] = gen.length === ids.length - m && gen.every((t, j) => t === ids[m + j]) ? 1 : 0;
-    });
-  }
+  const want = live.map((i) => pairs[i]!.ids.length - pairs[i]!.m);
+  // greedy and causal: generating the longest answer's length and cutting gives each row's tokens
+  const gens = generateBatched(
+    model,
+    live.map((i) => tok.encode(items[i]!.prompt)),
+    { maxNewTokens: Math.max(1, ...want), batchSize: opts.batchSize ?? DEFAULT_EVAL_BATCH, eosTokenId: null },
+  );
+  live.forEach((i, k) => {
+    const { ids, m } = pairs[i]!;
+    const gen = gens[k]!.generatedIds.slice(0, want[k]);
+    out[i] = gen.length === ids.length - m && gen.every((t, j) => t === ids[m + j]) ? 1 : 0;
+  });
   return out;
 }
