@@ -5,7 +5,8 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { confusionAggregate, pyCsvReader, pyFloatRepr, pyInt, pySplitAt, pyStrRepr } from './python.js';
+import { pyCsvReader, pyFloatRepr, pyInt, pySplitAt, pyStrRepr } from './python.js';
+import { confusionAggregate } from './tasks/common.js';
 import { ScriptCrash } from './tasks/types.js';
 
 describe('pyFloatRepr', () => {

@@ -4,7 +4,8 @@
  * exactly `' yes'`/`' no'` (any case); the after-edit one (`-after.py`) any text containing `yes`
  * or `no` (so `' not'`, `' now'`, `' unknown'` count as "no").
  */
-import { cleanAnswerRun, confusionAggregate, exampleAt, jsonObject, parseJsonLines, pySplitAt, stringField } from '../python.js';
+import { cleanAnswerRun, confusionRun } from './common.js';
+import { jsonObject, parseJsonLines, pySplitAt, stringField } from '../python.js';
 import type { ScoringRun, Task } from './types.js';
 
 export interface BoolqExample {
@@ -49,28 +50,17 @@ export const boolq: Task<BoolqExample> = {
   },
 
   paper(examples, variant): ScoringRun {
-    const c = { TP: 0, FN: 0, TN: 0, FP: 0, others: 0 };
-    return {
-      score(item, text) {
-        const ex = exampleAt(examples, item.exampleIndex, 'boolq');
-        const predict = pySplitAt(text, 'answer:', 1);
-        const lower = predict.toLowerCase();
-        const yes = variant === 'before' ? lower === ' yes' : lower.includes('yes');
-        const no = variant === 'before' ? lower === ' no' : lower.includes('no');
-        const d = { TP: 0, FN: 0, TN: 0, FP: 0, others: 0 };
-        if (yes || no) {
-          // the scripts' if/elif chain, in its order
-          if (yes && ex.answer) d.TP = 1;
-          else if (no && !ex.answer) d.FN = 1;
-          else if (no && ex.answer) d.TN = 1;
-          else if (yes && !ex.answer) d.FP = 1;
-        } else d.others = 1;
-        for (const k of Object.keys(c) as (keyof typeof c)[]) c[k] += d[k];
-        return { gold: ex.answer, predict, ...d };
-      },
-      // CDQA writes "error" without a newline
-      aggregate: () => confusionAggregate(c, PAPER_TOTAL, 'error'),
-    };
+    // CDQA writes "error" without a newline
+    return confusionRun(examples, 'boolq', PAPER_TOTAL, 'error', (ex, text) => {
+      const predict = pySplitAt(text, 'answer:', 1);
+      const lower = predict.toLowerCase();
+      const yes = variant === 'before' ? lower === ' yes' : lower.includes('yes');
+      const no = variant === 'before' ? lower === ' no' : lower.includes('no');
+      if (!yes && !no) return { gold: ex.answer, predict, counts: { others: 1 } };
+      // the scripts' if/elif chain, in its order
+      const counts = yes && ex.answer ? { TP: 1 } : no && !ex.answer ? { FN: 1 } : no && ex.answer ? { TN: 1 } : { FP: 1 };
+      return { gold: ex.answer, predict, counts };
+    });
   },
 
   clean(examples): ScoringRun {

@@ -7,7 +7,8 @@
  * for every block without MISC gold. The score is the mean of four recall-like ratios; a type with
  * total 0 raises ZeroDivisionError.
  */
-import { exampleAt, pyFloatRepr, pySplitAt } from '../python.js';
+import { exampleAt } from './common.js';
+import { pyFloatRepr, pySplitAt } from '../python.js';
 import { pySplit, pyStrip } from '../metrics/py-text.js';
 import {
   ENTITY_TYPES,

@@ -3,7 +3,8 @@
  * script (`test-reasoning.py`, `-after.py`: identical scoring) counts an answer correct when the
  * gold string is a substring of the text after the answer cue, over a hard-coded 1319.
  */
-import { cleanAnswerRun, exampleAt, jsonObject, parseJsonLines, pyFloatRepr, pySplitAt, stringField } from '../python.js';
+import { cleanAnswerRun, exampleAt } from './common.js';
+import { jsonObject, parseJsonLines, pyFloatRepr, pySplitAt, stringField } from '../python.js';
 import type { CleanOptions, ScoringRun, Task } from './types.js';
 
 export interface Gsm8kExample {

@@ -4,7 +4,8 @@
  * none of A–D is `other`. The after-edit script (`test-dialogue-after.py`) first counts any text
  * containing `Chi` (from the prompt's "Chioces") as other; the before-edit one reads it as "C".
  */
-import { cleanAnswerRun, exampleAt, jsonObject, parseJsonLines, pyFloatRepr, pySplitAt, stringField } from '../python.js';
+import { cleanAnswerRun, exampleAt } from './common.js';
+import { jsonObject, parseJsonLines, pyFloatRepr, pySplitAt, stringField } from '../python.js';
 import type { ScoringRun, Task } from './types.js';
 
 export interface MutualExample {

@@ -5,7 +5,8 @@
  * whole text T and scans it for gold answers with a `flag` that is set by the first multi-word hit
  * and never reset, so its state lives in the {@link ScoringRun}.
  */
-import { exampleAt, jsonObject, parseJsonLines, pyFloatRepr, stringField } from '../python.js';
+import { exampleAt } from './common.js';
+import { jsonObject, parseJsonLines, pyFloatRepr, stringField } from '../python.js';
 import { containsWordSpan, normalizeAnswer } from '../metrics/squad.js';
 import { ScriptCrash, type CleanOptions, type Outcome, type ScoringRun, type Task } from './types.js';
 

@@ -4,7 +4,8 @@
  * take the text after the last `answer:`, and count `true`/`false` substrings, so an answer holding
  * both words increments two counters. total_accuracy divides by the sum of all counters.
  */
-import { cleanAnswerRun, confusionAggregate, exampleAt, pySplitAt, tsvRows } from '../python.js';
+import { cleanAnswerRun, confusionRun, tsvRows } from './common.js';
+import { pySplitAt } from '../python.js';
 import type { ScoringRun, Task } from './types.js';
 
 export interface RteExample {
@@ -50,29 +51,16 @@ export const rte: Task<RteExample> = {
 
   // the before- and after-edit scripts score alike
   paper(examples): ScoringRun {
-    const c = { TP: 0, FN: 0, TN: 0, FP: 0, others: 0 };
-    return {
-      score(item, text) {
-        const ex = exampleAt(examples, item.exampleIndex, 'rte');
-        const predict = pySplitAt(text, 'answer:', -1);
-        const lower = predict.toLowerCase();
-        const t = lower.includes('true') ? 1 : 0;
-        const f = lower.includes('false') ? 1 : 0;
-        const d = { TP: 0, FN: 0, TN: 0, FP: 0, others: 0 };
-        if (t || f) {
-          if (ex.label.toLowerCase().includes('not_entailment')) {
-            d.FP = t;
-            d.FN = f;
-          } else {
-            d.TP = t;
-            d.TN = f;
-          }
-        } else d.others = 1;
-        for (const k of Object.keys(c) as (keyof typeof c)[]) c[k] += d[k];
-        return { gold: ex.label, predict, ...d };
-      },
-      aggregate: () => confusionAggregate(c, PAPER_TOTAL, 'error\n'),
-    };
+    return confusionRun(examples, 'rte', PAPER_TOTAL, 'error\n', (ex, text) => {
+      const predict = pySplitAt(text, 'answer:', -1);
+      const lower = predict.toLowerCase();
+      const t = lower.includes('true') ? 1 : 0;
+      const f = lower.includes('false') ? 1 : 0;
+      // "true" and "false" in one answer increment two counters, as in the script
+      const counts =
+        !t && !f ? { others: 1 } : ex.label.toLowerCase().includes('not_entailment') ? { FP: t, FN: f } : { TP: t, TN: f };
+      return { gold: ex.label, predict, counts };
+    });
   },
 
   clean(examples): ScoringRun {

@@ -6,7 +6,8 @@
  * sums nltk's sentence BLEU (not a paper metric) and writes both means; `rouge` raising
  * `ValueError: Hypothesis is empty.` (a prediction made of dots) aborts the whole script.
  */
-import { exampleAt, pyFloatRepr } from '../python.js';
+import { exampleAt } from './common.js';
+import { pyFloatRepr } from '../python.js';
 import { sentenceBleu } from '../metrics/bleu.js';
 import { pyLen, pySlice, pySplit } from '../metrics/py-text.js';
 import { RougeError, rougeMeanF, rougeScores, type RougeScores } from '../metrics/rouge.js';

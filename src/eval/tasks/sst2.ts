@@ -4,7 +4,8 @@
  * `answer:`, and count `positive`/`negative` substrings through an if/elif chain (one counter per
  * answer; `int(label)` is evaluated for every valid answer).
  */
-import { cleanAnswerRun, confusionAggregate, exampleAt, pyInt, pySplitAt, tsvRows } from '../python.js';
+import { cleanAnswerRun, confusionRun, tsvRows } from './common.js';
+import { pyInt, pySplitAt } from '../python.js';
 import type { ScoringRun, Task } from './types.js';
 
 export interface Sst2Example {
@@ -51,27 +52,26 @@ export const sst2: Task<Sst2Example> = {
 
   // the before- and after-edit scripts score alike
   paper(examples): ScoringRun {
-    const c = { TP: 0, FN: 0, TN: 0, FP: 0, others: 0 };
-    return {
-      score(item, text) {
-        const ex = exampleAt(examples, item.exampleIndex, 'sst2');
-        const predict = pySplitAt(text, 'answer:', -1);
-        const lower = predict.toLowerCase();
-        const pos = lower.includes('positive');
-        const neg = lower.includes('negative');
-        const d = { TP: 0, FN: 0, TN: 0, FP: 0, others: 0 };
-        if (pos || neg) {
-          const label = pyInt(ex.label, predict); // ValueError on a non-integer label, as in the script
-          if (pos && label === 1) d.TP = 1;
-          else if (neg && label === 0) d.FN = 1;
-          else if (neg && label === 1) d.TN = 1;
-          else if (pos && label === 0) d.FP = 1;
-        } else d.others = 1;
-        for (const k of Object.keys(c) as (keyof typeof c)[]) c[k] += d[k];
-        return { gold: ex.label, predict, ...d };
-      },
-      aggregate: () => confusionAggregate(c, PAPER_TOTAL, 'error\n'),
-    };
+    return confusionRun(examples, 'sst2', PAPER_TOTAL, 'error\n', (ex, text) => {
+      const predict = pySplitAt(text, 'answer:', -1);
+      const lower = predict.toLowerCase();
+      const pos = lower.includes('positive');
+      const neg = lower.includes('negative');
+      if (!pos && !neg) return { gold: ex.label, predict, counts: { others: 1 } };
+      const label = pyInt(ex.label, predict); // ValueError on a non-integer label, as in the script
+      // the script's if/elif chain, in its order
+      const counts =
+        pos && label === 1
+          ? { TP: 1 }
+          : neg && label === 0
+            ? { FN: 1 }
+            : neg && label === 1
+              ? { TN: 1 }
+              : pos && label === 0
+                ? { FP: 1 }
+                : {};
+      return { gold: ex.label, predict, counts };
+    });
   },
 
   clean(examples): ScoringRun {
