@@ -6,7 +6,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openModel, scoreContinuations } from '../../models/index.js';
-import { randomModel } from '../../models/testing.js';
 import type { CausalLM } from '../../models/types.js';
 import type { Tokenizer } from '../../tokenizer/index.js';
 import { modelDir, skipNoShared } from '../../../test/golden/shared.js';
@@ -18,7 +17,7 @@ import {
   harmonicMean,
   type PrefixAnswer,
 } from './counterfact.js';
-import { pieceTokenizer } from './testing.js';
+import { pieceTokenizer, tinyGpt2 } from './testing.js';
 
 const close = (a: number | null, b: number, tol = 1e-12) => assert.ok(a !== null && Math.abs(a - b) <= tol, `${a} vs ${b}`);
 
@@ -122,18 +121,7 @@ describe('answer NLLs: batched = one row at a time', () => {
   test('random GPT-2; answer tokens are encode(" " + a) without BOS', () => {
     const tok = pieceTokenizer([' ', ...'abcdefghijklmnopqrstuvwxyz'], { bos: false });
     assert.deepEqual(encodeAnswer(tok, 'ab'), [2, 3, 4]);
-    const model = randomModel(
-      {
-        model_type: 'gpt2',
-        vocab_size: tok.vocabSize,
-        n_embd: 16,
-        n_layer: 2,
-        n_head: 2,
-        n_positions: 128,
-        layer_norm_epsilon: 1e-5,
-      },
-      { std: 0.3, seed: 5 },
-    );
+    const model = tinyGpt2(tok.vocabSize, 5);
     assertNllsMatchScoring(model, tok, ITEMS);
     model.dispose();
   });

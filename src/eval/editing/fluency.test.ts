@@ -6,14 +6,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generate, openModel } from '../../models/index.js';
-import { randomModel } from '../../models/testing.js';
 import type { CausalLM } from '../../models/types.js';
 import type { Tokenizer } from '../../tokenizer/index.js';
 import { generateFast } from '../../edit/shared/context-templates.js';
 import { modelDir, skipNoShared } from '../../../test/golden/shared.js';
 import { textNgramEntropy } from '../metrics/ngram-entropy.js';
 import { cleanGeneration, fluency, recordSeed, sampleTopK } from './fluency.js';
-import { pieceTokenizer } from './testing.js';
+import { pieceTokenizer, tinyGpt2 } from './testing.js';
 
 function checkSampler(model: CausalLM, tok: Tokenizer, prompts: string[], maxLen: number): void {
   const ids = prompts.map((p) => tok.encode(p));
@@ -41,18 +40,7 @@ function checkSampler(model: CausalLM, tok: Tokenizer, prompts: string[], maxLen
 describe('fluency sampling', () => {
   test('random GPT-2: batched rows = each row alone; prompts at or over maxLen get nothing', () => {
     const tok = pieceTokenizer([' ', '.', ...'abcdefghijklmnopqrstuvwxyz'], { bos: false });
-    const model = randomModel(
-      {
-        model_type: 'gpt2',
-        vocab_size: tok.vocabSize,
-        n_embd: 16,
-        n_layer: 2,
-        n_head: 2,
-        n_positions: 128,
-        layer_norm_epsilon: 1e-5,
-      },
-      { std: 0.3, seed: 2 },
-    );
+    const model = tinyGpt2(tok.vocabSize, 2);
     checkSampler(model, tok, ['the cat', 'a', 'a much longer prompt than the others', 'dog', 'x y z'], 24);
     const [none] = sampleTopK(model, [tok.encode('abcdef')], { maxLen: 4, seeds: [0] });
     assert.deepEqual(none, []);

@@ -7,7 +7,6 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as T from '../../tensor/index.js';
 import { openModel } from '../../models/index.js';
-import { randomModel } from '../../models/testing.js';
 import type { CausalLM } from '../../models/types.js';
 import type { Tokenizer } from '../../tokenizer/index.js';
 import type { EditRequest, PromptAnswer } from '../../edit/types.js';
@@ -15,7 +14,7 @@ import { assertParamsUnchanged, snapshotParams } from '../../edit/testing.js';
 import { modelDir, skipNoShared } from '../../../test/golden/shared.js';
 import { localityAgreement, localityPredictions } from './locality.js';
 import { computeMetrics, evaluatePre } from './evaluate.js';
-import { pieceTokenizer } from './testing.js';
+import { pieceTokenizer, tinyGpt2 } from './testing.js';
 
 const PROBES: PromptAnswer[] = [
   { prompt: 'nq question: who sang the song', ground_truth: 'the band from the north' },
@@ -60,18 +59,7 @@ describe('locality', () => {
 
   test('random GPT-2: 1.0 unedited, < 1 after a big random weight change', () => {
     const tok = pieceTokenizer([' ', ':', ...'abcdefghijklmnopqrstuvwxyz'], { bos: false });
-    const model = randomModel(
-      {
-        model_type: 'gpt2',
-        vocab_size: tok.vocabSize,
-        n_embd: 16,
-        n_layer: 2,
-        n_head: 2,
-        n_positions: 128,
-        layer_norm_epsilon: 1e-5,
-      },
-      { std: 0.3, seed: 11 },
-    );
+    const model = tinyGpt2(tok.vocabSize, 11);
     checkLocality(model, tok);
     model.dispose();
   });

@@ -97,3 +97,11 @@ export function bigramModel(vocabSize: number, table: (token: number) => number[
     dispose() {},
   };
 }
+
+/** A small random GPT-2 over a test tokenizer's vocabulary (16 wide, 2 layers, 2 heads). */
+export function tinyGpt2(vocabSize: number, seed: number): CausalLM {
+  return randomModel(
+    { model_type: 'gpt2', vocab_size: vocabSize, n_embd: 16, n_layer: 2, n_head: 2, n_positions: 128, layer_norm_epsilon: 1e-5 },
+    { std: 0.3, seed },
+  );
+}

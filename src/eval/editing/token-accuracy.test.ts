@@ -7,7 +7,6 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as T from '../../tensor/index.js';
 import { openModel } from '../../models/index.js';
-import { randomModel } from '../../models/testing.js';
 import type { CausalLM } from '../../models/types.js';
 import type { Tokenizer } from '../../tokenizer/index.js';
 import { modelDir, skipNoShared } from '../../../test/golden/shared.js';
@@ -20,7 +19,7 @@ import {
   tokenAccuracy,
   type PromptTarget,
 } from './token-accuracy.js';
-import { bigramModel, pieceTokenizer } from './testing.js';
+import { bigramModel, pieceTokenizer, tinyGpt2 } from './testing.js';
 
 const LETTERS = 'abcdefghijklmnopqrstuvwxyz'.split('');
 
@@ -128,18 +127,7 @@ function assertBatchedEqualsUnpadded(model: CausalLM, tok: Tokenizer, items: Pro
 describe('batched with left padding = unpadded one at a time', () => {
   test('random GPT-2', () => {
     const tok = pieceTokenizer([' ', ...LETTERS], { bos: false });
-    const model = randomModel(
-      {
-        model_type: 'gpt2',
-        vocab_size: tok.vocabSize,
-        n_embd: 16,
-        n_layer: 2,
-        n_head: 2,
-        n_positions: 128,
-        layer_norm_epsilon: 1e-5,
-      },
-      { std: 0.3, seed: 3 },
-    );
+    const model = tinyGpt2(tok.vocabSize, 3);
     const preds = answerPredictions(
       model,
       ITEMS.map((p) => encodePair(tok, p)),
