@@ -96,9 +96,9 @@ describe('lmedit eval on stories260K', { skip: skipNoShared }, () => {
     assert.match(a.stderr, /unknown task "nope"/);
     const b = lmedit('eval', '--limit', '1.5');
     assert.notEqual(b.status, 0);
-    assert.match(b.stderr, /--limit.*expected an integer/);
+    assert.match(b.stderr, /--limit must be a positive integer, got "1\.5"/);
     const c = lmedit('eval', '--scorer', 'fancy');
-    assert.match(c.stderr, /expected one of paper, clean, both/);
+    assert.match(c.stderr, /--scorer must be one of paper, clean, both, got "fancy"/);
     const d = lmedit('eval', '--model', modelDir('stories260K'), '--tasks', 'sst2', '--data', 'sst2=/nonexistent.tsv');
     assert.match(d.stderr, /nonexistent\.tsv not found/);
   });

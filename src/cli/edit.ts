@@ -13,7 +13,7 @@ import { generate, openModel, saveModel, scoreContinuations, type CausalLM } fro
 import type { Tokenizer } from '../tokenizer/index.js';
 import { readHParamsFile } from '../edit/hparams.js';
 import { getMethod, METHOD_NAMES, presetKeyFor, type AnyEditMethod } from '../edit/registry.js';
-import { recordsToRequests, spacedTarget } from '../edit/request.js';
+import { readRequestsFile, recordsToRequests, spacedTarget } from '../edit/request.js';
 import { runEdits } from '../edit/runner.js';
 import type { EditContext, EditRequest, EditResult } from '../edit/types.js';
 import { makeDeltaTransform, weightChange, deltaHeatmap, writeHeatmap, type RegulariserMode } from '../edit/rect/index.js';
@@ -58,13 +58,7 @@ function parseRequests(o: { request?: string; data?: string; limit?: number; off
     console.error(`no --request or --data: editing the demo request ${JSON.stringify(DEMO_REQUEST)}`);
     return [{ ...DEMO_REQUEST }];
   }
-  let records: unknown;
-  try {
-    records = JSON.parse(readFileSync(o.data, 'utf8'));
-  } catch (e) {
-    throw new Error(`${o.data}: ${(e as Error).message}`);
-  }
-  const all = recordsToRequests(records, o.data);
+  const all = readRequestsFile(o.data);
   const start = o.offset ?? 0;
   return all.slice(start, o.limit !== undefined ? start + o.limit : undefined);
 }

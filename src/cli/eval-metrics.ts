@@ -3,11 +3,11 @@
  * EasyEdit records — pre only, pre against an already edited model (`--edited DIR`), or pre and
  * post around edits made here (`--method`) under an evaluation order (§2).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadModel, openModel } from '../models/index.js';
 import { getMethod, METHOD_NAMES } from '../edit/registry.js';
-import { recordsToRequests } from '../edit/request.js';
+import { readRequestsFile } from '../edit/request.js';
 import type { EditContext, EditRequest } from '../edit/types.js';
 import { createStatsProvider } from '../edit/stats/index.js';
 import {
@@ -22,37 +22,28 @@ import {
 } from '../eval/editing/index.js';
 import { defaultCorpus, resolveHParams } from './edit.js';
 import { defaultModelDir } from './models.js';
+import { choiceOption, intOption } from './options.js';
 
 interface MetricsFlags {
   model?: string;
   tokenizer?: string;
   data?: string;
-  limit?: string;
-  offset?: string;
+  limit?: number;
+  offset: number;
   edited?: string;
   method?: string;
   preset?: string;
   hparams?: string;
-  order: string;
+  order: EvalOrder;
   fluency?: boolean;
   exactMatch?: boolean;
   counterfact: boolean;
-  batchSize?: string;
-  evalBatchSize?: string;
-  seed?: string;
+  batchSize: number;
+  evalBatchSize: number;
+  seed: number;
   stats?: string;
   json?: boolean;
   out?: string;
-}
-
-/** Parse an integer flag value, with an error naming the flag. */
-function intFlag(name: string, v: string | undefined, min: number, fallback: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || v.trim() === '') {
-    throw new Error(`${name} must be ${min === 1 ? 'a positive' : min === 0 ? 'a non-negative' : 'an'} integer, got "${v}"`);
-  }
-  return n;
 }
 
 /** Validated settings of one run. */
@@ -68,38 +59,29 @@ interface Settings {
 
 function validate(o: MetricsFlags): Settings {
   if (!o.data) throw new Error('--data FILE.json is required (ZsRE, CounterFact or EasyEdit records)');
-  if (!EVAL_ORDERS.includes(o.order as EvalOrder))
-    throw new Error(`--order must be one of ${EVAL_ORDERS.join(', ')}, got "${o.order}"`);
   if (o.edited && o.method)
     throw new Error('give either --edited DIR (an already edited model) or --method (edit here), not both');
   if (!o.method && (o.preset || o.hparams)) throw new Error(`${o.preset ? '--preset' : '--hparams'} needs --method`);
   if (o.preset && o.hparams) throw new Error('give either --preset or --hparams, not both');
-  const seed = intFlag('--seed', o.seed, 0, 0);
   return {
     data: o.data,
-    limit: o.limit === undefined ? undefined : intFlag('--limit', o.limit, 1, 0),
-    offset: intFlag('--offset', o.offset, 0, 0),
-    order: o.order as EvalOrder,
-    batchSize: intFlag('--batch-size', o.batchSize, 1, 1),
-    seed,
+    limit: o.limit,
+    offset: o.offset,
+    order: o.order,
+    batchSize: o.batchSize,
+    seed: o.seed,
     metrics: {
-      batchSize: intFlag('--eval-batch-size', o.evalBatchSize, 1, 16),
+      batchSize: o.evalBatchSize,
       fluency: o.fluency === true,
       exactMatch: o.exactMatch === true,
       counterfact: o.counterfact,
-      seed,
+      seed: o.seed,
     },
   };
 }
 
 function readRequests(s: Settings): EditRequest[] {
-  let records: unknown;
-  try {
-    records = JSON.parse(readFileSync(s.data, 'utf8'));
-  } catch (e) {
-    throw new Error(`--data ${s.data}: ${(e as Error).message}`);
-  }
-  const all = recordsToRequests(records, s.data);
+  const all = readRequestsFile(s.data);
   if (s.offset >= all.length) throw new Error(`--offset ${s.offset}: ${s.data} has ${all.length} record(s)`);
   return all.slice(s.offset, s.limit !== undefined ? s.offset + s.limit : undefined);
 }
@@ -113,19 +95,24 @@ export function registerMetricsCommand(evalCmd: Command): void {
     .option('--model <dir|hub-id>', 'the unedited model (default: stories260K from ../shared)')
     .option('--tokenizer <path>', 'tokenizer file or folder')
     .option('--data <file.json>', 'ZsRE / CounterFact / EasyEdit records (required)')
-    .option('--limit <n>', 'evaluate the first n records (after --offset)')
-    .option('--offset <k>', 'skip this many records first')
+    .option('--limit <n>', 'evaluate the first n records (after --offset)', intOption('--limit', 1))
+    .option('--offset <k>', 'skip this many records first', intOption('--offset', 0), 0)
     .option('--edited <dir>', 'an already edited model (same tokenizer): post metrics on it, no editing')
     .option('--method <name>', `edit here with: ${METHOD_NAMES.join(' | ')}`)
     .option('--preset <name>', 'hyperparameter preset of --method (default: the one for the model)')
     .option('--hparams <file.yaml>', 'hyperparameter file of --method')
-    .option('--order <order>', `evaluation order with --method: ${EVAL_ORDERS.join(' | ')}`, 'post-each')
-    .option('--batch-size <n>', 'requests per edit (batch editing: MEMIT, FT, MEND)')
-    .option('--eval-batch-size <n>', 'sequences per forward pass of the metrics (default 16)')
+    .option(
+      '--order <order>',
+      `evaluation order with --method: ${EVAL_ORDERS.join(' | ')}`,
+      choiceOption('--order', EVAL_ORDERS),
+      'post-each',
+    )
+    .option('--batch-size <n>', 'requests per edit (batch editing: MEMIT, FT, MEND)', intOption('--batch-size', 1), 1)
+    .option('--eval-batch-size <n>', 'sequences per forward pass of the metrics', intOption('--eval-batch-size', 1), 16)
     .option('--fluency', 'sample 100 tokens from each edit prompt and score n-gram entropy')
     .option('--exact-match', 'also greedy-generation exact match of the rewrite and rephrase answers')
     .option('--no-counterfact', 'skip the CounterFact probability metrics (ES/PS/NS, EM/PM/NM, S)')
-    .option('--seed <n>', 'seed of context templates, random baselines and the fluency sampler')
+    .option('--seed <n>', 'seed of context templates, random baselines and the fluency sampler', intOption('--seed', 0), 0)
     .option('--stats <file|dir>', 'layer statistics for methods that need them (default: computed from WikiText-2)')
     .option('--json', 'print one JSON object (means and metadata) instead of a table')
     .option('--out <file.jsonl>', 'write one JSON line per record and phase (pre/post)')

@@ -169,34 +169,34 @@ export function registerEvalCommands(program: Command): void {
     .option(
       '--dtype <dtype>',
       'weight storage: float32, bfloat16, float16, keep',
-      choiceOption(['float32', 'bfloat16', 'float16', 'keep'] as const),
+      choiceOption('--dtype', ['float32', 'bfloat16', 'float16', 'keep'] as const),
       'float32',
     )
     .option('--tasks <list>', 'all, or a comma list of gsm8k,rte,nq-open,boolq,mutual,samsum,conll2003,sst2', 'all')
-    .option('--limit <n>', 'a seeded subset of n examples per task (the same every time)', intOption(1))
-    .option('--seed <n>', 'seed of the subset', intOption(0), 0)
+    .option('--limit <n>', 'a seeded subset of n examples per task (the same every time)', intOption('--limit', 1))
+    .option('--seed <n>', 'seed of the subset', intOption('--seed', 0), 0)
     .option(
       '--scorer <mode>',
       'paper (the original scripts), clean (corrected metrics) or both',
-      choiceOption(['paper', 'clean', 'both'] as const),
+      choiceOption('--scorer', ['paper', 'clean', 'both'] as const),
       'both',
     )
     .option(
       '--script <variant>',
       'which paper script: before (unedited model) or after (edited model)',
-      choiceOption(['before', 'after'] as const),
+      choiceOption('--script', ['before', 'after'] as const),
       'before',
     )
-    .option('--batch-size <n>', 'prompts generated together', intOption(1, 1024), 8)
+    .option('--batch-size <n>', 'prompts generated together', intOption('--batch-size', 1, 1024), 8)
     .option(
       '--context-policy <p>',
       `prompts longer than the context: ${CONTEXT_POLICIES.join(', ')}`,
-      choiceOption(CONTEXT_POLICIES),
+      choiceOption('--context-policy', CONTEXT_POLICIES),
       'keep-end',
     )
     .option('--out <dir>', 'write results.jsonl and predictions.jsonl here')
     .option('--perplexity', 'also measure WikiText-2 perplexity')
-    .option('--ppl-tokens <n>', 'token budget of the perplexity', intOption(1), 4096)
+    .option('--ppl-tokens <n>', 'token budget of the perplexity', intOption('--ppl-tokens', 1), 4096)
     .option(
       '--data <task=file>',
       "a task's data file (the paper's format, or the hub's .parquet); repeatable",
@@ -206,7 +206,7 @@ export function registerEvalCommands(program: Command): void {
     .option(
       '--data-source <src>',
       "where task data comes from when no --data: shared (the paper's files, LMEDIT_DATA) or hub (parquet from the Hugging Face hub)",
-      choiceOption(['shared', 'hub'] as const),
+      choiceOption('--data-source', ['shared', 'hub'] as const),
       'shared',
     )
     .option('--json', 'print one JSON object instead of the table')

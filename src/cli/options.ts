@@ -4,22 +4,25 @@
  */
 import { InvalidArgumentError } from 'commander';
 
-/** An integer option >= `min` (default 1); rejects '1.5', 'abc', '-5', '1e3'. */
-export function intOption(min = 1, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
+/** An integer option in [min, max] (default min 1), named in its error; rejects '1.5', 'abc', '-5', '1e3'. */
+export function intOption(flag: string, min = 1, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
+  const kind = min === 1 ? 'a positive integer' : min === 0 ? 'a non-negative integer' : `an integer >= ${min}`;
   return (v) => {
-    if (!/^-?\d+$/.test(v.trim())) throw new InvalidArgumentError(`expected an integer, got "${v}"`);
     const n = Number(v);
-    if (!Number.isSafeInteger(n) || n < min || n > max)
-      throw new InvalidArgumentError(`expected an integer in [${min}, ${max}], got ${v}`);
+    if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(
+        `${flag} must be ${kind}${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''}, got "${v}"`,
+      );
+    }
     return n;
   };
 }
 
-/** One of `choices`. */
-export function choiceOption<C extends string>(choices: readonly C[]): (v: string) => C {
+/** One of `choices`, named in its error. */
+export function choiceOption<C extends string>(flag: string, choices: readonly C[]): (v: string) => C {
   return (v) => {
     if (!(choices as readonly string[]).includes(v))
-      throw new InvalidArgumentError(`expected one of ${choices.join(', ')}, got "${v}"`);
+      throw new InvalidArgumentError(`${flag} must be one of ${choices.join(', ')}, got "${v}"`);
     return v as C;
   };
 }

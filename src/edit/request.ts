@@ -2,6 +2,7 @@
  * Request validation and dataset mapping: ZsRE and CounterFact records -> EditRequest, the
  * subject check ROME-family methods need, and the target's leading space (methods.md §1.1).
  */
+import { readFileSync } from 'node:fs';
 import type { EditRequest, PromptAnswer } from './types.js';
 
 /** Throw a clear error for a request no method can use; `where` names the record. */
@@ -121,6 +122,17 @@ export function flatToRequest(raw: unknown, index: number, file = 'records'): Ed
     ...(rephrase !== undefined ? { rephrase_prompts: [rephrase] } : {}),
     ...(locP !== undefined && locA !== undefined ? { locality: [{ prompt: locP, ground_truth: locA }] } : {}),
   };
+}
+
+/** Read a JSON file of ZsRE / CounterFact / EasyEdit records as requests; errors name the file and record. */
+export function readRequestsFile(path: string): EditRequest[] {
+  let records: unknown;
+  try {
+    records = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`${path}: ${(e as Error).message}`);
+  }
+  return recordsToRequests(records, path);
 }
 
 /** Map a dataset file's records, detecting ZsRE, ROME CounterFact and EasyEdit flat records by their fields. */
