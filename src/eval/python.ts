@@ -218,18 +218,18 @@ export function parseJsonLines(content: string, file: string): { value: unknown;
   });
 }
 
-/** The record's object, or an error naming the file and line. */
-export function jsonObject(value: unknown, file: string, line: number): Record<string, unknown> {
+/** The record's object, or an error naming `where` (`file: line 3`, `file: record 2`). */
+export function jsonObject(value: unknown, where: string): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new Error(`${file}: line ${line}: expected a JSON object`);
+    throw new Error(`${where}: expected a JSON object`);
   }
   return value as Record<string, unknown>;
 }
 
-/** A required string field, or an error naming the file, line and field. */
-export function stringField(rec: Record<string, unknown>, key: string, file: string, line: number): string {
+/** A required string field, or an error naming `where` and the field. */
+export function stringField(rec: Record<string, unknown>, key: string, where: string): string {
   const v = rec[key];
-  if (v === undefined) throw new Error(`${file}: line ${line}: missing field "${key}"`);
-  if (typeof v !== 'string') throw new Error(`${file}: line ${line}: field "${key}" must be a string, got ${JSON.stringify(v)}`);
+  if (v === undefined) throw new Error(`${where}: missing field "${key}"`);
+  if (typeof v !== 'string') throw new Error(`${where}: field "${key}" must be a string, got ${JSON.stringify(v)}`);
   return v;
 }

@@ -29,9 +29,9 @@ export const boolq: Task<BoolqExample> = {
 
   parse(content, file) {
     return parseJsonLines(content, file).map(({ value, line }) => {
-      const rec = jsonObject(value, file, line);
-      const question = stringField(rec, 'question', file, line);
-      const passage = stringField(rec, 'passage', file, line);
+      const rec = jsonObject(value, `${file}: line ${line}`);
+      const question = stringField(rec, 'question', `${file}: line ${line}`);
+      const passage = stringField(rec, 'passage', `${file}: line ${line}`);
       const answer = rec['answer'];
       if (answer === undefined) throw new Error(`${file}: line ${line}: missing field "answer"`);
       if (typeof answer !== 'boolean')

@@ -37,9 +37,9 @@ export const gsm8k: Task<Gsm8kExample> = {
 
   parse(content, file) {
     return parseJsonLines(content, file).map(({ value, line }) => {
-      const rec = jsonObject(value, file, line);
-      const question = stringField(rec, 'question', file, line);
-      const answer = stringField(rec, 'answer', file, line);
+      const rec = jsonObject(value, `${file}: line ${line}`);
+      const question = stringField(rec, 'question', `${file}: line ${line}`);
+      const answer = stringField(rec, 'answer', `${file}: line ${line}`);
       const parts = answer.split('#### ');
       if (parts.length < 2) throw new Error(`${file}: line ${line}: field "answer" has no "#### " before the final answer`);
       return { question, answer, hint: parts[0]!, gold: parts[1]! };

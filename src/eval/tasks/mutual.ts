@@ -28,9 +28,9 @@ export const mutual: Task<MutualExample> = {
 
   parse(content, file) {
     return parseJsonLines(content, file).map(({ value, line }) => {
-      const rec = jsonObject(value, file, line);
-      const answers = stringField(rec, 'answers', file, line);
-      const article = stringField(rec, 'article', file, line);
+      const rec = jsonObject(value, `${file}: line ${line}`);
+      const answers = stringField(rec, 'answers', `${file}: line ${line}`);
+      const article = stringField(rec, 'article', `${file}: line ${line}`);
       const options = rec['options'];
       if (options === undefined) throw new Error(`${file}: line ${line}: missing field "options"`);
       if (!Array.isArray(options) || options.length !== 4 || !options.every((o) => typeof o === 'string')) {

@@ -188,8 +188,8 @@ export const nqOpen: Task<NqOpenExample> = {
 
   parse(content, file) {
     return parseJsonLines(content, file).map(({ value, line }) => {
-      const rec = jsonObject(value, file, line);
-      const question = stringField(rec, 'question', file, line);
+      const rec = jsonObject(value, `${file}: line ${line}`);
+      const question = stringField(rec, 'question', `${file}: line ${line}`);
       const answer = rec['answer'];
       if (!Array.isArray(answer) || answer.some((a) => typeof a !== 'string')) {
         throw new Error(`${file}: line ${line}: field "answer" must be a list of strings, got ${JSON.stringify(answer)}`);

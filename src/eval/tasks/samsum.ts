@@ -7,7 +7,7 @@
  * `ValueError: Hypothesis is empty.` (a prediction made of dots) aborts the whole script.
  */
 import { exampleAt } from './common.js';
-import { pyFloatRepr } from '../python.js';
+import { jsonObject, pyFloatRepr, stringField } from '../python.js';
 import { sentenceBleu } from '../metrics/bleu.js';
 import { pyLen, pySlice, pySplit } from '../metrics/py-text.js';
 import { RougeError, rougeMeanF, rougeScores, type RougeScores } from '../metrics/rouge.js';
@@ -103,18 +103,10 @@ export const samsum: Task<SamsumExample> = {
     }
     if (!Array.isArray(data)) throw new Error(`${file}: expected a JSON array of {id, summary, dialogue} records`);
     return data.map((rec: unknown, i) => {
-      if (typeof rec !== 'object' || rec === null || Array.isArray(rec))
-        throw new Error(`${file}: record ${i}: expected a JSON object`);
-      const r = rec as Record<string, unknown>;
-      const str = (key: string): string => {
-        const v = r[key];
-        if (v === undefined) throw new Error(`${file}: record ${i}: missing field "${key}"`);
-        if (typeof v !== 'string')
-          throw new Error(`${file}: record ${i}: field "${key}" must be a string, got ${JSON.stringify(v)}`);
-        return v;
-      };
+      const where = `${file}: record ${i}`;
+      const r = jsonObject(rec, where);
       const id = r['id'] === undefined ? String(i) : String(r['id']);
-      return { id, summary: str('summary'), dialogue: str('dialogue') };
+      return { id, summary: stringField(r, 'summary', where), dialogue: stringField(r, 'dialogue', where) };
     });
   },
 
