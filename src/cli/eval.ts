@@ -12,7 +12,7 @@ import { dataDir, readDataFile } from '../eval/data.js';
 import { CONTEXT_POLICIES, type ContextPolicy } from '../eval/generation.js';
 import { perplexity, type PerplexityResult } from '../eval/perplexity.js';
 import { taskFileFromHub, taskFileFromParquet } from '../eval/hub-data.js';
-import { countPrompts, evaluateTasks, type ScorerChoice, type TaskEvalOptions, type TaskResult } from '../eval/run.js';
+import { evaluateTasks, type ScorerChoice, type TaskEvalOptions, type TaskResult } from '../eval/run.js';
 import { getTask, parseTaskList } from '../eval/tasks/index.js';
 import type { ScriptVariant, Task, TaskName } from '../eval/tasks/types.js';
 import { registerMetricsCommand } from './eval-metrics.js';
@@ -124,17 +124,15 @@ async function runEval(o: EvalFlags): Promise<void> {
     contextPolicy: o.contextPolicy,
     ...data,
   };
-  const total = countPrompts(tasks, opts);
-  const progress = new ProgressLine(o.progress, { label: `eval ${tasks.map((t) => t.name).join(',')}`, total, unit: 'prompts' });
-  let label = '';
+  let progress: ProgressLine | null = null;
   const { results, predictions } = evaluateTasks(model, tokenizer, tasks, {
     ...opts,
-    onProgress: ({ task, done, generatedTokens }) => {
-      label = `${task} (${generatedTokens} tokens)`;
-      progress.update(done, label);
+    onProgress: ({ task, done, total, generatedTokens }) => {
+      progress ??= new ProgressLine(o.progress, { label: `eval ${tasks.map((t) => t.name).join(',')}`, total, unit: 'prompts' });
+      progress.update(done, `${task} (${generatedTokens} tokens)`);
     },
   });
-  progress.stop(true);
+  (progress as ProgressLine | null)?.stop(true);
   let ppl: PerplexityResult | null = null;
   if (o.perplexity) {
     const file = join(dataDir(), 'wikitext', 'wikitext-2-raw-test.raw');

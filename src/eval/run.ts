@@ -37,7 +37,7 @@ export interface TaskEvalOptions {
   /** data already read, by task (e.g. converted from the hub's parquet): the file's text and where it came from */
   dataContent?: Partial<Record<TaskName, { content: string; source: string }>>;
   clean?: CleanOptions;
-  /** progress over all prompts of all tasks */
+  /** progress over all prompts of all tasks (`total`: distinct prompts to generate) */
   onProgress?: (p: { task: TaskName; done: number; total: number; generatedTokens: number }) => void;
 }
 
@@ -168,14 +168,19 @@ export function evaluateTasks(
   const modes: ScorerMode[] = scorer === 'both' ? ['paper', 'clean'] : [scorer];
   const variant = opts.variant ?? 'before';
   const prepared = tasks.map((t) => prepare(t, modes, opts));
+  // modes share prompts except where parsing differs (RTE's csv quoting): generate each distinct prompt once
+  const uniques = prepared.map((p) => {
+    const unique = new Map<string, number>();
+    for (const mode of modes) for (const it of p.items[mode]!) if (!unique.has(it.prompt)) unique.set(it.prompt, unique.size);
+    return unique;
+  });
+  const total = uniques.reduce((s, u) => s + u.size, 0);
   const results: TaskResult[] = [];
   const predictions: PredictionRecord[] = [];
   let before = 0;
-  for (const p of prepared) {
+  for (const [k, p] of prepared.entries()) {
     const t0 = Date.now();
-    // modes share prompts except where parsing differs (RTE's csv quoting): generate each distinct prompt once
-    const unique = new Map<string, number>();
-    for (const mode of modes) for (const it of p.items[mode]!) if (!unique.has(it.prompt)) unique.set(it.prompt, unique.size);
+    const unique = uniques[k]!;
     const promptTexts = [...unique.keys()];
     const gens = generateBatched(
       model,
@@ -185,7 +190,7 @@ export function evaluateTasks(
         ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
         ...(opts.contextPolicy ? { contextPolicy: opts.contextPolicy } : {}),
         onProgress: (done, _total, generatedTokens) =>
-          opts.onProgress?.({ task: p.task.name, done: before + done, total: -1, generatedTokens }),
+          opts.onProgress?.({ task: p.task.name, done: before + done, total, generatedTokens }),
       },
     );
     before += promptTexts.length;
@@ -240,14 +245,4 @@ export function evaluateTasks(
     predictions.push(...records.values());
   }
   return { results, predictions };
-}
-
-/** Total prompts the evaluation will generate (for progress bars). */
-export function countPrompts(tasks: readonly Task[], opts: TaskEvalOptions = {}): number {
-  const scorer = opts.scorer ?? 'both';
-  const modes: ScorerMode[] = scorer === 'both' ? ['paper', 'clean'] : [scorer];
-  return tasks.reduce((s, t) => {
-    const p = prepare(t, modes, opts);
-    return s + new Set(modes.flatMap((m) => p.items[m]!.map((it) => it.prompt))).size;
-  }, 0);
 }
