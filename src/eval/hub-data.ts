@@ -67,8 +67,13 @@ function field(row: Row, names: readonly string[], where: string): unknown {
 function text(row: Row, names: readonly string[], where: string): string {
   const v = field(row, names, where);
   if (typeof v !== 'string') throw new Error(`${where}: column "${names[0]}" is not a string`);
-  if (/[\t\n]/.test(v) && where.includes('tsv'))
-    throw new Error(`${where}: a tab or newline inside "${names[0]}" cannot be written as a TSV field`);
+  return v;
+}
+
+/** A string column written into a TSV line: a tab or newline in it would split the row. */
+function tsvText(row: Row, names: readonly string[], where: string): string {
+  const v = text(row, names, where);
+  if (/[\t\n]/.test(v)) throw new Error(`${where}: a tab or newline inside "${names[0]}" cannot be written as a TSV field`);
   return v;
 }
 
@@ -84,7 +89,7 @@ function int(row: Row, names: readonly string[], where: string): number {
  * Column names may be the hub's or the paper's.
  */
 export function rowsToTaskFile(task: TaskName, rows: readonly Row[], source: string): string {
-  const where = (i: number, kind = ''): string => `${source} row ${i}${kind}`;
+  const where = (i: number): string => `${source} row ${i}`;
   switch (task) {
     case 'gsm8k':
       return (
@@ -115,18 +120,15 @@ export function rowsToTaskFile(task: TaskName, rows: readonly Row[], source: str
         if (idx === 2164 && 'idx' in r) return; // the paper's file omits GLUE RTE train idx 2164
         const l = field(r, ['label'], where(i));
         const label = typeof l === 'string' ? l : Number(l) === 0 ? 'entailment' : 'not_entailment';
-        lines.push(
-          [k++, text(r, ['sentence1'], where(i, ' (tsv)')), text(r, ['sentence2'], where(i, ' (tsv)')), label].join('\t'),
-        );
+        lines.push([k++, tsvText(r, ['sentence1'], where(i)), tsvText(r, ['sentence2'], where(i)), label].join('\t'));
       });
       return lines.join('\n') + '\n';
     }
     case 'sst2':
       return (
-        [
-          'sentence\tlabel',
-          ...rows.map((r, i) => `${text(r, ['sentence'], where(i, ' (tsv)'))}\t${int(r, ['label'], where(i))}`),
-        ].join('\n') + '\n'
+        ['sentence\tlabel', ...rows.map((r, i) => `${tsvText(r, ['sentence'], where(i))}\t${int(r, ['label'], where(i))}`)].join(
+          '\n',
+        ) + '\n'
       );
     case 'samsum':
       return JSON.stringify(
