@@ -5,6 +5,7 @@
  * (IndexError when the marker is missing), `jsonlines.Reader`, and the closing lines shared by
  * the NLI, CDQA and SA scripts.
  */
+import { pyStrip } from './metrics/py-text.js';
 import { ScriptCrash } from './tasks/types.js';
 
 /**
@@ -73,16 +74,13 @@ export function pySplitAt(s: string, marker: string, index: number): string {
   return part;
 }
 
-/** the code points of Python's `str.isspace()`, as a regex class body */
-const PY_WS = '\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
-
 /**
  * Python's `int(s)` for a label string: optional surrounding whitespace, sign, decimal digits
  * with single underscores between them. Anything else raises ValueError (a ScriptCrash whose
  * `predict` is the given one).
  */
 export function pyInt(s: string, predict: string): number {
-  const m = new RegExp(`^[${PY_WS}]*([+-]?)(\\d+(?:_\\d+)*)[${PY_WS}]*$`).exec(s);
+  const m = /^([+-]?)(\d+(?:_\d+)*)$/.exec(pyStrip(s));
   if (!m) throw new ScriptCrash(`ValueError: invalid literal for int() with base 10: ${pyStrRepr(s)}`, predict);
   const v = Number(m[2]!.replaceAll('_', ''));
   return m[1] === '-' ? -v : v;
@@ -232,4 +230,46 @@ export function stringField(rec: Record<string, unknown>, key: string, where: st
   if (v === undefined) throw new Error(`${where}: missing field "${key}"`);
   if (typeof v !== 'string') throw new Error(`${where}: field "${key}" must be a string, got ${JSON.stringify(v)}`);
   return v;
+}
+
+/**
+ * Python's `round(x, ndigits)` for a float: the exact binary value rounded half-even to `ndigits`
+ * decimals, then read back as the nearest double.
+ */
+export function pyRound(x: number, ndigits: number): number {
+  if (!Number.isFinite(x) || x === 0) return x;
+  const neg = x < 0;
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, Math.abs(x));
+  const bits = view.getBigUint64(0);
+  const bexp = Number(bits >> 52n);
+  let mant = bits & ((1n << 52n) - 1n);
+  let exp = -1074;
+  if (bexp !== 0) {
+    mant |= 1n << 52n;
+    exp = bexp - 1075;
+  }
+  // |x| · 10^ndigits = mant · 10^ndigits · 2^exp, rounded half-even to an integer q
+  let num = mant * 10n ** BigInt(ndigits);
+  let den = 1n;
+  if (exp >= 0) num <<= BigInt(exp);
+  else den <<= BigInt(-exp);
+  let q = num / den;
+  const twice = 2n * (num - q * den);
+  if (twice > den || (twice === den && (q & 1n) === 1n)) q += 1n;
+  const digits = q.toString().padStart(ndigits + 1, '0');
+  const text = `${digits.slice(0, digits.length - ndigits)}.${digits.slice(digits.length - ndigits)}`;
+  const r = Number(text);
+  return neg ? -r : r;
+}
+
+/** numpy's `round(np.float64(x), ndigits)`: x · 10^d, rounded half-even (rint), / 10^d, in floats. */
+export function numpyRound(x: number, ndigits: number): number {
+  const f = 10 ** ndigits;
+  const y = x * f;
+  if (!Number.isFinite(y) || Math.abs(y) >= 2 ** 52) return y / f;
+  const fl = Math.floor(y);
+  const d = y - fl;
+  const r = d > 0.5 ? fl + 1 : d < 0.5 ? fl : fl % 2 === 0 ? fl : fl + 1;
+  return r / f;
 }

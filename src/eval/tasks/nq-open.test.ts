@@ -8,7 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dataDir } from '../data.js';
 import { legacyCleanup } from '../text.js';
-import { nqOpen, numpyRound, pyRound } from './nq-open.js';
+import { nqOpen } from './nq-open.js';
+import { numpyRound, pyRound } from '../python.js';
 import { ScriptCrash, type TaskItem } from './types.js';
 
 const jsonl = (recs: { question: string; answer: string[]; output?: string[] }[]): string =>

@@ -6,7 +6,7 @@
  * and never reset, so its state lives in the {@link ScoringRun}.
  */
 import { exampleAt } from './common.js';
-import { jsonObject, parseJsonLines, pyFloatRepr, stringField } from '../python.js';
+import { jsonObject, numpyRound, parseJsonLines, pyFloatRepr, pyRound, stringField } from '../python.js';
 import { containsWordSpan, normalizeAnswer } from '../metrics/squad.js';
 import { ScriptCrash, type CleanOptions, type Outcome, type ScoringRun, type Task } from './types.js';
 
@@ -19,48 +19,6 @@ export interface NqOpenExample {
 }
 
 const PAPER_TOTAL = 3610;
-
-/**
- * Python's `round(x, ndigits)` for a float: the exact binary value rounded half-even to `ndigits`
- * decimals, then read back as the nearest double.
- */
-export function pyRound(x: number, ndigits: number): number {
-  if (!Number.isFinite(x) || x === 0) return x;
-  const neg = x < 0;
-  const view = new DataView(new ArrayBuffer(8));
-  view.setFloat64(0, Math.abs(x));
-  const bits = view.getBigUint64(0);
-  const bexp = Number(bits >> 52n);
-  let mant = bits & ((1n << 52n) - 1n);
-  let exp = -1074;
-  if (bexp !== 0) {
-    mant |= 1n << 52n;
-    exp = bexp - 1075;
-  }
-  // |x| · 10^ndigits = mant · 10^ndigits · 2^exp, rounded half-even to an integer q
-  let num = mant * 10n ** BigInt(ndigits);
-  let den = 1n;
-  if (exp >= 0) num <<= BigInt(exp);
-  else den <<= BigInt(-exp);
-  let q = num / den;
-  const twice = 2n * (num - q * den);
-  if (twice > den || (twice === den && (q & 1n) === 1n)) q += 1n;
-  const digits = q.toString().padStart(ndigits + 1, '0');
-  const text = `${digits.slice(0, digits.length - ndigits)}.${digits.slice(digits.length - ndigits)}`;
-  const r = Number(text);
-  return neg ? -r : r;
-}
-
-/** numpy's `round(np.float64(x), ndigits)`: x · 10^d, rounded half-even (rint), / 10^d, in floats. */
-export function numpyRound(x: number, ndigits: number): number {
-  const f = 10 ** ndigits;
-  const y = x * f;
-  if (!Number.isFinite(y) || Math.abs(y) >= 2 ** 52) return y / f;
-  const fl = Math.floor(y);
-  const d = y - fl;
-  const r = d > 0.5 ? fl + 1 : d < 0.5 ? fl : fl % 2 === 0 ? fl : fl + 1;
-  return r / f;
-}
 
 /** The script's `ems(prediction, ground_truths)`: `max([...])` raises on an empty gold list. */
 function makeEms(golds: readonly string[], predict: string): (s: string) => boolean {
