@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { choiceOption } from './options.js';
 import { loadTokenizer } from '../tokenizer/index.js';
 import { loadTaskExamples } from '../eval/data.js';
 import { parsePredictions, rescore, type RescoreResult } from '../eval/rescore.js';
@@ -12,8 +13,8 @@ import type { CleanOptions, ScorerMode, ScriptVariant } from '../eval/tasks/inde
 
 interface RescoreFlags {
   task: string;
-  scorer: string;
-  script: string;
+  scorer: ScorerMode;
+  script: ScriptVariant;
   tokenizer: string;
   predictions: string;
   data?: string;
@@ -21,12 +22,6 @@ interface RescoreFlags {
   rationale: boolean;
   strict?: boolean;
   nerF1?: boolean;
-}
-
-function choice<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(value))
-    throw new Error(`${flag} must be ${allowed.join(' or ')} (got "${value}")`);
-  return value as T;
 }
 
 function formatValue(v: unknown): string {
@@ -54,8 +49,17 @@ export function registerRescoreCommand(evalCmd: Command): void {
     .command('rescore')
     .description("re-score saved generations with a task's paper or clean scorer (no model needed)")
     .requiredOption('--task <name>', 'gsm8k | rte | nq-open | boolq | mutual | samsum | conll2003 | sst2')
-    .requiredOption('--scorer <mode>', "paper (the paper's scripts, bugs included) | clean (corrected metric)")
-    .option('--script <variant>', "paper scorer: the paper's before- or after-edit script", 'before')
+    .requiredOption(
+      '--scorer <mode>',
+      "paper (the paper's scripts, bugs included) | clean (corrected metric)",
+      choiceOption('--scorer', ['paper', 'clean'] as const),
+    )
+    .option(
+      '--script <variant>',
+      "paper scorer: the paper's before- or after-edit script",
+      choiceOption('--script', ['before', 'after'] as const),
+      'before',
+    )
     .requiredOption('--tokenizer <dir>', 'tokenizer of the model that generated (file or folder)')
     .requiredOption(
       '--predictions <file.jsonl>',
@@ -68,8 +72,7 @@ export function registerRescoreCommand(evalCmd: Command): void {
     .option('--json', 'print one JSON object {cases, aggregate}')
     .action(async (o: RescoreFlags) => {
       const task = getTask(o.task);
-      const mode = choice('--scorer', o.scorer, ['paper', 'clean'] as const);
-      const variant = choice('--script', o.script, ['before', 'after'] as const);
+      const { scorer: mode, script: variant } = o;
       let content: string;
       try {
         content = readFileSync(o.predictions, 'utf8');
