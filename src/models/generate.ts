@@ -185,7 +185,7 @@ export function generate(model: CausalLM, prompts: readonly (readonly number[])[
 }
 
 /** mask [B, L] → [B, L + 1] with a column of ones (the token just generated). */
-export function appendMaskColumn(mask: Tensor): Tensor {
+function appendMaskColumn(mask: Tensor): Tensor {
   const [B, L] = mask.shape as [number, number];
   const src = mask.storage as Uint8Array;
   const m = new Uint8Array(B * (L + 1));
@@ -196,7 +196,7 @@ export function appendMaskColumn(mask: Tensor): Tensor {
   return T.tensor(m, [B, L + 1], 'uint8');
 }
 
-export function disposeCache(cache: KVCache | null): void {
+function disposeCache(cache: KVCache | null): void {
   cache?.layers.forEach((l) => {
     l.k.dispose();
     l.v.dispose();
