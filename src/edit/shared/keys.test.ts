@@ -47,10 +47,12 @@ describe('readAt on tiny-llama', { skip: skipNoShared }, () => {
       const b = chunked[kind].get(name)!.toArray();
       const c = single.flatMap((s) => s[kind].get(name)!.toArray());
       const m = Math.max(...a.map(Math.abs));
-      assert.ok(
-        a.every((x, i) => Math.abs(x - b[i]!) <= 1e-6 * m && Math.abs(x - c[i]!) <= 1e-6 * m),
-        `${kind} of ${name}`,
-      );
+      // batched and single reads differ only in float32 summation order (BLAS kernel and thread
+      // split): a few ulps per term of the longest reduction, over the blocks the value went through
+      const K = Math.max(model.config.hiddenSize, model.config.intermediateSize);
+      const tol = 3 * 4 * K * 2 ** -24 * m; // 3 blocks, 4 ulps a term
+      const worst = Math.max(...a.map((x, i) => Math.max(Math.abs(x - b[i]!), Math.abs(x - c[i]!))));
+      assert.ok(worst <= tol, `${kind} of ${name}: max |diff| ${worst} > ${tol}`);
       assert.equal(all[kind].get(name)!.shape[0], rows.length);
     }
     [all, chunked, ...single].forEach((r) => [...r.inputs.values(), ...r.outputs.values()].forEach((t) => t.dispose()));
