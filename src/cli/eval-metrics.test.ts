@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { modelDir, skipNoShared } from '../../test/golden/shared.js';
+import { modelDir, skipNoShared } from '../testing.js';
 
 const bin = resolve(fileURLToPath(new URL('../../bin/lmedit.js', import.meta.url)));
 

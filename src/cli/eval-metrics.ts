@@ -1,7 +1,8 @@
 /**
- * `lmedit eval metrics`: the editing metrics of evaluation.md §1 on ZsRE / CounterFact /
+ * `lmedit eval metrics`: the editing metrics of docs/evaluation.md on ZsRE / CounterFact /
  * EasyEdit records — pre only, pre against an already edited model (`--edited DIR`), or pre and
- * post around edits made here (`--method`) under an evaluation order (§2).
+ * post around edits made here (`--method`) under an evaluation order (docs/evaluation.md, "Pre,
+ * post and evaluation orders").
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';

@@ -15,16 +15,19 @@ import type { EditResult, RequestDiagnostics, Timings } from './types.js';
 export type DeltaTransform = (name: string, delta: Tensor, current: Tensor) => Tensor;
 
 /**
- * Tracks the weights one edit changes.
+ * Tracks the weights one edit changes, and owns them until `result()` hands them over:
+ * disposing an editor that produced no result undoes its changes (so an exception anywhere in
+ * a method leaves the model as it was), and a scratch editor is simply never asked for one.
  * @example
- * const ed = new WeightEditor(model, rect);
+ * using ed = new WeightEditor(model, rect);
  * ed.add('transformer.h.17.mlp.c_proj.weight', deltaW);
- * ...; ed.restore(); // bit-exact original weights
+ * return ed.result('ROME', diagnostics, timings, true); // kept: the EditResult owns the deltas now
  */
-export class WeightEditor {
+export class WeightEditor implements Disposable {
   private readonly saved = new Map<string, T.Snapshot>();
   /** accumulated applied ΔW per parameter (stored layout) */
   readonly deltas = new Map<string, Tensor>();
+  private handedOver = false;
 
   constructor(
     private readonly model: CausalLM,
@@ -80,10 +83,22 @@ export class WeightEditor {
     return [...this.saved.keys()];
   }
 
-  /** Package as an EditResult. With `apply` false the weights are restored first. */
+  /**
+   * Hand the deltas over as an EditResult, which owns them from now on. With `apply` false the
+   * weights are restored first.
+   */
   result(method: string, requests: RequestDiagnostics[], timings: Timings, apply: boolean): EditResult {
+    if (this.handedOver) throw new Error('WeightEditor: result() was already taken');
+    this.handedOver = true;
     if (!apply) this.restore();
     let disposed = false;
+    const dispose = (): void => {
+      if (disposed) return;
+      disposed = true;
+      for (const d of this.deltas.values()) d.dispose();
+      this.deltas.clear();
+      this.saved.clear();
+    };
     return {
       method,
       deltas: this.deltas,
@@ -91,13 +106,18 @@ export class WeightEditor {
       timings,
       applied: apply,
       restore: () => this.restore(),
-      dispose: () => {
-        if (disposed) return;
-        disposed = true;
-        for (const d of this.deltas.values()) d.dispose();
-        this.deltas.clear();
-        this.saved.clear();
-      },
+      dispose,
+      [Symbol.dispose]: dispose,
     };
+  }
+
+  /** Without a result: undo every change and free the deltas. After result(): nothing to do. */
+  [Symbol.dispose](): void {
+    if (this.handedOver) return;
+    this.handedOver = true;
+    this.restore();
+    for (const d of this.deltas.values()) d.dispose();
+    this.deltas.clear();
+    this.saved.clear();
   }
 }

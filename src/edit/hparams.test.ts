@@ -98,3 +98,16 @@ test('unknown, missing and ill-typed fields fail naming the file and key', () =>
   withFile('bad.yaml', ROME_YAML.replace('alg_name: "ROME"', 'alg_name: "MEMIT"'), (p) => assert.throws(() => rome.parseHParams(readHParamsFile(p), p), /alg_name is "MEMIT"/));
   withFile('bad.yaml', 'layers: [17\n', (p) => assert.throws(() => readHParamsFile(p), /bad\.yaml: not valid YAML/));
 });
+
+test("lmedit's own fields are snake_case, checked against their choices, and old camelCase names say the new one", () => {
+  withFile('own.yaml', ROME_YAML + 'subject_index_rule: original\ntemplate_seed: 3\nmom2_max_tokens: "2e5"\n', (p) => {
+    const hp = rome.parseHParams(readHParamsFile(p), p);
+    assert.deepEqual([hp.subject_index_rule, hp.template_seed, hp.mom2_max_tokens], ['original', 3, 200000]);
+  });
+  const fails = (yaml: string, re: RegExp) =>
+    withFile('bad.yaml', yaml, (p) => assert.throws(() => rome.parseHParams(readHParamsFile(p), p), re));
+  fails(ROME_YAML + 'templateSeed: 3\n', /bad\.yaml: unknown field\(s\) "templateSeed" \(did you mean "template_seed"\?\)/);
+  fails(ROME_YAML + 'subject_index_rule: kmeng01\n', /field "subject_index_rule": expected one of "easyedit", "original", got "kmeng01"/);
+  fails(ROME_YAML.replace('"subject_last"', 'first'), /field "fact_token": expected one of "subject_last", .*got "first"/);
+  fails(ROME_YAML + 'mom2_max_tokens: many\n', /field "mom2_max_tokens": expected int\|null, got "many"/);
+});

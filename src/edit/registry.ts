@@ -1,6 +1,8 @@
 /**
- * Method name -> lazy import of its folder (a method's facts — hparams, presets, whether it
- * batches — live in its folder, not here), and preset lookup by model.
+ * The methods of src/edit by CLI name: ROME and R-ROME (rome/), MEMIT (memit/), FT-L and FT-M
+ * (ft/), MEND (mend/) and KN (kn/). Each entry lazily imports its folder (a method's facts —
+ * hparams, presets, whether it batches — live in its folder) and says whether the method needs
+ * the subject inside the prompt. Also the preset lookup by model.
  */
 import type { CausalLM } from '../models/types.js';
 import type { EditMethod } from './types.js';
@@ -8,23 +10,39 @@ import type { EditMethod } from './types.js';
 /** A method with its hyperparameter type erased (each method validates its own). */
 export type AnyEditMethod = EditMethod<unknown>;
 
-const METHODS: Record<string, () => Promise<AnyEditMethod>> = {
-  rome: async () => (await import('./rome/index.js')).rome as AnyEditMethod,
-  'r-rome': async () => (await import('./rome/index.js')).rRome as AnyEditMethod,
-  memit: async () => (await import('./memit/index.js')).memit as AnyEditMethod,
-  'ft-l': async () => (await import('./ft/index.js')).ftL as AnyEditMethod,
-  'ft-m': async () => (await import('./ft/index.js')).ftM as AnyEditMethod,
-  mend: async () => (await import('./mend/index.js')).mend as AnyEditMethod,
-  kn: async () => (await import('./kn/index.js')).kn as AnyEditMethod,
+/** One registered method: how to load it, and what the runner checks before an edit. */
+interface MethodEntry {
+  load: () => Promise<AnyEditMethod>;
+  /** the request's `subject` must occur verbatim in its prompt (the methods that locate it) */
+  needsSubject: boolean;
+}
+
+/** Keyed by CLI name, which is the method's `name` in lower case. */
+const METHODS: Record<string, MethodEntry> = {
+  rome: { load: async () => (await import('./rome/index.js')).rome as AnyEditMethod, needsSubject: true },
+  'r-rome': { load: async () => (await import('./rome/index.js')).rRome as AnyEditMethod, needsSubject: true },
+  memit: { load: async () => (await import('./memit/index.js')).memit as AnyEditMethod, needsSubject: true },
+  'ft-l': { load: async () => (await import('./ft/index.js')).ftL as AnyEditMethod, needsSubject: false },
+  'ft-m': { load: async () => (await import('./ft/index.js')).ftM as AnyEditMethod, needsSubject: false },
+  mend: { load: async () => (await import('./mend/index.js')).mend as AnyEditMethod, needsSubject: false },
+  kn: { load: async () => (await import('./kn/index.js')).kn as AnyEditMethod, needsSubject: false },
 };
 
 export const METHOD_NAMES = Object.keys(METHODS);
 
-/** Load a method by its CLI name (rome, r-rome, memit, ft-l, ft-m). */
+/** Load a method by its CLI name (rome, r-rome, memit, ft-l, ft-m, mend, kn). */
 export async function getMethod(name: string): Promise<AnyEditMethod> {
-  const load = METHODS[name.toLowerCase()];
-  if (!load) throw new Error(`unknown method "${name}" (available: ${METHOD_NAMES.join(', ')})`);
-  return load();
+  const entry = METHODS[name.toLowerCase()];
+  if (!entry) throw new Error(`unknown method "${name}" (available: ${METHOD_NAMES.join(', ')})`);
+  return entry.load();
+}
+
+/**
+ * Whether a method (by CLI name or `EditMethod.name`, any case) needs the subject inside the
+ * prompt. False for a method that is not registered (e.g. one built in a test).
+ */
+export function methodNeedsSubject(name: string): boolean {
+  return METHODS[name.toLowerCase()]?.needsSubject ?? false;
 }
 
 /**

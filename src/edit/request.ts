@@ -1,6 +1,6 @@
 /**
  * Request validation and dataset mapping: ZsRE and CounterFact records -> EditRequest, the
- * subject check ROME-family methods need, and the target's leading space (methods.md §1.1).
+ * subject check ROME-family methods need, and the target's leading space (shared/README.md, "Requests").
  */
 import { readFileSync } from 'node:fs';
 import type { EditRequest, PromptAnswer } from './types.js';

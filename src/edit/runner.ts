@@ -5,6 +5,7 @@
  * measures). A callback sees the model after each edit (for evaluation) before any restore.
  */
 import type { CausalLM } from '../models/types.js';
+import { methodNeedsSubject } from './registry.js';
 import { validateRequest } from './request.js';
 import type { EditContext, EditMethod, EditRequest, EditResult } from './types.js';
 
@@ -25,9 +26,6 @@ export interface RunSummary {
   results: EditResult[];
 }
 
-/** Methods that need the subject inside the prompt. */
-const SUBJECT_METHODS = new Set(['ROME', 'R-ROME', 'MEMIT', 'EMMET', 'AlphaEdit']);
-
 /**
  * Run `requests` through `method` in chunks of `batchSize`.
  * @example runEdits(model, rome, requests, hp, { tokenizer }, { sequential: true });
@@ -43,7 +41,7 @@ export function runEdits<H>(
   const bs = opts.batchSize ?? 1;
   if (!Number.isInteger(bs) || bs < 1) throw new Error(`batch size must be a positive integer, got ${bs}`);
   if (bs > 1 && !method.batchable) throw new Error(`${method.name} edits one request at a time (batch size ${bs} requested); use sequential editing instead`);
-  requests.forEach((r, i) => validateRequest(r, `request ${r.case_id ?? i}`, { needsSubject: SUBJECT_METHODS.has(method.name) }));
+  requests.forEach((r, i) => validateRequest(r, `request ${r.case_id ?? i}`, { needsSubject: methodNeedsSubject(method.name) }));
   const t0 = Date.now();
   const results: EditResult[] = [];
   for (let s = 0, index = 0; s < requests.length; s += bs, index++) {

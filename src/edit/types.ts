@@ -47,7 +47,7 @@ export type Timings = Record<string, number> & { total: number };
  * layout under its HF name (after RECT when enabled). When `applied`, the model holds
  * W + ΔW and `restore()` writes the original bytes back (bit-exact).
  */
-export interface EditResult {
+export interface EditResult extends Disposable {
   method: string;
   deltas: Map<string, Tensor>;
   requests: RequestDiagnostics[];

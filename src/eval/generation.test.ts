@@ -8,7 +8,7 @@ import * as T from '../tensor/index.js';
 import { generate, openModel } from '../models/index.js';
 import { randomModel } from '../models/testing.js';
 import { fitToContext, generateBatched } from './generation.js';
-import { modelDir, skipNoShared } from '../../test/golden/shared.js';
+import { modelDir, skipNoShared } from '../testing.js';
 
 function randomPrompts(rng: T.Rng, n: number, vocab: number, maxLen: number): number[][] {
   return Array.from({ length: n }, () => Array.from({ length: 1 + rng.nextInt(maxLen) }, () => rng.nextInt(vocab)));

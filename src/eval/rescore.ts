@@ -1,7 +1,8 @@
 /**
  * Re-score saved generations without a model: each prediction line names an example and the
  * generated token ids; the task's `paper` or `clean` scorer sees the text its mode defines
- * (evaluation.md §3.5) and one aggregate is computed over exactly the given lines, in order.
+ * (docs/evaluation.md, the scorer modes at the top) and one aggregate is computed over exactly
+ * the given lines, in order.
  */
 import type { Tokenizer } from '../tokenizer/index.js';
 import { cleanText, paperText } from './text.js';

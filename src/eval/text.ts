@@ -1,6 +1,6 @@
 /**
- * The text each scorer mode sees (evaluation.md §3.5). `paper`: T = decode(prompt ids ⧺ generated
- * ids) with special tokens kept, then transformers 4.30's legacy tokenization clean-up, with any
+ * The text each scorer mode sees (docs/evaluation.md, the scorer modes at the top). `paper`:
+ * T = decode(prompt ids ⧺ generated ids) with special tokens kept, then transformers 4.30's legacy tokenization clean-up, with any
  * left pads rendered as the pad token's text in front. `clean`: G = decode(generated ids) with
  * special tokens skipped and no clean-up.
  */

@@ -5,15 +5,20 @@
  *  - hand-derived invariants: GPT-J's parallel block equals x + attn(ln(x)) + mlp(ln(x)),
  *    interleaved partial rotary equals the rotate_every_two formula written out, shifting all
  *    positions by a constant leaves rotary models' outputs unchanged (relative positions);
- *  - KV-cache decoding equals the full forward; a left-padded batch equals each row alone.
+ *  - KV-cache decoding equals the full forward; a left-padded batch equals each row alone;
+ *  - the module names agree: the forward hooks exactly the declared hook points, `model.arch`
+ *    and the static GPT2_MODULES/... name hook points and parameters that exist.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as T from '../tensor/index.js';
 import { gradcheck, maxAbsDiff } from '../tensor/testing.js';
 import { Trace } from './hooks.js';
-import type { CausalLM } from './types.js';
+import type { CausalLM, ModuleNames } from './types.js';
 import { randomModel } from './testing.js';
+import { GPT2_MODULES } from './gpt2.js';
+import { GPTJ_MODULES } from './gptj.js';
+import { LLAMA_MODULES } from './llama.js';
 
 T.setBackend('reference');
 
@@ -59,11 +64,10 @@ describe('GPT-J (no golden): gradients and invariants', () => {
   });
 
   test('parallel block: block output = x + attn(ln_1(x)) + mlp(ln_1(x))', () => {
-    const tr = new Trace({ retainInput: ['transformer.h.1'], retainOutput: ['transformer.h.1', 'transformer.h.1.attn', 'transformer.h.1.mlp'] });
+    using tr = new Trace({ retainInput: ['transformer.h.1'], retainOutput: ['transformer.h.1', 'transformer.h.1.attn', 'transformer.h.1.mlp'] });
     T.noGrad(() => model.forward({ ids: ids([[1, 2, 3, 4]]), trace: tr }));
     const sum = T.add(T.add(tr.input('transformer.h.1'), tr.output('transformer.h.1.attn')), tr.output('transformer.h.1.mlp'));
     assert.ok(maxAbsDiff(sum, tr.output('transformer.h.1')) < 1e-12);
-    tr.dispose();
   });
 
   test('interleaved partial rotary equals rotate_every_two written out', () => {
@@ -137,3 +141,51 @@ for (const kind of ['gptj', 'llama', 'gpt2']) {
     }
   });
 }
+
+/** Records every module name the forward runs through the trace. */
+class NameRecorder extends Trace {
+  readonly ran = new Set<string>();
+  override module(name: string, input: T.Tensor, fn: (x: T.Tensor) => T.Tensor): T.Tensor {
+    this.ran.add(name);
+    return super.module(name, input, fn);
+  }
+}
+
+const STATIC_NAMES: Record<string, ModuleNames> = { gptj: GPTJ_MODULES, llama: LLAMA_MODULES, gpt2: GPT2_MODULES };
+
+describe('module names: one source of truth', () => {
+  for (const kind of ['gptj', 'llama', 'gpt2']) {
+    test(`${kind}: the forward hooks exactly the hook points; arch templates name real modules`, () => {
+      const model = tinyModel(kind);
+      const tr = new NameRecorder();
+      T.noGrad(() => model.forward({ ids: ids([[1, 2, 3]]), trace: tr }));
+      assert.deepEqual([...tr.ran].sort(), [...model.hookPoints].sort());
+      const a = model.arch;
+      for (let l = 0; l < a.numLayers; l++) {
+        for (const tmp of [a.layerTemplate, a.mlpTemplate, a.mlpInTemplate, a.mlpOutTemplate, a.attnTemplate]) {
+          assert.ok(model.hookPoints.has(tmp.replace('{}', String(l))), `${tmp} at layer ${l}`);
+        }
+        model.param(`${a.mlpOutTemplate.replace('{}', String(l))}.weight`);
+      }
+      for (const m of [a.embedding, a.finalNorm]) assert.ok(model.hookPoints.has(m), m);
+      model.param(`${a.lmHead}.weight`);
+      // the static names are model.arch without the sizes (the tiny configs tie like the usual checkpoints)
+      const sizes = { numLayers: a.numLayers, hiddenSize: a.hiddenSize, intermediateSize: a.intermediateSize };
+      assert.deepEqual(a, { ...sizes, ...STATIC_NAMES[kind] });
+      model.dispose();
+    });
+  }
+
+  test('`using` a Trace frees what it retained at the end of the scope', () => {
+    const model = tinyModel('gpt2');
+    let kept: T.Tensor;
+    {
+      using tr = new Trace({ retainOutput: ['transformer.h.0.mlp'] });
+      T.noGrad(() => model.forward({ ids: ids([[1, 2]]), trace: tr }));
+      kept = tr.output('transformer.h.0.mlp');
+      assert.equal(kept.disposed, false);
+    }
+    assert.equal(kept.disposed, true);
+    model.dispose();
+  });
+});

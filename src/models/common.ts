@@ -1,13 +1,14 @@
 /**
  * Pieces every architecture shares: position ids from the attention mask (HF generate's
- * convention), rotary angle tables (LLaMA incl. linear/llama3 scaling, GPT-J), KV-cache
- * appends and the parameter lookup with helpful errors.
+ * convention), rotary angle tables (LLaMA incl. linear/llama3 scaling, GPT-J), head
+ * split/merge, attention with HF's padding-row quirk, KV-cache appends and the parameter
+ * lookup with helpful errors.
  */
 import * as T from '../tensor/index.js';
 import { Tensor } from '../tensor/index.js';
 import type { StorageBox } from '../tensor/tensor.js';
 import type { ModelConfig } from './config.js';
-import type { ForwardInput, KVCache } from './types.js';
+import type { ArchitectureInfo, ForwardInput, KVCache, ModuleNames } from './types.js';
 
 /**
  * Position ids for the T new tokens: cumsum(mask) - 1 over the full (past + new) mask, with
@@ -116,6 +117,33 @@ export function ropeAs(t: RopeTables, dtype: Tensor['dtype']): RopeTables {
   return { cos: T.cast(t.cos, dtype), sin: T.cast(t.sin, dtype) };
 }
 
+/**
+ * A model's rotary tables: built once for max_position_embeddings (or more), and rebuilt
+ * only when a forward reaches past them.
+ */
+export class RopeCache {
+  private tables: RopeTables | null = null;
+
+  constructor(private readonly cfg: ModelConfig) {}
+
+  /** cos/sin covering positions [0, needed), in the activations' dtype. */
+  get(needed: number, dtype: Tensor['dtype']): RopeTables {
+    if (!this.tables || this.tables.cos.shape[0]! < needed) {
+      this.dispose();
+      const sc = this.cfg.ropeScaling;
+      const posScale = sc.type === 'linear' ? sc.factor : 1;
+      this.tables = ropeTables(ropeInvFreq(this.cfg), Math.max(needed, this.cfg.maxPositions), posScale);
+    }
+    return ropeAs(this.tables, dtype);
+  }
+
+  dispose(): void {
+    this.tables?.cos.dispose();
+    this.tables?.sin.dispose();
+    this.tables = null;
+  }
+}
+
 /** Positions written so far into each preallocated cache buffer (by its storage). */
 const filled = new WeakMap<StorageBox, number>();
 
@@ -164,6 +192,43 @@ export function appendCache(cache: KVCache | null, layer: number, k: Tensor, v: 
   kBuf.dispose();
   vBuf.dispose();
   return out;
+}
+
+/** An architecture's names with one config's sizes; `lmHead` differs where a config can tie it. */
+export function archInfo(cfg: ModelConfig, names: ModuleNames, lmHead = names.lmHead): ArchitectureInfo {
+  return { numLayers: cfg.numLayers, hiddenSize: cfg.hiddenSize, intermediateSize: cfg.intermediateSize, ...names, lmHead };
+}
+
+/** The MLP nonlinearity of GPT-2/GPT-J configs (`activation_function`). */
+export function activation(cfg: ModelConfig): (x: Tensor) => Tensor {
+  return cfg.activation === 'gelu' ? T.geluErf : cfg.activation === 'relu' ? T.relu : T.gelu;
+}
+
+/** [B, T, n * hd] -> [B, n, T, hd]: attention runs per head. */
+export function splitHeads(x: Tensor, n: number, hd: number): Tensor {
+  const [B, Tn] = x.shape as [number, number, number];
+  return T.permute(T.reshape(x, [B, Tn, n, hd]), [0, 2, 1, 3]); // [B, n, T, hd]
+}
+
+/** [B, n, T, hd] -> [B, T, n * hd]: the heads side by side again for the output projection. */
+export function mergeHeads(y: Tensor): Tensor {
+  const [B, n, Tn, hd] = y.shape as [number, number, number, number];
+  return T.reshape(T.permute(y, [0, 2, 1, 3]), [B, Tn, n * hd]); // [B, T, n * hd]
+}
+
+/**
+ * Causal attention of q [B, H, T, hd] over the cache-extended k/v [B, KVH, P + T, hd], scaled
+ * by 1/sqrt(hd), returning [B, H, T, hd]. Rows of left padding get HF's output rather than
+ * zeros (see hfPaddingRows; `causalMask` says how the model's HF code masks the future).
+ */
+export function attend(
+  q: Tensor,
+  kv: { k: Tensor; v: Tensor },
+  keyMask: Tensor | null,
+  causalMask: 'additive' | 'where',
+): Tensor {
+  const y = T.attention(q, kv.k, kv.v, { causal: true, keyMask });
+  return hfPaddingRows(y, q, kv.k, kv.v, keyMask, 1 / Math.sqrt(q.shape[3]!), causalMask);
 }
 
 /** Find a parameter, suggesting near names when absent. */

@@ -7,10 +7,10 @@
 import * as T from '../tensor/index.js';
 import type { Tensor } from '../tensor/index.js';
 import type { ModelConfig } from './config.js';
-import { hfPaddingRows, lookupParam } from './common.js';
+import { activation, archInfo, attend, lookupParam, mergeHeads, splitHeads } from './common.js';
 import { runDecoder, type BlockContext } from './decoder.js';
 import { hook, type Trace } from './hooks.js';
-import type { ArchitectureInfo, CausalLM, ForwardInput, ForwardOutput } from './types.js';
+import type { ArchitectureInfo, CausalLM, ForwardInput, ForwardOutput, ModuleNames } from './types.js';
 
 /** Parameter names a GPT-2 checkpoint must hold (HF names, with the `transformer.` prefix). */
 export function gpt2ParamNames(cfg: ModelConfig): string[] {
@@ -23,21 +23,21 @@ export function gpt2ParamNames(cfg: ModelConfig): string[] {
   return names;
 }
 
+/** GPT-2's module names; every released GPT-2 ties its LM head to wte. */
+export const GPT2_MODULES: Readonly<ModuleNames> = Object.freeze({
+  layerTemplate: 'transformer.h.{}',
+  mlpTemplate: 'transformer.h.{}.mlp',
+  mlpInTemplate: 'transformer.h.{}.mlp.c_fc',
+  mlpOutTemplate: 'transformer.h.{}.mlp.c_proj',
+  attnTemplate: 'transformer.h.{}.attn',
+  embedding: 'transformer.wte',
+  finalNorm: 'transformer.ln_f',
+  lmHead: 'transformer.wte',
+  weightLayout: 'in_out',
+});
+
 export function gpt2Arch(cfg: ModelConfig): ArchitectureInfo {
-  return {
-    numLayers: cfg.numLayers,
-    hiddenSize: cfg.hiddenSize,
-    intermediateSize: cfg.intermediateSize,
-    layerTemplate: 'transformer.h.{}',
-    mlpTemplate: 'transformer.h.{}.mlp',
-    mlpInTemplate: 'transformer.h.{}.mlp.c_fc',
-    mlpOutTemplate: 'transformer.h.{}.mlp.c_proj',
-    attnTemplate: 'transformer.h.{}.attn',
-    embedding: 'transformer.wte',
-    finalNorm: 'transformer.ln_f',
-    lmHead: cfg.tieWordEmbeddings ? 'transformer.wte' : 'lm_head',
-    weightLayout: 'in_out',
-  };
+  return archInfo(cfg, GPT2_MODULES, cfg.tieWordEmbeddings ? GPT2_MODULES.embedding : 'lm_head');
 }
 
 export function gpt2HookPoints(cfg: ModelConfig): Set<string> {
@@ -65,57 +65,68 @@ export class GPT2 implements CausalLM {
     return lookupParam(this.params, name);
   }
 
-  /** Conv1D: y = x @ W + b with W [in, out]. */
-  private conv1d(name: string, x: Tensor): Tensor {
-    return T.linear(x, this.param(`${name}.weight`), this.param(`${name}.bias`), 'in_out');
+  // Each helper runs one HF module `name` (its parameters are `${name}.weight`, ...) as a hook point.
+
+  /** Conv1D: y = x @ W + b, W stored [in, out]. */
+  private conv1d(name: string, x: Tensor, tr: Trace | undefined): Tensor {
+    return hook(tr, name, x, (x) => T.linear(x, this.param(`${name}.weight`), this.param(`${name}.bias`), 'in_out'));
   }
 
-  private layerNorm(name: string, x: Tensor): Tensor {
-    return T.layerNorm(x, this.param(`${name}.weight`), this.param(`${name}.bias`), this.config.normEps);
+  private layerNorm(name: string, x: Tensor, tr: Trace | undefined): Tensor {
+    const eps = this.config.normEps;
+    return hook(tr, name, x, (x) => T.layerNorm(x, this.param(`${name}.weight`), this.param(`${name}.bias`), eps));
   }
 
-  private attention(p: string, x: Tensor, ctx: BlockContext): Tensor {
-    const { numHeads: H, headDim: hd, hiddenSize: D } = this.config;
-    const [B, Tn] = x.shape as [number, number, number];
-    const qkv = hook(ctx.trace, `${p}.attn.c_attn`, x, (t) => this.conv1d(`${p}.attn.c_attn`, t)); // [B, T, 3D]
-    const [q, k, v] = T.split(qkv, [D, D, D], 2).map((t) => T.permute(T.reshape(t, [B, Tn, H, hd]), [0, 2, 1, 3])); // [B, H, T, hd]
-    const kv = ctx.kv(k!, v!); // [B, H, P + T, hd]
-    const y = hfPaddingRows(T.attention(q!, kv.k, kv.v, { causal: true, keyMask: ctx.keyMask }), q!, kv.k, kv.v, ctx.keyMask, 1 / Math.sqrt(this.config.headDim), 'where'); // [B, H, T, hd]
-    const merged = T.reshape(T.permute(y, [0, 2, 1, 3]), [B, Tn, D]); // [B, T, D]
-    return hook(ctx.trace, `${p}.attn.c_proj`, merged, (t) => this.conv1d(`${p}.attn.c_proj`, t));
+  private embedding(name: string, ids: Tensor, tr: Trace | undefined): Tensor {
+    return hook(tr, name, ids, (ids) => T.embedding(ids, this.param(`${name}.weight`))); // [B, T, D]
   }
 
-  private mlp(p: string, x: Tensor, trace: Trace | undefined): Tensor {
-    const act = this.config.activation === 'gelu' ? T.geluErf : this.config.activation === 'relu' ? T.relu : T.gelu;
-    const h = hook(trace, `${p}.mlp.c_fc`, x, (t) => this.conv1d(`${p}.mlp.c_fc`, t)); // [B, T, F]
-    const a = hook(trace, `${p}.mlp.act`, h, act); // [B, T, F]
-    return hook(trace, `${p}.mlp.c_proj`, a, (t) => this.conv1d(`${p}.mlp.c_proj`, t)); // [B, T, D]
+  private attention(name: string, x: Tensor, ctx: BlockContext): Tensor {
+    return hook(ctx.trace, name, x, (x) => {
+      const { numHeads: H, headDim: hd, hiddenSize: D } = this.config;
+      const qkv = this.conv1d(`${name}.c_attn`, x, ctx.trace); // [B, T, 3D]
+      const [q, k, v] = T.split(qkv, [D, D, D], 2).map((t) => splitHeads(t, H, hd)) as [Tensor, Tensor, Tensor]; // [B, H, T, hd]
+      const y = attend(q, ctx.kv(k, v), ctx.keyMask, 'where'); // [B, H, T, hd]
+      return this.conv1d(`${name}.c_proj`, mergeHeads(y), ctx.trace); // [B, T, D]
+    });
   }
 
-  private block(i: number, x: Tensor, ctx: BlockContext): Tensor {
-    const p = `transformer.h.${i}`;
+  private mlp(name: string, x: Tensor, tr: Trace | undefined): Tensor {
+    return hook(tr, name, x, (x) => {
+      const h = this.conv1d(`${name}.c_fc`, x, tr); // [B, T, F]
+      const a = hook(tr, `${name}.act`, h, activation(this.config)); // [B, T, F]
+      return this.conv1d(`${name}.c_proj`, a, tr); // [B, T, D]
+    });
+  }
+
+  /** Pre-LN block: x + attn(ln_1(x)), then + mlp(ln_2(.)). */
+  private block(name: string, x: Tensor, ctx: BlockContext): Tensor {
     const tr = ctx.trace;
-    const a = hook(tr, `${p}.attn`, hook(tr, `${p}.ln_1`, x, (t) => this.layerNorm(`${p}.ln_1`, t)), (t) => this.attention(p, t, ctx));
-    const h = T.add(x, a); // [B, T, D]
-    const m = hook(tr, `${p}.mlp`, hook(tr, `${p}.ln_2`, h, (t) => this.layerNorm(`${p}.ln_2`, t)), (t) => this.mlp(p, t, tr));
-    return T.add(h, m); // [B, T, D]
+    return hook(tr, name, x, (x) => {
+      const h = T.add(x, this.attention(`${name}.attn`, this.layerNorm(`${name}.ln_1`, x, tr), ctx)); // [B, T, D]
+      return T.add(h, this.mlp(`${name}.mlp`, this.layerNorm(`${name}.ln_2`, h, tr), tr)); // [B, T, D]
+    });
   }
 
   forward(input: ForwardInput): ForwardOutput {
     input.trace?.validate(this.hookPoints);
     return runDecoder(this.config, input, {
-      embed: (ids, positions, tr) => {
-        const tok = hook(tr, 'transformer.wte', ids, (t) => T.embedding(t, this.param('transformer.wte.weight'))); // [B, T, D]
-        const pos = hook(tr, 'transformer.wpe', positions, (t) => T.embedding(t, this.param('transformer.wpe.weight'))); // [B, T, D]
-        return T.add(tok, pos);
-      },
-      block: (i, x, ctx) => hook(ctx.trace, `transformer.h.${i}`, x, (t) => this.block(i, t, ctx)),
-      finalNorm: (x, tr) => hook(tr, 'transformer.ln_f', x, (t) => this.layerNorm('transformer.ln_f', t)),
-      lmHead: (x, tr) =>
-        hook(tr, 'lm_head', x, (t) => {
-          const w = this.config.tieWordEmbeddings ? this.param('transformer.wte.weight') : this.param('lm_head.weight'); // [V, D]
-          return T.matmul(t, T.transpose(w)); // [B, T, V]
-        }),
+      embed: (ids, positions, tr) =>
+        T.add(this.embedding('transformer.wte', ids, tr), this.embedding('transformer.wpe', positions, tr)), // [B, T, D]
+      block: (i, x, ctx) => this.block(`transformer.h.${i}`, x, ctx),
+      finalNorm: (x, tr) => this.finalNorm(x, tr),
+      lmHead: (x, tr) => this.lmHead(x, tr),
+    });
+  }
+
+  finalNorm(x: Tensor, trace?: Trace): Tensor {
+    return this.layerNorm('transformer.ln_f', x, trace);
+  }
+
+  lmHead(x: Tensor, trace?: Trace): Tensor {
+    return hook(trace, 'lm_head', x, (x) => {
+      const w = this.param(this.config.tieWordEmbeddings ? 'transformer.wte.weight' : 'lm_head.weight'); // [V, D]
+      return T.matmul(x, T.transpose(w)); // [B, T, V]
     });
   }
 

@@ -9,10 +9,10 @@
 import * as T from '../tensor/index.js';
 import type { Tensor } from '../tensor/index.js';
 import type { ModelConfig } from './config.js';
-import { hfPaddingRows, lookupParam, ropeAs, ropeTables, type RopeTables } from './common.js';
+import { activation, archInfo, attend, lookupParam, mergeHeads, RopeCache, splitHeads } from './common.js';
 import { runDecoder, type BlockContext } from './decoder.js';
 import { hook, type Trace } from './hooks.js';
-import type { ArchitectureInfo, CausalLM, ForwardInput, ForwardOutput } from './types.js';
+import type { ArchitectureInfo, CausalLM, ForwardInput, ForwardOutput, ModuleNames } from './types.js';
 
 export function gptjParamNames(cfg: ModelConfig): string[] {
   const names = ['transformer.wte.weight', 'transformer.ln_f.weight', 'transformer.ln_f.bias', 'lm_head.weight', 'lm_head.bias'];
@@ -25,21 +25,21 @@ export function gptjParamNames(cfg: ModelConfig): string[] {
   return names;
 }
 
+/** GPT-J's module names; its LM head is always untied (and has a bias). */
+export const GPTJ_MODULES: Readonly<ModuleNames> = Object.freeze({
+  layerTemplate: 'transformer.h.{}',
+  mlpTemplate: 'transformer.h.{}.mlp',
+  mlpInTemplate: 'transformer.h.{}.mlp.fc_in',
+  mlpOutTemplate: 'transformer.h.{}.mlp.fc_out',
+  attnTemplate: 'transformer.h.{}.attn',
+  embedding: 'transformer.wte',
+  finalNorm: 'transformer.ln_f',
+  lmHead: 'lm_head',
+  weightLayout: 'out_in',
+});
+
 export function gptjArch(cfg: ModelConfig): ArchitectureInfo {
-  return {
-    numLayers: cfg.numLayers,
-    hiddenSize: cfg.hiddenSize,
-    intermediateSize: cfg.intermediateSize,
-    layerTemplate: 'transformer.h.{}',
-    mlpTemplate: 'transformer.h.{}.mlp',
-    mlpInTemplate: 'transformer.h.{}.mlp.fc_in',
-    mlpOutTemplate: 'transformer.h.{}.mlp.fc_out',
-    attnTemplate: 'transformer.h.{}.attn',
-    embedding: 'transformer.wte',
-    finalNorm: 'transformer.ln_f',
-    lmHead: 'lm_head',
-    weightLayout: 'out_in',
-  };
+  return archInfo(cfg, GPTJ_MODULES);
 }
 
 export function gptjHookPoints(cfg: ModelConfig): Set<string> {
@@ -56,7 +56,7 @@ export function gptjHookPoints(cfg: ModelConfig): Set<string> {
 export class GPTJ implements CausalLM {
   readonly arch: ArchitectureInfo;
   readonly hookPoints: ReadonlySet<string>;
-  private rope: RopeTables | null = null;
+  private readonly rope: RopeCache;
 
   constructor(
     readonly config: ModelConfig,
@@ -64,76 +64,83 @@ export class GPTJ implements CausalLM {
   ) {
     this.arch = gptjArch(config);
     this.hookPoints = gptjHookPoints(config);
+    this.rope = new RopeCache(config);
   }
 
   param(name: string): Tensor {
     return lookupParam(this.params, name);
   }
 
-  private linear(name: string, x: Tensor): Tensor {
-    return T.linear(x, this.param(`${name}.weight`), this.params.get(`${name}.bias`) ?? null, 'out_in');
+  // Each helper runs one HF module `name` (its parameters are `${name}.weight`, ...) as a hook point.
+
+  /** nn.Linear: y = x @ Wᵀ (+ b), W stored [out, in]; the attention projections have no bias. */
+  private linear(name: string, x: Tensor, tr: Trace | undefined): Tensor {
+    return hook(tr, name, x, (x) => T.linear(x, this.param(`${name}.weight`), this.params.get(`${name}.bias`) ?? null, 'out_in'));
   }
 
-  private ropeTables(needed: number): RopeTables {
-    if (!this.rope || this.rope.cos.shape[0]! < needed) {
-      this.rope?.cos.dispose();
-      this.rope?.sin.dispose();
-      // HF GPT-J: inv_freq = 1 / 10000^(arange(0, rotary_dim, 2) / rotary_dim), fp32
-      const rd = this.config.rotaryDim;
-      const inv: number[] = [];
-      for (let i = 0; i < rd; i += 2) inv.push(Math.fround(1 / Math.fround(Math.pow(10000, Math.fround(i / rd)))));
-      this.rope = ropeTables(inv, Math.max(needed, this.config.maxPositions));
-    }
-    return this.rope;
+  private layerNorm(name: string, x: Tensor, tr: Trace | undefined): Tensor {
+    const eps = this.config.normEps;
+    return hook(tr, name, x, (x) => T.layerNorm(x, this.param(`${name}.weight`), this.param(`${name}.bias`), eps));
   }
 
-  private attention(p: string, x: Tensor, ctx: BlockContext): Tensor {
-    const { numHeads: H, headDim: hd, hiddenSize: D, rotaryDim } = this.config;
-    const [B, Tn] = x.shape as [number, number, number];
-    const a = `${p}.attn`;
-    const heads = (name: string): Tensor =>
-      T.permute(T.reshape(hook(ctx.trace, `${a}.${name}`, x, (t) => this.linear(`${a}.${name}`, t)), [B, Tn, H, hd]), [0, 2, 1, 3]); // [B, H, T, hd]
-    const { cos, sin } = ropeAs(this.ropeTables(ctx.maxPosition + 1), x.dtype);
-    const q = T.rope(heads('q_proj'), ctx.positions, cos, sin, { layout: 'interleaved', rotaryDim });
-    const k = T.rope(heads('k_proj'), ctx.positions, cos, sin, { layout: 'interleaved', rotaryDim });
-    const kv = ctx.kv(k, heads('v_proj')); // [B, H, P + T, hd]
-    const y = hfPaddingRows(T.attention(q, kv.k, kv.v, { causal: true, keyMask: ctx.keyMask }), q, kv.k, kv.v, ctx.keyMask, 1 / Math.sqrt(this.config.headDim), 'where'); // [B, H, T, hd]
-    const merged = T.reshape(T.permute(y, [0, 2, 1, 3]), [B, Tn, D]); // [B, T, D]
-    return hook(ctx.trace, `${a}.out_proj`, merged, (t) => this.linear(`${a}.out_proj`, t));
+  private embedding(name: string, ids: Tensor, tr: Trace | undefined): Tensor {
+    return hook(tr, name, ids, (ids) => T.embedding(ids, this.param(`${name}.weight`))); // [B, T, D]
   }
 
-  private mlp(p: string, x: Tensor, trace: Trace | undefined): Tensor {
-    const m = `${p}.mlp`;
-    const act = this.config.activation === 'gelu' ? T.geluErf : this.config.activation === 'relu' ? T.relu : T.gelu;
-    const h = hook(trace, `${m}.fc_in`, x, (t) => this.linear(`${m}.fc_in`, t)); // [B, T, F]
-    const g = hook(trace, `${m}.act`, h, act);
-    return hook(trace, `${m}.fc_out`, g, (t) => this.linear(`${m}.fc_out`, t)); // [B, T, D]
+  private attention(name: string, x: Tensor, ctx: BlockContext): Tensor {
+    return hook(ctx.trace, name, x, (x) => {
+      const { numHeads: H, headDim: hd, rotaryDim } = this.config;
+      const { cos, sin } = this.rope.get(ctx.maxPosition + 1, x.dtype);
+      // rotary on the first rotary_dim features of each head only
+      const rope = (t: Tensor): Tensor => T.rope(t, ctx.positions, cos, sin, { layout: 'interleaved', rotaryDim });
+      const q = rope(splitHeads(this.linear(`${name}.q_proj`, x, ctx.trace), H, hd)); // [B, H, T, hd]
+      const k = rope(splitHeads(this.linear(`${name}.k_proj`, x, ctx.trace), H, hd)); // [B, H, T, hd]
+      const v = splitHeads(this.linear(`${name}.v_proj`, x, ctx.trace), H, hd); // [B, H, T, hd]
+      const y = attend(q, ctx.kv(k, v), ctx.keyMask, 'where'); // [B, H, T, hd]
+      return this.linear(`${name}.out_proj`, mergeHeads(y), ctx.trace); // [B, T, D]
+    });
   }
 
-  private block(i: number, x: Tensor, ctx: BlockContext): Tensor {
-    const p = `transformer.h.${i}`;
+  private mlp(name: string, x: Tensor, tr: Trace | undefined): Tensor {
+    return hook(tr, name, x, (x) => {
+      const h = this.linear(`${name}.fc_in`, x, tr); // [B, T, F]
+      const a = hook(tr, `${name}.act`, h, activation(this.config)); // [B, T, F]
+      return this.linear(`${name}.fc_out`, a, tr); // [B, T, D]
+    });
+  }
+
+  /** Parallel block: attention and MLP both read ln_1(x). */
+  private block(name: string, x: Tensor, ctx: BlockContext): Tensor {
     const tr = ctx.trace;
-    const h = hook(tr, `${p}.ln_1`, x, (t) => T.layerNorm(t, this.param(`${p}.ln_1.weight`), this.param(`${p}.ln_1.bias`), this.config.normEps));
-    const a = hook(tr, `${p}.attn`, h, (t) => this.attention(p, t, ctx)); // [B, T, D]
-    const m = hook(tr, `${p}.mlp`, h, (t) => this.mlp(p, t, tr)); // [B, T, D]
-    return T.add(T.add(a, m), x); // HF order: attn + mlp + residual
+    return hook(tr, name, x, (x) => {
+      const h = this.layerNorm(`${name}.ln_1`, x, tr); // [B, T, D]
+      const a = this.attention(`${name}.attn`, h, ctx); // [B, T, D]
+      const m = this.mlp(`${name}.mlp`, h, tr); // [B, T, D]
+      return T.add(T.add(a, m), x); // HF's summation order: attn + mlp + residual
+    });
   }
 
   forward(input: ForwardInput): ForwardOutput {
     input.trace?.validate(this.hookPoints);
     return runDecoder(this.config, input, {
-      embed: (ids, _positions, tr) => hook(tr, 'transformer.wte', ids, (t) => T.embedding(t, this.param('transformer.wte.weight'))),
-      block: (i, x, ctx) => hook(ctx.trace, `transformer.h.${i}`, x, (t) => this.block(i, t, ctx)),
-      finalNorm: (x, tr) =>
-        hook(tr, 'transformer.ln_f', x, (t) => T.layerNorm(t, this.param('transformer.ln_f.weight'), this.param('transformer.ln_f.bias'), this.config.normEps)),
-      lmHead: (x, tr) => hook(tr, 'lm_head', x, (t) => this.linear('lm_head', t)),
+      embed: (ids, _positions, tr) => this.embedding('transformer.wte', ids, tr),
+      block: (i, x, ctx) => this.block(`transformer.h.${i}`, x, ctx),
+      finalNorm: (x, tr) => this.finalNorm(x, tr),
+      lmHead: (x, tr) => this.lmHead(x, tr),
     });
+  }
+
+  finalNorm(x: Tensor, trace?: Trace): Tensor {
+    return this.layerNorm('transformer.ln_f', x, trace);
+  }
+
+  lmHead(x: Tensor, trace?: Trace): Tensor {
+    return this.linear('lm_head', x, trace); // [B, T, V]
   }
 
   dispose(): void {
     for (const t of this.params.values()) t.dispose();
     this.params.clear();
-    this.rope?.cos.dispose();
-    this.rope?.sin.dispose();
+    this.rope.dispose();
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Hook points by module name — the basis of every editing method (after ROME's nethook).
- * Model files wrap each sub-module call in `trace.module(name, input, fn)`; a Trace can then
+ * Model files run each sub-module through `hook(trace, name, input, fn)` (inside their
+ * linear/norm/attention helpers, so each name is written once); a Trace can then
  *  - retain the input and/or output of named modules (ROME's key = input of mlp.c_proj),
  *  - edit a module's output (add ROME's delta at the subject's last token; restore a clean
  *    state in causal tracing) with gradients flowing through the edit,
@@ -34,9 +35,9 @@ export class StopForward extends Error {
 /**
  * Records and edits activations at named modules during one or more forward passes.
  * @example
- * const tr = new Trace({ retainInput: ['transformer.h.17.mlp.c_proj'] });
+ * using tr = new Trace({ retainInput: ['transformer.h.17.mlp.c_proj'] });
  * model.forward({ ids, trace: tr });
- * const keys = tr.input('transformer.h.17.mlp.c_proj'); // [B, T, 4D]
+ * const keys = tr.input('transformer.h.17.mlp.c_proj'); // [B, T, 4D], freed with tr
  */
 export class Trace {
   readonly inputs = new Map<string, Tensor>();
@@ -78,6 +79,11 @@ export class Trace {
     for (const t of this.outputs.values()) t.dispose();
     this.inputs.clear();
     this.outputs.clear();
+  }
+
+  /** `using tr = new Trace(...)` frees the retained tensors at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 
   /** A retained input; a clear error when the module never ran or was not requested. */

@@ -10,7 +10,10 @@ import type { CausalLM } from './types.js';
 
 export type { ArchName, ModelConfig, RopeScaling } from './config.js';
 export { normalizeConfig } from './config.js';
-export type { ArchitectureInfo, CausalLM, ForwardInput, ForwardOutput, KVCache } from './types.js';
+export type { ArchitectureInfo, CausalLM, ForwardInput, ForwardOutput, KVCache, ModuleNames } from './types.js';
+export { GPT2_MODULES } from './gpt2.js';
+export { GPTJ_MODULES } from './gptj.js';
+export { LLAMA_MODULES } from './llama.js';
 export { Trace, StopForward, hook, type TraceOptions, type OutputEdit } from './hooks.js';
 export { loadModel, readConfig, type LoadModelOptions, type WeightDTypeOption } from './load.js';
 export { saveModel, type SaveModelOptions } from './save.js';

@@ -9,10 +9,10 @@
 import * as T from '../tensor/index.js';
 import type { Tensor } from '../tensor/index.js';
 import type { ModelConfig } from './config.js';
-import { hfPaddingRows, lookupParam, ropeAs, ropeInvFreq, ropeTables, type RopeTables } from './common.js';
+import { archInfo, attend, lookupParam, mergeHeads, RopeCache, splitHeads } from './common.js';
 import { runDecoder, type BlockContext } from './decoder.js';
 import { hook, type Trace } from './hooks.js';
-import type { ArchitectureInfo, CausalLM, ForwardInput, ForwardOutput } from './types.js';
+import type { ArchitectureInfo, CausalLM, ForwardInput, ForwardOutput, ModuleNames } from './types.js';
 
 export function llamaParamNames(cfg: ModelConfig): string[] {
   const names = ['model.embed_tokens.weight', 'model.norm.weight'];
@@ -30,21 +30,21 @@ export function llamaParamNames(cfg: ModelConfig): string[] {
   return names;
 }
 
+/** The LLaMA family's module names; LLaMA-2's LM head is untied (Llama-3.2-1B ties it). */
+export const LLAMA_MODULES: Readonly<ModuleNames> = Object.freeze({
+  layerTemplate: 'model.layers.{}',
+  mlpTemplate: 'model.layers.{}.mlp',
+  mlpInTemplate: 'model.layers.{}.mlp.up_proj',
+  mlpOutTemplate: 'model.layers.{}.mlp.down_proj',
+  attnTemplate: 'model.layers.{}.self_attn',
+  embedding: 'model.embed_tokens',
+  finalNorm: 'model.norm',
+  lmHead: 'lm_head',
+  weightLayout: 'out_in',
+});
+
 export function llamaArch(cfg: ModelConfig): ArchitectureInfo {
-  return {
-    numLayers: cfg.numLayers,
-    hiddenSize: cfg.hiddenSize,
-    intermediateSize: cfg.intermediateSize,
-    layerTemplate: 'model.layers.{}',
-    mlpTemplate: 'model.layers.{}.mlp',
-    mlpInTemplate: 'model.layers.{}.mlp.up_proj',
-    mlpOutTemplate: 'model.layers.{}.mlp.down_proj',
-    attnTemplate: 'model.layers.{}.self_attn',
-    embedding: 'model.embed_tokens',
-    finalNorm: 'model.norm',
-    lmHead: cfg.tieWordEmbeddings ? 'model.embed_tokens' : 'lm_head',
-    weightLayout: 'out_in',
-  };
+  return archInfo(cfg, LLAMA_MODULES, cfg.tieWordEmbeddings ? LLAMA_MODULES.embedding : 'lm_head');
 }
 
 export function llamaHookPoints(cfg: ModelConfig): Set<string> {
@@ -62,7 +62,7 @@ export function llamaHookPoints(cfg: ModelConfig): Set<string> {
 export class Llama implements CausalLM {
   readonly arch: ArchitectureInfo;
   readonly hookPoints: ReadonlySet<string>;
-  private rope: RopeTables | null = null;
+  private readonly rope: RopeCache;
 
   constructor(
     readonly config: ModelConfig,
@@ -70,89 +70,84 @@ export class Llama implements CausalLM {
   ) {
     this.arch = llamaArch(config);
     this.hookPoints = llamaHookPoints(config);
+    this.rope = new RopeCache(config);
   }
 
   param(name: string): Tensor {
     return lookupParam(this.params, name);
   }
 
-  /** nn.Linear: y = x @ Wᵀ (+ b) with W [out, in]. */
-  private linear(name: string, x: Tensor): Tensor {
-    return T.linear(x, this.param(`${name}.weight`), this.params.get(`${name}.bias`) ?? null, 'out_in');
+  // Each helper runs one HF module `name` (its parameters are `${name}.weight`, ...) as a hook point.
+
+  /** nn.Linear: y = x @ Wᵀ (+ b), W stored [out, in]; Qwen2 has q/k/v biases, mlp_bias configs MLP ones. */
+  private linear(name: string, x: Tensor, tr: Trace | undefined): Tensor {
+    return hook(tr, name, x, (x) => T.linear(x, this.param(`${name}.weight`), this.params.get(`${name}.bias`) ?? null, 'out_in'));
   }
 
-  private rmsNorm(name: string, x: Tensor): Tensor {
-    return T.rmsNorm(x, this.param(`${name}.weight`), this.config.normEps);
+  private rmsNorm(name: string, x: Tensor, tr: Trace | undefined): Tensor {
+    return hook(tr, name, x, (x) => T.rmsNorm(x, this.param(`${name}.weight`), this.config.normEps));
   }
 
-  private ropeTables(needed: number): RopeTables {
-    if (!this.rope || this.rope.cos.shape[0]! < needed) {
-      this.rope?.cos.dispose();
-      this.rope?.sin.dispose();
-      const P = Math.max(needed, this.config.maxPositions);
-      const scale = this.config.ropeScaling.type === 'linear' ? this.config.ropeScaling.factor : 1;
-      this.rope = ropeTables(ropeInvFreq(this.config), P, scale);
-    }
-    return this.rope;
+  private embedding(name: string, ids: Tensor, tr: Trace | undefined): Tensor {
+    return hook(tr, name, ids, (ids) => T.embedding(ids, this.param(`${name}.weight`))); // [B, T, D]
   }
 
-  private attention(p: string, x: Tensor, ctx: BlockContext): Tensor {
-    const { numHeads: H, numKvHeads: KVH, headDim: hd } = this.config;
-    const [B, Tn] = x.shape as [number, number, number];
-    const a = `${p}.self_attn`;
-    const heads = (name: string, n: number): Tensor =>
-      T.permute(T.reshape(hook(ctx.trace, `${a}.${name}`, x, (t) => this.linear(`${a}.${name}`, t)), [B, Tn, n, hd]), [0, 2, 1, 3]);
-    const q = heads('q_proj', H); // [B, H, T, hd]
-    const k = heads('k_proj', KVH); // [B, KVH, T, hd]
-    const v = heads('v_proj', KVH); // [B, KVH, T, hd]
-    const { cos, sin } = ropeAs(this.ropeTables(ctx.maxPosition + 1), x.dtype);
-    const qr = T.rope(q, ctx.positions, cos, sin, { layout: 'half' });
-    const kr = T.rope(k, ctx.positions, cos, sin, { layout: 'half' });
-    const kv = ctx.kv(kr, v); // [B, KVH, P + T, hd]
-    const y = hfPaddingRows(T.attention(qr, kv.k, kv.v, { causal: true, keyMask: ctx.keyMask }), qr, kv.k, kv.v, ctx.keyMask, 1 / Math.sqrt(this.config.headDim), 'additive'); // [B, H, T, hd]
-    const merged = T.reshape(T.permute(y, [0, 2, 1, 3]), [B, Tn, H * hd]); // [B, T, H*hd]
-    return hook(ctx.trace, `${a}.o_proj`, merged, (t) => this.linear(`${a}.o_proj`, t)); // [B, T, D]
+  private attention(name: string, x: Tensor, ctx: BlockContext): Tensor {
+    return hook(ctx.trace, name, x, (x) => {
+      const { numHeads: H, numKvHeads: KVH, headDim: hd } = this.config;
+      const q = splitHeads(this.linear(`${name}.q_proj`, x, ctx.trace), H, hd); // [B, H, T, hd]
+      const k = splitHeads(this.linear(`${name}.k_proj`, x, ctx.trace), KVH, hd); // [B, KVH, T, hd]
+      const v = splitHeads(this.linear(`${name}.v_proj`, x, ctx.trace), KVH, hd); // [B, KVH, T, hd]
+      const { cos, sin } = this.rope.get(ctx.maxPosition + 1, x.dtype);
+      const rope = (t: Tensor): Tensor => T.rope(t, ctx.positions, cos, sin, { layout: 'half' });
+      const y = attend(rope(q), ctx.kv(rope(k), v), ctx.keyMask, 'additive'); // [B, H, T, hd]
+      return this.linear(`${name}.o_proj`, mergeHeads(y), ctx.trace); // [B, T, D]
+    });
   }
 
-  private mlp(p: string, x: Tensor, trace: Trace | undefined): Tensor {
-    const m = `${p}.mlp`;
-    const gate = hook(trace, `${m}.gate_proj`, x, (t) => this.linear(`${m}.gate_proj`, t)); // [B, T, F]
-    const up = hook(trace, `${m}.up_proj`, x, (t) => this.linear(`${m}.up_proj`, t)); // [B, T, F]
-    const act = hook(trace, `${m}.act_fn`, gate, T.silu);
-    return hook(trace, `${m}.down_proj`, T.mul(act, up), (t) => this.linear(`${m}.down_proj`, t)); // [B, T, D]
+  /** SwiGLU: down_proj(silu(gate_proj(x)) * up_proj(x)). */
+  private mlp(name: string, x: Tensor, tr: Trace | undefined): Tensor {
+    return hook(tr, name, x, (x) => {
+      const gate = this.linear(`${name}.gate_proj`, x, tr); // [B, T, F]
+      const up = this.linear(`${name}.up_proj`, x, tr); // [B, T, F]
+      const act = hook(tr, `${name}.act_fn`, gate, T.silu); // [B, T, F]
+      return this.linear(`${name}.down_proj`, T.mul(act, up), tr); // [B, T, D]
+    });
   }
 
-  private block(i: number, x: Tensor, ctx: BlockContext): Tensor {
-    const p = `model.layers.${i}`;
+  /** Pre-norm block: x + self_attn(input_layernorm(x)), then + mlp(post_attention_layernorm(.)). */
+  private block(name: string, x: Tensor, ctx: BlockContext): Tensor {
     const tr = ctx.trace;
-    const a = hook(tr, `${p}.self_attn`, hook(tr, `${p}.input_layernorm`, x, (t) => this.rmsNorm(`${p}.input_layernorm`, t)), (t) =>
-      this.attention(p, t, ctx),
-    );
-    const h = T.add(x, a); // [B, T, D]
-    const m = hook(tr, `${p}.mlp`, hook(tr, `${p}.post_attention_layernorm`, h, (t) => this.rmsNorm(`${p}.post_attention_layernorm`, t)), (t) =>
-      this.mlp(p, t, tr),
-    );
-    return T.add(h, m); // [B, T, D]
+    return hook(tr, name, x, (x) => {
+      const h = T.add(x, this.attention(`${name}.self_attn`, this.rmsNorm(`${name}.input_layernorm`, x, tr), ctx)); // [B, T, D]
+      return T.add(h, this.mlp(`${name}.mlp`, this.rmsNorm(`${name}.post_attention_layernorm`, h, tr), tr)); // [B, T, D]
+    });
   }
 
   forward(input: ForwardInput): ForwardOutput {
     input.trace?.validate(this.hookPoints);
     return runDecoder(this.config, input, {
-      embed: (ids, _positions, tr) => hook(tr, 'model.embed_tokens', ids, (t) => T.embedding(t, this.param('model.embed_tokens.weight'))),
-      block: (i, x, ctx) => hook(ctx.trace, `model.layers.${i}`, x, (t) => this.block(i, t, ctx)),
-      finalNorm: (x, tr) => hook(tr, 'model.norm', x, (t) => this.rmsNorm('model.norm', t)),
-      lmHead: (x, tr) =>
-        hook(tr, 'lm_head', x, (t) => {
-          const w = this.config.tieWordEmbeddings ? this.param('model.embed_tokens.weight') : this.param('lm_head.weight'); // [V, D]
-          return T.matmul(t, T.transpose(w)); // [B, T, V]
-        }),
+      embed: (ids, _positions, tr) => this.embedding('model.embed_tokens', ids, tr),
+      block: (i, x, ctx) => this.block(`model.layers.${i}`, x, ctx),
+      finalNorm: (x, tr) => this.finalNorm(x, tr),
+      lmHead: (x, tr) => this.lmHead(x, tr),
+    });
+  }
+
+  finalNorm(x: Tensor, trace?: Trace): Tensor {
+    return this.rmsNorm('model.norm', x, trace);
+  }
+
+  lmHead(x: Tensor, trace?: Trace): Tensor {
+    return hook(trace, 'lm_head', x, (x) => {
+      const w = this.param(this.config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'); // [V, D]
+      return T.matmul(x, T.transpose(w)); // [B, T, V]
     });
   }
 
   dispose(): void {
     for (const t of this.params.values()) t.dispose();
     this.params.clear();
-    this.rope?.cos.dispose();
-    this.rope?.sin.dispose();
+    this.rope.dispose();
   }
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import * as T from '../tensor/index.js';
 import { maxAbsDiff } from '../tensor/testing.js';
 import { generate, loadModel, normalizeConfig, saveModel, scoreContinuations, Trace } from './index.js';
-import { modelDir, skipNoShared } from '../../test/golden/shared.js';
+import { modelDir, skipNoShared } from '../testing.js';
 import { topKIndices } from './generate.js';
 
 test('topKIndices equals a stable descending sort cut to k (ties by lower index)', () => {
@@ -114,12 +114,11 @@ describe('stories260K: save, reload, hooks, sampling and scoring', { skip: skipN
   test('Trace: retain keys, edit an output with gradients, stop early, unknown names', () => {
     const ids = T.tensor([prompt], undefined, 'int32');
     const key = 'model.layers.1.mlp.down_proj';
-    const tr = new Trace({ retainInput: [key], stopAfter: 'model.layers.1' });
+    using tr = new Trace({ retainInput: [key], stopAfter: 'model.layers.1' });
     const r = T.noGrad(() => model.forward({ ids, trace: tr }));
     assert.equal(r.stoppedAfter, 'model.layers.1');
     assert.equal(r.logits, null);
     assert.deepEqual(tr.input(key).shape, [1, 5, 172]);
-    tr.dispose();
     assert.throws(() => model.forward({ ids, trace: new Trace({ retainInput: ['model.layers.1.mlp.downproj'] }) }), /unknown module "model\.layers\.1\.mlp\.downproj"/);
     // gradient of a target log-prob w.r.t. a vector added at the last token's MLP output
     const delta = T.zeros([64]);

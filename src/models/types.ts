@@ -34,6 +34,14 @@ export interface ArchitectureInfo {
   weightLayout: 'in_out' | 'out_in';
 }
 
+/**
+ * The part of ArchitectureInfo that every model of an architecture shares, exported per
+ * architecture (GPT2_MODULES, GPTJ_MODULES, LLAMA_MODULES) so editing presets can name modules
+ * without a loaded model. `lmHead` is the usual checkpoints' choice; `model.arch` has the
+ * loaded config's.
+ */
+export type ModuleNames = Omit<ArchitectureInfo, 'numLayers' | 'hiddenSize' | 'intermediateSize'>;
+
 /** Per-layer key/value cache: k, v [B, KVH, P, headDim]. */
 export interface KVCache {
   layers: { k: Tensor; v: Tensor }[];
@@ -82,6 +90,10 @@ export interface CausalLM {
   /** every module name a Trace can hook */
   readonly hookPoints: ReadonlySet<string>;
   forward(input: ForwardInput): ForwardOutput;
+  /** The final norm on hidden states [..., D], as the forward applies it (hook point `arch.finalNorm`). */
+  finalNorm(x: Tensor, trace?: Trace): Tensor;
+  /** Logits [..., V] from final-norm outputs [..., D] (hook point `lm_head`; the embedding's weight when tied). */
+  lmHead(x: Tensor, trace?: Trace): Tensor;
   /** A parameter by HF name, with a clear error listing near names when absent. */
   param(name: string): Tensor;
   dispose(): void;

@@ -10,12 +10,12 @@
  * Conventions:
  * - "compute" arrays are Float32Array (float32) or Float64Array (float64). A kernel is called
  *   with all its float arrays of one compute dtype, except where a parameter says `weight`:
- *   those may also be float16/bfloat16 bit patterns in a Uint16Array, read directly and
- *   converted to f32 on the fly.
+ *   those may also be float16/bfloat16 bit patterns in a Uint16Array, widened to the compute
+ *   dtype as they are read (exactly), so a half-precision model is never converted whole.
  * - Index arrays are Int32Array.
- * - A backend that does not implement a dtype for a kernel delegates to the reference backend
- *   (the native backend computes float64 elementwise work that way); it never silently
- *   changes precision.
+ * - Every backend implements every kernel for both compute dtypes and writes results in that
+ *   dtype: float64 work is never handed to another backend or rounded through float32. Kernels
+ *   may accumulate in double internally, never in less than the compute dtype.
  */
 
 /** Element types a tensor can hold. f16/bf16 are storage-only (weights); compute is f32/f64. */

@@ -28,3 +28,4 @@ export * from './ops/indexing.js';
 export * from './ops/loss.js';
 export * from './ops/inplace.js';
 export * from './ops/linalg.js';
+export { owning } from './owning.js';

@@ -54,14 +54,15 @@ export function withBackend<T>(name: BackendName, fn: () => T): T {
   }
 }
 
-/** Why the native addon did not load (null when it did or was never tried). */
+/** Why the native addon did not load (null when it loads; asking tries to load it). */
 export function nativeLoadErrorMessage(): string | null {
   return nativeLoadError();
 }
 
 /**
  * Free the large buffers the native backend keeps for reuse (freed tensors of sizes that
- * recur; up to LMEDIT_POOL_MB, default 1024 MiB), e.g. before a phase needing a lot of memory.
+ * recur; up to LMEDIT_POOL_MB, default a sixth of RAM capped at 4096 MiB), e.g. before a phase
+ * needing a lot of memory.
  * Returns the bytes freed.
  */
 export function releaseBufferPool(): number {

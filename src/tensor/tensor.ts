@@ -243,6 +243,11 @@ export class Tensor {
     this.box.releaseRef();
   }
 
+  /** `using t = ...` frees the tensor at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   /** Element at a multi-index (slow; for tests and small reads). */
   at(...index: number[]): number {
     this.assertAlive('at');

@@ -64,7 +64,7 @@ for (const kase of ['tiny-gpt2', 'tiny-gpt2-lambda50', 'tiny-llama']) {
       model = loadModel(modelDir(meta.model));
       tok = await loadTokenizer(modelDir(meta.model));
       hp = { ...MEMIT_PRESETS[meta.model]!, ...(meta.hparams as Partial<MemitHParams>) };
-      assert.equal(hp.subjectIndexRule, 'original');
+      assert.equal(hp.subject_index_rule, 'original');
       ctx = {
         tokenizer: tok,
         contextTemplates: meta.context_templates,

@@ -87,7 +87,7 @@ for (const name of ['tiny-gpt2', 'tiny-llama', 'stories260K']) {
         g = goldenTensors(...where, 'golden.safetensors');
         // the preset of the golden models is the original kmeng01 behaviour; the golden fixes the rest
         hp = { ...ROME_PRESETS[name]!, ...(meta.hparams as Partial<RomeHParams>) };
-        assert.equal(hp.subjectIndexRule, 'original');
+        assert.equal(hp.subject_index_rule, 'original');
         const C = g.get('C');
         ctx = { tokenizer: tok, contextTemplates: meta.context_templates, ...(C ? { stats: { secondMoment: () => C } } : {}) };
         const r = meta.request;

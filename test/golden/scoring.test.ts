@@ -25,7 +25,7 @@ const bin = resolve(fileURLToPath(new URL('../../bin/lmedit.js', import.meta.url
 const EOS = '<|endoftext|>';
 const EOS_ID = 50256;
 const VARIANTS: readonly ScriptVariant[] = ['before', 'after'];
-/** the aggregate value each task reports as `primary` (evaluation.md §3.5, tasks/types.ts) */
+/** the aggregate value each task reports as `primary` (docs/evaluation.md, "Tasks"; tasks/types.ts) */
 const PRIMARY: Record<string, string> = {
   gsm8k: 'acc',
   rte: 'total_accuracy',

@@ -69,7 +69,7 @@ describe('editing the real stories260K model', { skip: skipNoShared }, () => {
     assert.ok(!before.startsWith(' car'), `precondition: model already says "${before}"`);
     const unrelated = UNRELATED.map((p) => greedy(model, tokenizer, p));
     const snaps = snapshotParams(model);
-    const hp = { ...rome.presets['stories260K']!, layers: [1], v_num_grad_steps: 30, templateRecipe: 'easyedit' as const };
+    const hp = { ...rome.presets['stories260K']!, layers: [1], v_num_grad_steps: 30, template_recipe: 'easyedit' as const };
     const r = rome.apply(model, [req], hp, { tokenizer, seed: 0 });
     const after = tokenizer.decode(greedy(model, tokenizer, req.prompt));
     assert.ok(after.startsWith(' car'), `after ROME the continuation is "${after}"`);

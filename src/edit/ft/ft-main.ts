@@ -97,11 +97,11 @@ export interface TokenizedRequest extends Example {
 export function tokenizeRequests(
   tok: Tokenizer,
   requests: readonly EditRequest[],
-  hp: Pick<FTHParams, 'legacyTargetSpace'>,
+  hp: Pick<FTHParams, 'legacy_target_space'>,
 ): TokenizedRequest[] {
   const penc = promptEncoding(tok);
   return requests.map((r, i) => {
-    const target = spacedTarget(r.target_new, hp.legacyTargetSpace);
+    const target = spacedTarget(r.target_new, hp.legacy_target_space);
     const promptIds = tok.encode(r.prompt, penc);
     const targetIds = tok.encode(target, targetEncoding());
     if (promptIds.length === 0) throw new Error(`FT request ${i}: the prompt has no tokens`);
@@ -118,7 +118,7 @@ function buildBatches(tok: Tokenizer, examples: readonly TokenizedRequest[], hp:
       const chunk = requestIndex.map((i) => examples[i]!);
       const batch =
         hp.objective_optimization === 'prompt_last'
-          ? promptLastBatch(chunk, { pad: padId(tok), unk: unkId(tok), legacyLastIndex: hp.legacyLastIndex })
+          ? promptLastBatch(chunk, { pad: padId(tok), unk: unkId(tok), legacyLastIndex: hp.legacy_last_index })
           : targetNewBatch(
               chunk.map((e) => ({ ids: e.jointIds, promptLength: e.promptIds.length })),
               { pad: padId(tok) },
@@ -260,13 +260,9 @@ export function applyFT(method: string, model: CausalLM, requests: EditRequest[]
   const t1 = performance.now();
   const run = trainOnExamples(model, ctx.tokenizer, examples, hp, ctx.log);
   const t2 = performance.now();
-  const editor = new WeightEditor(model, ctx.transformDelta);
+  using editor = new WeightEditor(model, ctx.transformDelta); // undone unless the result is returned
   try {
     for (const [name, delta] of run.deltas) editor.add(name, delta);
-  } catch (e) {
-    editor.restore();
-    for (const d of editor.deltas.values()) d.dispose();
-    throw e;
   } finally {
     for (const d of run.deltas.values()) d.dispose();
   }

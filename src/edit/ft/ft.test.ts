@@ -158,7 +158,7 @@ describe('training loop', () => {
     const easy: EditRequest = { prompt: 'abc de', subject: 'abc', target_new: 'x' };
     const hard: EditRequest = { prompt: 'fg hij', subject: 'fg', target_new: 'q' };
     // make lm_head score the easy target with logit 40 at the easy prompt's last position
-    const [tok] = tokenizeRequests(charTokenizer, [easy], { legacyTargetSpace: false });
+    const [tok] = tokenizeRequests(charTokenizer, [easy], { legacy_target_space: false });
     const ids = T.tensor(tok!.promptIds, [1, tok!.promptIds.length], 'int32');
     const h = T.noGrad(() => model.forward({ ids, logits: 'none' }).hidden!); // [1, T, D]
     const hLast = T.select(T.select(h, 0, 0), 0, tok!.promptIds.length - 1).toArray();
@@ -249,7 +249,7 @@ describe('batches', () => {
   for (const objective of ['prompt_last', 'target_new'] as const) {
     test(`${objective}: a batch of 3 requests of different lengths (right padding) gives each request its unpadded loss`, () => {
       const model = tinyModel('llama');
-      const toks = tokenizeRequests(charTokenizer, REQS, { legacyTargetSpace: false });
+      const toks = tokenizeRequests(charTokenizer, REQS, { legacy_target_space: false });
       const build = (xs: typeof toks) =>
         objective === 'prompt_last'
           ? promptLastBatch(xs, { pad: 0, unk: 3, legacyLastIndex: false })
@@ -283,7 +283,7 @@ describe('batches', () => {
 
   test('legacyLastIndex reads mask.sum − 1 of a left-padded batch: wrong for shorter rows, same for the longest', () => {
     const model = tinyModel('gpt2');
-    const toks = tokenizeRequests(charTokenizer, REQS, { legacyTargetSpace: false });
+    const toks = tokenizeRequests(charTokenizer, REQS, { legacy_target_space: false });
     const fixed = promptLastBatch(toks, { pad: 0, unk: 3, legacyLastIndex: false });
     const legacy = promptLastBatch(toks, { pad: 0, unk: 3, legacyLastIndex: true });
     const a = T.noGrad(() => promptLastLoss(model, fixed)).toArray();
@@ -346,7 +346,7 @@ describe('hparams', () => {
     assert.throws(() => ftM.parseHParams(yaml, 'gpt2-xl.yaml'), /objective_optimization is "prompt_last" but this is FT-M/);
     assert.throws(
       () => ftL.parseHParams({ ...yaml, objective_optimization: 'other' }, 'x.yaml'),
-      /must be "prompt_last" \(FT-L\) or "target_new"/,
+      /field "objective_optimization": expected one of "prompt_last", "target_new", got "other" \(prompt_last = FT-L/,
     );
     assert.throws(() => ftL.parseHParams({ ...yaml, layers: [] }, 'x.yaml'), /"layers" is empty/);
     assert.throws(() => ftL.parseHParams({ ...yaml, nrom_constraint: 1 }, 'x.yaml'), /unknown field\(s\) "nrom_constraint"/);

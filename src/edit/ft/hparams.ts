@@ -1,52 +1,26 @@
 /**
- * FT-L / FT-M hyperparameters: the EasyEdit FT YAML fields (methods.md §11), lmedit's two
- * legacy flags, and the presets of methods.md §10 plus the tiny golden configurations.
+ * FT-L / FT-M hyperparameters: the EasyEdit FT YAML fields (../shared/README.md, "EasyEdit interface"),
+ * lmedit's two legacy flags, and the presets of README.md, "Presets", plus the tiny golden configurations.
  */
-import { parseWithSchema, type Schema } from '../hparams.js';
-import { GPT2_MODULES, GPTJ_MODULES, LLAMA_MODULES, moduleTemplates } from '../shared/modules.js';
-
-/** `prompt_last` = FT-L (ROME's constrained fine-tuning), `target_new` = FT-M (EasyEdit). */
-export type FTObjective = 'prompt_last' | 'target_new';
-
-export interface FTHParams {
-  /** layers whose `rewrite_module_tmp` parameters are trained */
-  layers: number[];
-  /** epochs over the requests */
-  num_steps: number;
-  lr: number;
-  /** Adam's L2 weight decay (torch semantics: added to the gradient) */
-  weight_decay: number;
-  /** present in every FT YAML, unused by the reference code */
-  kl_factor: number;
-  /** L∞ box around the original weights, or false for none */
-  norm_constraint: number | false;
-  objective_optimization: FTObjective;
-  /** every parameter whose name CONTAINS this (formatted) string is trained */
-  rewrite_module_tmp: string;
-  layer_module_tmp: string;
-  mlp_module_tmp: string;
-  attn_module_tmp: string;
-  ln_f_module: string;
-  lm_head_module: string;
-  /** requests per optimiser step */
-  batch_size: number;
-  /** FT-L: read the logits at `attention_mask.sum − 1` of a left-padded batch (EasyEdit's bug, quirk 13) */
-  legacyLastIndex: boolean;
-  /** prepend ' ' to every target that is not exactly ' ' (EasyEdit, quirk 11) instead of only when missing */
-  legacyTargetSpace: boolean;
-}
+import { parseWithSchema, type HParamsOf, type Schema } from '../hparams.js';
+import { GPT2_MODULES, GPTJ_MODULES, LLAMA_MODULES } from '../../models/index.js';
+import { moduleTemplates } from '../shared/modules.js';
 
 const tmpl = (doc: string) => ({ type: 'string' as const, doc });
 
-export const FT_SCHEMA: Schema = {
-  layers: { type: 'int[]', doc: 'layers to fine-tune' },
-  num_steps: { type: 'int', doc: 'epochs' },
+export const FT_SCHEMA = {
+  layers: { type: 'int[]', doc: 'layers whose rewrite_module_tmp parameters are trained' },
+  num_steps: { type: 'int', doc: 'epochs over the requests' },
   lr: { type: 'float', doc: 'Adam learning rate' },
-  weight_decay: { type: 'float', doc: 'Adam L2 weight decay' },
-  kl_factor: { type: 'float', default: 0, doc: 'unused by the reference code' },
-  norm_constraint: { type: 'float|false', doc: 'L∞ bound on |W − W_orig|, or false' },
-  objective_optimization: { type: 'string', doc: 'prompt_last (FT-L) or target_new (FT-M)' },
-  rewrite_module_tmp: tmpl('trained parameters: names containing this, {} = layer'),
+  weight_decay: { type: 'float', doc: "Adam's L2 weight decay (torch semantics: added to the gradient)" },
+  kl_factor: { type: 'float', default: 0, doc: 'present in every FT YAML, unused by the reference code' },
+  norm_constraint: { type: 'float|false', doc: 'L∞ bound on |W − W_orig|, or false for none' },
+  objective_optimization: {
+    type: 'string',
+    oneOf: ['prompt_last', 'target_new'],
+    doc: "prompt_last = FT-L (ROME's constrained fine-tuning), target_new = FT-M (EasyEdit)",
+  },
+  rewrite_module_tmp: tmpl('trained parameters: every name CONTAINING this (formatted, {} = layer)'),
   layer_module_tmp: tmpl('block module'),
   mlp_module_tmp: tmpl('MLP module'),
   attn_module_tmp: tmpl('attention module'),
@@ -54,9 +28,19 @@ export const FT_SCHEMA: Schema = {
   lm_head_module: tmpl('LM head'),
   // kmeng01/rome's FTHyperParams default
   batch_size: { type: 'int', default: 128, doc: 'requests per optimiser step' },
-  legacyLastIndex: { type: 'bool', default: false, doc: 'reproduce the FT-L last-index bug' },
-  legacyTargetSpace: { type: 'bool', default: false, doc: 'reproduce the double-space target bug' },
-};
+  // ---- lmedit additions ----
+  legacy_last_index: {
+    type: 'bool',
+    default: false,
+    doc: 'FT-L: read the logits at attention_mask.sum − 1 of a left-padded batch (EasyEdit, quirk 13)',
+  },
+  legacy_target_space: { type: 'bool', default: false, doc: "prepend ' ' to every target but ' ' (EasyEdit, quirk 11)" },
+} as const satisfies Schema;
+
+export type FTHParams = HParamsOf<typeof FT_SCHEMA>;
+
+/** `prompt_last` = FT-L (ROME's constrained fine-tuning), `target_new` = FT-M (EasyEdit). */
+export type FTObjective = FTHParams['objective_optimization'];
 
 /**
  * Parse an FT YAML/JSON object. `objective` fills `objective_optimization` when the file has
@@ -68,12 +52,7 @@ export function parseFTHParams(raw: unknown, source: string, objective: FTObject
     raw !== null && typeof raw === 'object' && !Array.isArray(raw) && !('objective_optimization' in raw)
       ? { ...(raw as Record<string, unknown>), objective_optimization: objective }
       : raw;
-  const hp = parseWithSchema<FTHParams>(withObjective, FT_SCHEMA, source, 'FT');
-  if (hp.objective_optimization !== 'prompt_last' && hp.objective_optimization !== 'target_new') {
-    throw new Error(
-      `${source}: field "objective_optimization" must be "prompt_last" (FT-L) or "target_new" (FT-M), got "${String(hp.objective_optimization)}"`,
-    );
-  }
+  const hp = parseWithSchema(withObjective, FT_SCHEMA, source, 'FT');
   if (hp.objective_optimization !== objective) {
     const want = objective === 'prompt_last' ? 'FT-L' : 'FT-M';
     throw new Error(`${source}: objective_optimization is "${hp.objective_optimization}" but this is ${want} (${objective})`);
@@ -103,12 +82,12 @@ const GPT2_TEMPLATES = moduleTemplates(GPT2_MODULES);
 const GPTJ_TEMPLATES = moduleTemplates(GPTJ_MODULES);
 const LLAMA_TEMPLATES = moduleTemplates(LLAMA_MODULES);
 
-const COMMON = { num_steps: 25, lr: 5e-4, weight_decay: 0, kl_factor: 0, legacyLastIndex: false, legacyTargetSpace: false };
+const COMMON = { num_steps: 25, lr: 5e-4, weight_decay: 0, kl_factor: 0, legacy_last_index: false, legacy_target_space: false };
 
 /** Presets shared by FT-L and FT-M, without the objective. */
 function presetTable(): Record<string, Omit<FTHParams, 'objective_optimization'>> {
   return {
-    // easyedit (methods.md §10)
+    // easyedit (README.md, "Presets")
     'gpt2-xl': { ...COMMON, ...GPT2_TEMPLATES, layers: [0], norm_constraint: 5e-4, batch_size: 3 },
     'gpt-j-6b': { ...COMMON, ...GPTJ_TEMPLATES, layers: [21], norm_constraint: false, batch_size: 1 },
     // the LLaMA YAML names the weight itself, so the substring match leaves no bias (there is none anyway)

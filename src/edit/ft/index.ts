@@ -1,5 +1,5 @@
 /**
- * FT-L and FT-M, the fine-tuning baselines (methods.md §6): two EditMethod objects over one
+ * FT-L and FT-M, the fine-tuning baselines (README.md, "The method"): two EditMethod objects over one
  * training loop, differing only in the objective (`prompt_last` vs `target_new`).
  */
 import type { EditMethod } from '../types.js';

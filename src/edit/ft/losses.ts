@@ -1,5 +1,5 @@
 /**
- * The two fine-tuning objectives (methods.md §6): FT-L scores every target token from the
+ * The two fine-tuning objectives (README.md, "The method"): FT-L scores every target token from the
  * logits at the last prompt position; FT-M is teacher-forced cross-entropy on prompt + target
  * masked to the target tokens. Both return one loss per example; the batch loss is their mean.
  */
@@ -18,7 +18,7 @@ export function promptEncoding(tok: Tokenizer): EncodeOptions {
   return tok.kind === 'llama2c' ? { addBos: false, dummyPrefix: 'unless_space' } : { dummyPrefix: 'unless_space' };
 }
 
-/** Targets are encoded without special tokens (methods.md §1.1). */
+/** Targets are encoded without special tokens (../shared/README.md, "Requests"). */
 export function targetEncoding(): EncodeOptions {
   return { addSpecialTokens: false, dummyPrefix: 'unless_space' };
 }

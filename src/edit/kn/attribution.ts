@@ -1,5 +1,5 @@
 /**
- * KN step 1 (methods.md §7): integrated-gradient attribution of every FFN neuron, for every
+ * KN step 1 (README.md, "The method"): integrated-gradient attribution of every FFN neuron, for every
  * layer, at the last prompt position, for the probability of the ground-truth answer tokens.
  * One batched forward per chunk of `batch_size` integration points; the blocks below the hooked
  * layer run once per prompt and are reused; gradients flow only to the patched activation rows.

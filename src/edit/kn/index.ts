@@ -1,5 +1,5 @@
 /**
- * KN, knowledge neurons (Dai et al. 2022; the kmeng01/rome and EasyEdit code, methods.md §7):
+ * KN, knowledge neurons (Dai et al. 2022; the kmeng01/rome and EasyEdit code, README.md, "The method"):
  * one request per call, every ΔW through a WeightEditor.
  */
 import { validateRequest } from '../request.js';

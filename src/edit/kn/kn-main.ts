@@ -13,7 +13,7 @@ import { knLayerNames, knModules } from './modules.js';
 import { coarseNeurons, refineNeurons, type CoarseNeurons, type Neuron } from './selection.js';
 import { greedyProbe, layerDelta, slotTokens, slotVector, type Probe, type WeightedTokens } from './update.js';
 
-/** EasyEdit's stand-in for a missing ground truth (methods.md §11). */
+/** EasyEdit's stand-in for a missing ground truth (../shared/README.md, "EasyEdit interface"). */
 export const PLACEHOLDER_TRUTH = '<|endoftext|>';
 
 export interface KNRun {
@@ -45,9 +45,9 @@ export function truthIdsFor(model: CausalLM, tok: Tokenizer, r: EditRequest, hp:
     if (ids.length === 0) throw new Error(`${where}: ground_truth "${r.ground_truth}" encodes to no tokens`);
     return ids;
   }
-  switch (hp.knMissingTruth) {
+  switch (hp.kn_missing_truth) {
     case 'error':
-      throw new Error(`${where}: KN attributes the ground-truth answer but the request has no ground_truth (set knMissingTruth to placeholder or prediction)`);
+      throw new Error(`${where}: KN attributes the ground-truth answer but the request has no ground_truth (set kn_missing_truth to placeholder or prediction)`);
     case 'prediction':
       // one greedy step; the scored token (0) is irrelevant, only the argmax is used
       return [greedyProbe(model, tok, prompt, [0]).argmaxTokens[0]!];
@@ -68,7 +68,7 @@ export function executeKN(method: string, model: CausalLM, request: EditRequest,
   const truthIds = truthIdsFor(model, tok, request, hp, prompt);
   const targetIds = tok.encode(request.target_new);
   if (targetIds.length === 0) throw new Error(`KN: target_new "${request.target_new}" encodes to no tokens`);
-  const extendPrompt = hp.knExtendPrompt === 'always' || (hp.knExtendPrompt === 'reference' && model.config.arch === 'llama');
+  const extendPrompt = hp.kn_extend_prompt === 'always' || (hp.kn_extend_prompt === 'reference' && model.config.arch === 'llama');
 
   // step 1 + 2: scores and coarse neurons per prompt, then the refinement
   const prompts = hp.refine ? [prompt, ...(request.rephrase_prompts ?? [])] : [prompt];
@@ -86,28 +86,17 @@ export function executeKN(method: string, model: CausalLM, request: EditRequest,
 
   // step 3: one dense ΔW per layer with selected neurons
   const before = greedyProbe(model, tok, prompt, targetIds);
-  const old = hp.knOldTokens === 'first' ? [before.argmaxTokens[0]!] : before.argmaxTokens;
+  const old = hp.kn_old_tokens === 'first' ? [before.argmaxTokens[0]!] : before.argmaxTokens;
   const slot = slotTokens(old, targetIds, hp);
   const v = slotVector(model, mods, slot);
   const byLayer = new Map<number, number[]>();
   for (const [l, i] of neurons) byLayer.set(l, [...(byLayer.get(l) ?? []), i]);
-  const editor = new WeightEditor(model, ctx.transformDelta);
-  let after: Probe;
-  try {
-    for (const [l, indices] of [...byLayer].sort((a, b) => a[0] - b[0])) {
-      const dW = layerDelta(model, mods, l, indices, v);
-      try {
-        editor.add(knLayerNames(mods, l).value, dW);
-      } finally {
-        dW.dispose();
-      }
-    }
-    after = greedyProbe(model, tok, prompt, targetIds);
-  } catch (e) {
-    editor.restore();
-    editor.result(method, [], { total: 0 }, false).dispose();
-    throw e;
+  using editor = new WeightEditor(model, ctx.transformDelta); // undone unless the result is returned
+  for (const [l, indices] of [...byLayer].sort((a, b) => a[0] - b[0])) {
+    using dW = layerDelta(model, mods, l, indices, v);
+    editor.add(knLayerNames(mods, l).value, dW);
   }
+  const after = greedyProbe(model, tok, prompt, targetIds);
   const tEdit = performance.now();
 
   const first = perPrompt[0]!.coarse;

@@ -12,7 +12,7 @@ import { normalizeConfig } from '../../models/config.js';
 import { ARCHITECTURES } from '../../models/registry.js';
 import type { CausalLM } from '../../models/types.js';
 import { loadTokenizer, type Tokenizer } from '../../tokenizer/index.js';
-import { modelDir, skipNoShared } from '../../../test/golden/shared.js';
+import { modelDir, skipNoShared } from '../../testing.js';
 import { getMethod } from '../registry.js';
 import { runEdits } from '../runner.js';
 import type { EditContext, EditRequest } from '../types.js';
@@ -86,18 +86,18 @@ describe('KN pieces', () => {
     assert.deepEqual(refineNeurons([[[0, 5]]], 0.4, true), [[0, 5]]); // one prompt: 1 > 0.4
   });
 
-  test('slotTokens: −2·old (first), −1 each for a continuation, +1 each target token, +2 for one token with knSymmetric', () => {
-    const base = { knOldTokens: 'first', knSymmetric: false } as const;
+  test('slotTokens: −2·old (first), −1 each for a continuation, +1 each target token, +2 for one token with kn_symmetric', () => {
+    const base = { kn_old_tokens: 'first', kn_symmetric: false } as const;
     assert.deepEqual(slotTokens([7, 8], [4, 5], base), [{ id: 7, factor: -2 }, { id: 4, factor: 1 }, { id: 5, factor: 1 }]);
     assert.deepEqual(slotTokens([7], [4], base), [{ id: 7, factor: -2 }, { id: 4, factor: 1 }]);
-    assert.deepEqual(slotTokens([7, 8], [4], { ...base, knOldTokens: 'continuation' }), [{ id: 7, factor: -1 }, { id: 8, factor: -1 }, { id: 4, factor: 1 }]);
-    assert.deepEqual(slotTokens([7], [4], { ...base, knOldTokens: 'continuation' }), [{ id: 7, factor: -2 }, { id: 4, factor: 1 }]);
-    assert.deepEqual(slotTokens([7], [4], { ...base, knSymmetric: true }), [{ id: 7, factor: -2 }, { id: 4, factor: 2 }]);
-    assert.deepEqual(slotTokens([7], [4, 5], { ...base, knSymmetric: true }), [{ id: 7, factor: -2 }, { id: 4, factor: 1 }, { id: 5, factor: 1 }]);
+    assert.deepEqual(slotTokens([7, 8], [4], { ...base, kn_old_tokens: 'continuation' }), [{ id: 7, factor: -1 }, { id: 8, factor: -1 }, { id: 4, factor: 1 }]);
+    assert.deepEqual(slotTokens([7], [4], { ...base, kn_old_tokens: 'continuation' }), [{ id: 7, factor: -2 }, { id: 4, factor: 1 }]);
+    assert.deepEqual(slotTokens([7], [4], { ...base, kn_symmetric: true }), [{ id: 7, factor: -2 }, { id: 4, factor: 2 }]);
+    assert.deepEqual(slotTokens([7], [4, 5], { ...base, kn_symmetric: true }), [{ id: 7, factor: -2 }, { id: 4, factor: 1 }, { id: 5, factor: 1 }]);
     assert.throws(() => slotTokens([7], [], base), /no tokens/);
   });
 
-  test('hparams: §10 presets, EasyEdit YAML fields, clear errors', () => {
+  test('hparams: presets, EasyEdit YAML fields, clear errors', () => {
     assert.deepEqual(
       Object.fromEntries(Object.entries(KN_PRESETS).map(([k, h]) => [k, [h.steps, h.batch_size, h.adaptive_threshold, h.refine, h.p]])),
       {
@@ -116,7 +116,7 @@ describe('KN pieces', () => {
     assert.throws(() => parseKNHParams({ ...yaml, p: 1 }, 'x.yaml'), /"p" must be in \[0, 1\)/);
     assert.throws(() => parseKNHParams({ ...yaml, stepz: 3 }, 'x.yaml'), /unknown field\(s\) "stepz"/);
     assert.throws(() => parseKNHParams({ ...yaml, alg_name: 'ROME' }, 'x.yaml'), /alg_name is "ROME" but this is KN/);
-    assert.throws(() => parseKNHParams({ ...yaml, knOldTokens: 'all' }, 'x.yaml'), /knOldTokens/);
+    assert.throws(() => parseKNHParams({ ...yaml, kn_old_tokens: 'all' }, 'x.yaml'), /kn_old_tokens/);
     const noSteps: Record<string, unknown> = { ...yaml };
     delete noSteps['steps'];
     assert.throws(() => parseKNHParams(noSteps, 'x.yaml'), /missing required field "steps"/);
@@ -449,12 +449,12 @@ describe('KN on the tiny models', { skip: skipNoShared }, () => {
     }
   });
 
-  test('knOldTokens continuation subtracts each greedy token once; apply:false and RECT go through the WeightEditor', async () => {
+  test('kn_old_tokens continuation subtracts each greedy token once; apply:false and RECT go through the WeightEditor', async () => {
     const { model, tok } = await load('tiny-gpt2');
     const before = snapshotParams(model);
     const hp: KNHParams = { ...KN_PRESETS['tiny-gpt2']!, steps: 2, batch_size: 1 };
     try {
-      const cont = executeKN('KN', model, GPT2_REQ, { ...hp, knOldTokens: 'continuation' }, { tokenizer: tok, apply: false });
+      const cont = executeKN('KN', model, GPT2_REQ, { ...hp, kn_old_tokens: 'continuation' }, { tokenizer: tok, apply: false });
       assertParamsUnchanged(model, before);
       assert.equal(cont.before.argmaxTokens.length, 2, 'one greedy token per target token');
       assert.deepEqual(cont.slot.slice(0, 2), cont.before.argmaxTokens.map((id) => ({ id, factor: -1 })));
@@ -480,10 +480,10 @@ describe('KN on the tiny models', { skip: skipNoShared }, () => {
       const ph = executeKN('KN', model, noTruth, hp, { tokenizer: tok, apply: false });
       assert.deepEqual(ph.truthIds, [50256]);
       ph.result.dispose();
-      const pred = executeKN('KN', model, noTruth, { ...hp, knMissingTruth: 'prediction' }, { tokenizer: tok, apply: false });
+      const pred = executeKN('KN', model, noTruth, { ...hp, kn_missing_truth: 'prediction' }, { tokenizer: tok, apply: false });
       assert.deepEqual(pred.truthIds, [greedyProbe(model, tok, GPT2_REQ.prompt, [0]).argmaxTokens[0]]);
       pred.result.dispose();
-      assert.throws(() => executeKN('KN', model, noTruth, { ...hp, knMissingTruth: 'error' }, { tokenizer: tok }), /no ground_truth/);
+      assert.throws(() => executeKN('KN', model, noTruth, { ...hp, kn_missing_truth: 'error' }, { tokenizer: tok }), /no ground_truth/);
     } finally {
       model.dispose();
     }

@@ -1,5 +1,5 @@
 /**
- * Where KN reads and writes in each architecture (methods.md §7 "Modules"): the hooked first
+ * Where KN reads and writes in each architecture (README.md, "The method", Modules): the hooked first
  * FFN linear (pre-activation), the value matrix whose slot i belongs to neuron i, the embedding.
  */
 import type { CausalLM } from '../../models/types.js';

@@ -1,5 +1,5 @@
 /**
- * KN step 2 (methods.md §7): coarse neurons of one prompt (score above a fraction of the maximum)
+ * KN step 2 (README.md, "The method"): coarse neurons of one prompt (score above a fraction of the maximum)
  * and the refinement over several prompts (neurons shared by more than p · #prompts sets).
  */
 

@@ -1,5 +1,5 @@
 /**
- * KN step 3 (methods.md §7, `edit_knowledge`): the greedy probe the reference code runs before
+ * KN step 3 (README.md, "The method", `edit_knowledge`): the greedy probe the reference code runs before
  * and after the edit, and the value-slot update v_{l,i} ← v_{l,i} − c_old·E(old) + c_new·E(new)
  * written as one dense ΔW per edited layer (no per-neuron tensors).
  */
@@ -58,16 +58,16 @@ export type WeightedTokens = { id: number; factor: number }[];
 /**
  * The reference factors (quirk 14): the old prediction's embedding is subtracted twice when it
  * is one token ('first' always is), once per token otherwise; the target's embeddings are added
- * once each (it is always a list), or twice for a single token with `knSymmetric`.
+ * once each (it is always a list), or twice for a single token with `kn_symmetric`.
  * @example slotTokens([13084], [4771, 12217], hp) // [{id: 13084, factor: -2}, {id: 4771, factor: 1}, {id: 12217, factor: 1}]
  */
-export function slotTokens(oldIds: readonly number[], newIds: readonly number[], hp: Pick<KNHParams, 'knOldTokens' | 'knSymmetric'>): WeightedTokens {
+export function slotTokens(oldIds: readonly number[], newIds: readonly number[], hp: Pick<KNHParams, 'kn_old_tokens' | 'kn_symmetric'>): WeightedTokens {
   if (oldIds.length === 0) throw new Error('KN: no old prediction to subtract');
   if (newIds.length === 0) throw new Error('KN: the target encodes to no tokens');
-  const old = hp.knOldTokens === 'first' ? [oldIds[0]!] : [...oldIds];
+  const old = hp.kn_old_tokens === 'first' ? [oldIds[0]!] : [...oldIds];
   return [
     ...old.map((id) => ({ id, factor: old.length === 1 ? -2 : -1 })),
-    ...newIds.map((id) => ({ id, factor: hp.knSymmetric && newIds.length === 1 ? 2 : 1 })),
+    ...newIds.map((id) => ({ id, factor: hp.kn_symmetric && newIds.length === 1 ? 2 : 1 })),
   ];
 }
 

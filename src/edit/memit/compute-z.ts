@@ -1,7 +1,13 @@
 /**
- * MEMIT step 1 (methods.md §4): z_i = h_i^L + δ_i, with δ added to the block output of
+ * MEMIT's first step (./README.md): z_i = h_i^L + δ_i, with δ added to the block output of
  * L = max(layers) at the subject token and the NLL read through ln_f and the LM head at
- * v_loss_layer (the same loss as ROME's v*, §1.5).
+ * v_loss_layer — the loss of ROME's v* (../shared/v-optimization.ts).
+ *
+ * When L is the last block, δ reaches the logits only at the position it is added at: a
+ * request whose target positions all come after its subject gets no NLL gradient, and the KL
+ * and weight decay terms have zero gradient at δ = 0: δ stays 0 and z = h. (kmeng01/memit's KL
+ * gradient there is float noise, p − p·Σp, which Adam's normalised step can turn into a move;
+ * lmedit drops that term, see klDivergence in ../shared/v-optimization.ts.)
  */
 import * as T from '../../tensor/index.js';
 import type { Tensor } from '../../tensor/index.js';
@@ -12,7 +18,8 @@ import type { SubjectPrompt } from '../shared/subject-index.js';
 import { optimizeDeltas, vPrompts } from '../shared/v-optimization.js';
 import type { MemitHParams } from './hparams.js';
 
-export interface MemitZ {
+/** One request's z; owns its tensors. */
+export interface MemitZ extends Disposable {
   /** z = h + δ [D] */
   z: Tensor;
   /** δ [D] */
@@ -42,31 +49,25 @@ export function computeZs(
   layerL: number,
   hp: MemitHParams,
 ): MemitZ[] {
+  const site = { site: 'block', layer: layerL, lossLayer: Math.max(hp.v_loss_layer, layerL) } as const;
   const out: MemitZ[] = [];
-  for (let s = 0; s < prompts.length; s += Z_BATCH) {
-    const chunk = prompts.slice(s, s + Z_BATCH).map((prompt, k) => {
-      const ids = targetIds[s + k]!;
-      return { ids, ...vPrompts(tok, prompt, ids, templates, hp) };
-    });
-    const results = optimizeDeltas(
-      model,
-      chunk.map(({ ids, rewriting, kl }) => ({
-        rewriting,
-        kl,
-        targetIds: ids,
-        site: 'block' as const,
-        layer: layerL,
-        lossLayer: hp.v_loss_layer,
-        modules: { layer: hp.layer_module_tmp, mlp: hp.mlp_module_tmp, lnF: hp.ln_f_module, lmHead: hp.lm_head_module },
-      })),
-      hp,
-    );
-    results.forEach((r, k) => {
-      const z = T.keep(T.noGrad(() => T.add(r.h0, r.delta)));
-      out.push({ z, delta: r.delta, h0: r.h0, steps: r.steps, rewriting: chunk[k]!.rewriting, kl: chunk[k]!.kl });
-    });
+  try {
+    for (let s = 0; s < prompts.length; s += Z_BATCH) {
+      const chunk = prompts.slice(s, s + Z_BATCH).map((prompt, k) => {
+        const ids = targetIds[s + k]!;
+        return { targetIds: ids, ...vPrompts(tok, prompt, ids, templates, hp) };
+      });
+      optimizeDeltas(model, chunk, site, hp).forEach(({ delta, h0, steps }, k) => {
+        const z = T.keep(T.noGrad(() => T.add(h0, delta)));
+        const { rewriting, kl } = chunk[k]!;
+        out.push(T.owning({ z, delta, h0, steps, rewriting, kl }, [z, delta, h0]));
+      });
+    }
+    return out;
+  } catch (e) {
+    out.forEach((z) => z[Symbol.dispose]());
+    throw e;
   }
-  return out;
 }
 
 /**

@@ -1,46 +1,34 @@
 /**
- * MEMIT hyperparameters: EasyEdit YAML fields (methods.md §11), lmedit additions, and the
- * presets of methods.md §10 ('easyedit' default, '/original' = kmeng01) plus the tiny goldens.
+ * MEMIT hyperparameters: EasyEdit YAML fields (../shared/README.md, "EasyEdit interface"),
+ * lmedit additions, and the presets of README.md, "Presets" ('easyedit' default, '/original' =
+ * kmeng01) plus the tiny goldens.
  */
-import { parseWithSchema, type Schema } from '../hparams.js';
-import { LOCATE_EDIT_SCHEMA, type LocateEditHParams } from '../shared/locate-hparams.js';
-import { FACT_TOKENS } from '../shared/subject-index.js';
+import { parseWithSchema, type HParamsOf, type Schema } from '../hparams.js';
+import { LOCATE_EDIT_SCHEMA } from '../shared/locate-hparams.js';
 import {
   GPT2_MODULES as GPT2,
   GPTJ_MODULES as GPTJ,
   LLAMA_MODULES as LLAMA,
-  moduleTemplates,
-  type ModuleFamily as Family,
-} from '../shared/modules.js';
+  type ModuleNames as Family,
+} from '../../models/index.js';
+import { moduleTemplates } from '../shared/modules.js';
 
-export interface MemitHParams extends LocateEditHParams {
-  layer_selection: 'all';
-  /** read but ignored: MEMIT always uses C (quirk 9) */
-  mom2_adjustment: boolean;
-  /** λ in (λC + KKᵀ) */
-  mom2_update_weight: number;
-  /** lmedit: apply ctx.transformDelta (RECT) inside the layer loop instead of to the final deltas */
-  rectInLoop: boolean;
-}
-
-const MEMIT_SCHEMA: Schema = {
+const MEMIT_SCHEMA = {
   ...LOCATE_EDIT_SCHEMA,
-  layer_selection: { type: 'string', default: 'all' },
-  mom2_adjustment: { type: 'bool', default: true },
-  mom2_update_weight: { type: 'float' },
-  rectInLoop: { type: 'bool', default: false },
-};
+  layer_selection: { type: 'string', oneOf: ['all'], default: 'all' },
+  mom2_adjustment: { type: 'bool', default: true, doc: 'read but ignored: MEMIT always uses C (quirk 9)' },
+  mom2_update_weight: { type: 'float', doc: 'λ in (λC + KKᵀ)' },
+  rect_in_loop: { type: 'bool', default: false, doc: 'apply RECT (ctx.transformDelta) inside the layer loop, not after it' },
+} as const satisfies Schema;
+
+export type MemitHParams = HParamsOf<typeof MEMIT_SCHEMA>;
 
 /** Parse a MEMIT YAML/JSON object. */
 export function parseMemitHParams(raw: unknown, source: string): MemitHParams {
-  const h = parseWithSchema<MemitHParams>(raw, MEMIT_SCHEMA, source, 'MEMIT');
+  const h = parseWithSchema(raw, MEMIT_SCHEMA, source, 'MEMIT');
   const bad = (msg: string): never => {
     throw new Error(`${source}: ${msg}`);
   };
-  if (h.layer_selection !== 'all') bad(`layer_selection "${h.layer_selection}" is not supported (only "all")`);
-  if (!FACT_TOKENS.includes(h.fact_token)) bad(`fact_token "${h.fact_token}" is not one of ${FACT_TOKENS.join(', ')}`);
-  if (h.subjectIndexRule !== 'easyedit' && h.subjectIndexRule !== 'original')
-    bad(`subjectIndexRule must be 'easyedit' or 'original'`);
   if (h.layers.length === 0) bad('layers is empty');
   if (new Set(h.layers).size !== h.layers.length) bad(`layers ${JSON.stringify(h.layers)} repeats a layer`);
   if (h.v_num_grad_steps < 1) bad('v_num_grad_steps must be >= 1');
@@ -68,10 +56,11 @@ function preset(
     mom2_dataset: 'wikipedia',
     mom2_n_samples: 100000,
     mom2_dtype: 'float32',
-    subjectIndexRule: 'easyedit',
-    templateSeed: 0,
-    legacyTargetSpace: false,
-    rectInLoop: false,
+    mom2_max_tokens: null,
+    subject_index_rule: 'easyedit',
+    template_seed: 0,
+    legacy_target_space: false,
+    rect_in_loop: false,
     ...over,
   };
 }
@@ -86,7 +75,7 @@ function tiny(fam: Family): MemitHParams {
     mom2_dataset: 'wikitext',
     mom2_n_samples: 2000,
     mom2_dtype: 'float64',
-    subjectIndexRule: 'original',
+    subject_index_rule: 'original',
   });
 }
 
@@ -97,7 +86,7 @@ export const MEMIT_PRESETS: Record<string, MemitHParams> = {
     layers: [13, 14, 15, 16, 17],
     v_loss_layer: 47,
     mom2_update_weight: 20000,
-    subjectIndexRule: 'original',
+    subject_index_rule: 'original',
   }),
   'gpt-j-6b': preset(GPTJ, { layers: [3, 4, 5, 6, 7, 8], v_loss_layer: 27, v_num_grad_steps: 25, mom2_update_weight: 15000 }),
   'gpt-j-6b/original': preset(GPTJ, {
@@ -105,7 +94,7 @@ export const MEMIT_PRESETS: Record<string, MemitHParams> = {
     v_loss_layer: 27,
     v_num_grad_steps: 25,
     mom2_update_weight: 15000,
-    subjectIndexRule: 'original',
+    subject_index_rule: 'original',
   }),
   'llama-2-7b': preset(LLAMA, {
     layers: [4, 5, 6, 7, 8],

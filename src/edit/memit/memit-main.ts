@@ -1,7 +1,11 @@
 /**
- * MEMIT's layer loop (methods.md §4): z per request at L = max(R), then for each layer l in
- * ascending order keys K on the current model, resid = (Z − H^L) / (|R| − i) and
- * Δ_l = resid · [(λC_l + K Kᵀ)⁻¹ K]ᵀ solved in float64, applied before the next layer.
+ * MEMIT for a batch of requests (equations in ./README.md): z_i = h_i^L + δ_i at L = max(R)
+ * (./compute-z.ts), then for each layer l ∈ R, ascending, on the model with the lower layers'
+ * updates in place:
+ *   K     = the requests' keys at l, averaged over the context templates        [d_k, n]
+ *   resid = (Z − H^L) / (|R| − j)      the remaining error, shared by the layers left
+ *   Δ_l   = resid · [(λC_l + K Kᵀ)⁻¹ K]ᵀ                                          (float64)
+ * The share is by count (|R| − j), not by distance to L: layers [0, 2] split the error 1/2, 1/1.
  */
 import * as T from '../../tensor/index.js';
 import type { Tensor } from '../../tensor/index.js';
@@ -12,12 +16,13 @@ import { moduleAt } from '../hparams.js';
 import { spacedTarget, validateRequest } from '../request.js';
 import type { EditContext, EditRequest } from '../types.js';
 import { inContext, lookupRows, readAt, requestParts, templateMean, type LookupRow } from '../shared/keys.js';
-import { encodeTarget, type SubjectPrompt } from '../shared/subject-index.js';
+import { encodeTarget } from '../shared/subject-index.js';
 import { checkLayers } from '../shared/modules.js';
 import { computeZs, type MemitZ } from './compute-z.js';
 import type { MemitHParams } from './hparams.js';
 
-export interface MemitLayerResult {
+/** What MEMIT computed at one layer; owns its tensors. */
+export interface MemitLayerResult extends Disposable {
   layer: number;
   /** `${rewrite_module_tmp}.weight` at this layer */
   weightName: string;
@@ -25,7 +30,7 @@ export interface MemitLayerResult {
   keys: Tensor;
   /** block-L output at the bare prompts' subject token, current model [n, D] */
   curZ: Tensor;
-  /** (z − cur_z)ᵀ / (|R| − i), float64 [D, n] */
+  /** (z − cur_z)ᵀ / (|R| − j), float64 [D, n] */
   resid: Tensor;
   /** (λC + K Kᵀ)⁻¹ K, float64 [d_k, n] */
   adjK: Tensor;
@@ -34,7 +39,8 @@ export interface MemitLayerResult {
   seconds: number;
 }
 
-export interface MemitRun {
+/** A MEMIT run; owns the z and every layer's tensors. */
+export interface MemitRun extends Disposable {
   zs: MemitZ[];
   layers: MemitLayerResult[];
   /** token ids of each request's target */
@@ -45,21 +51,7 @@ export interface MemitRun {
   seconds: { z: number; layers: number };
 }
 
-export function disposeMemitRun(run: MemitRun): void {
-  for (const z of run.zs) [z.z, z.delta, z.h0].forEach((t) => t.dispose());
-  for (const l of run.layers) [l.keys, l.curZ, l.resid, l.adjK, l.deltaW].forEach((t) => t.dispose());
-}
-
 const now = (): number => performance.now() / 1000;
-
-/** X with A X = B for the SPD system of MEMIT; LU when Cholesky finds it not positive definite. */
-function solveSystem(A: Tensor, B: Tensor): Tensor {
-  try {
-    return T.solveSPD(A, B);
-  } catch {
-    return T.solve(A, B);
-  }
-}
 
 export interface MemitOptions {
   /**
@@ -72,7 +64,7 @@ export interface MemitOptions {
 
 /**
  * MEMIT for a batch of requests. With the default options the model is unchanged on return.
- * @example const run = executeMemit(model, tok, requests, hp, [['{}'], ['The sky. {}']], ctx);
+ * @example using run = executeMemit(model, tok, requests, hp, [['{}'], ['The sky. {}']], ctx);
  */
 export function executeMemit(
   model: CausalLM,
@@ -87,97 +79,98 @@ export function executeMemit(
   requests.forEach((r, i) => validateRequest(r, `MEMIT request ${i}`, { needsSubject: true }));
   const layers = checkLayers(model, hp.layers, hp.rewrite_module_tmp, 'MEMIT');
   if (!ctx.stats) throw new Error('MEMIT needs second-moment statistics (EditContext.stats)');
-  const stats = ctx.stats;
   const templates = groups.flat();
   if (templates.length === 0) throw new Error('MEMIT: no context templates');
-  const sizes = groups.map((g) => g.length);
-  const n = requests.length;
-  const layerL = layers[layers.length - 1]!;
-  const blockL = moduleAt(hp.layer_module_tmp, layerL);
-  const parts: SubjectPrompt[] = requests.map(requestParts);
-  const targetIds = requests.map((r) => encodeTarget(tok, spacedTarget(r.target_new, hp.legacyTargetSpace)));
+  const prompts = requests.map(requestParts);
+  const targetIds = requests.map((r) => encodeTarget(tok, spacedTarget(r.target_new, hp.legacy_target_space)));
   // key contexts: request-major, then templates in group order (compute_ks); then the bare prompts
-  const keyRows = lookupRows(
-    tok,
-    parts.flatMap((p) => templates.map((t) => inContext(t, p))),
-    hp.fact_token,
-    hp.subjectIndexRule,
-  );
-  const promptRows = lookupRows(tok, parts, hp.fact_token, hp.subjectIndexRule);
-
+  const rows = (ps: ReturnType<typeof requestParts>[]): LookupRow[] => lookupRows(tok, ps, hp.fact_token, hp.subject_index_rule);
+  const keyRows = rows(prompts.flatMap((p) => templates.map((t) => inContext(t, p))));
+  const promptRows = rows(prompts);
   // C describes the unedited model: take every layer's before any weight changes
-  const Cs = layers.map((l) => stats.secondMoment(model, l, moduleAt(hp.rewrite_module_tmp, l)));
+  const Cs = layers.map((l) => ctx.stats!.secondMoment(model, l, moduleAt(hp.rewrite_module_tmp, l)));
 
-  const loop = opts.loopEditor ?? new WeightEditor(model);
-  const zs: MemitZ[] = [];
-  const out: MemitLayerResult[] = [];
+  using scratch = opts.loopEditor ? null : new WeightEditor(model); // undone when the run returns
+  const loop = opts.loopEditor ?? scratch!;
+  const layerL = layers[layers.length - 1]!;
   const tz = now();
-  let tLayers = 0;
+  const zs = computeZs(model, tok, prompts, targetIds, templates, layerL, hp);
+  const results: MemitLayerResult[] = [];
+  const seconds = { z: now() - tz, layers: 0 };
+  const run = T.owning({ zs, layers: results, targetIds, keyRows, promptRows, seconds }, [zs, results]);
   try {
-    zs.push(...computeZs(model, tok, parts, targetIds, templates, layerL, hp));
-    const tl = now();
-    const Z = T.keep(
-      T.noGrad(() =>
-        T.tidy(() =>
-          T.stack(
-            zs.map((z) => z.z),
-            0,
-          ),
-        ),
-      ),
-    ); // [n, D]
-    try {
-      for (const [j, layer] of layers.entries()) {
-        const t0 = now();
-        const name = moduleAt(hp.rewrite_module_tmp, layer);
-        const weightName = `${name}.weight`;
-        const C = Cs[j]!;
-        const read = readAt(model, [...keyRows, ...promptRows], { inputs: [name], outputs: [blockL], stopAfter: blockL });
-        const kAll = read.inputs.get(name)!; // [n·m + n, d_k]
-        const hAll = read.outputs.get(blockL)!; // [n·m + n, D]
-        let r: Omit<MemitLayerResult, 'layer' | 'weightName' | 'seconds'>;
-        try {
-          r = T.noGrad(() =>
-            T.tidy(() => {
-              const keys = templateMean(T.narrow(kAll, 0, 0, n * templates.length), n, sizes); // [n, d_k]
-              const curZ = T.contiguous(T.narrow(hAll, 0, n * templates.length, n * templates.length + n)); // [n, D]
-              // z − cur_z in float32 as the reference does, then float64
-              const resid = T.div(T.transpose(T.cast(T.sub(Z, curZ), 'float64')), layers.length - j); // [D, n]
-              const K = T.transpose(T.cast(keys, 'float64')); // [d_k, n]
-              const dK = K.shape[0]!;
-              if (C.rank !== 2 || C.shape[0] !== dK || C.shape[1] !== dK) {
-                throw new Error(`MEMIT: statistics for ${name} are [${C.shape.join(', ')}], expected [${dK}, ${dK}]`);
-              }
-              const A = T.add(T.mul(T.cast(C, 'float64'), hp.mom2_update_weight), T.matmul(K, T.transpose(K))); // [d_k, d_k]
-              const adjK = solveSystem(A, T.contiguous(K)); // [d_k, n]
-              const upd =
-                model.arch.weightLayout === 'in_out' ? T.matmul(adjK, T.transpose(resid)) : T.matmul(resid, T.transpose(adjK));
-              return { keys, curZ: T.clone(curZ), resid: T.contiguous(resid), adjK, deltaW: T.cast(upd, 'float32') };
-            }),
-          );
-        } finally {
-          kAll.dispose();
-          hAll.dispose();
-        }
-        for (const t of Object.values(r)) T.keep(t);
-        out.push({ layer, weightName, ...r, seconds: 0 });
-        loop.add(weightName, r.deltaW); // later layers see this one
-        out[out.length - 1]!.seconds = now() - t0;
-      }
-    } finally {
-      Z.dispose();
+    using Z = T.noGrad(() => T.tidy(() => T.stack(zs.map((z) => z.z), 0))); // [n, D]
+    for (const [j, layer] of layers.entries()) {
+      const t0 = now();
+      const share = layers.length - j; // the layers left, this one included
+      const step = memitLayer(model, hp, { layer, layerL, share, Z, C: Cs[j]!, keyRows, promptRows, groups });
+      results.push(step);
+      loop.add(step.weightName, step.deltaW); // higher layers see this one
+      step.seconds = now() - t0;
     }
-    tLayers = now() - tl;
+    seconds.layers = now() - tz - seconds.z;
+    return run;
   } catch (e) {
-    for (const z of zs) [z.z, z.delta, z.h0].forEach((t) => t.dispose());
-    for (const l of out) [l.keys, l.curZ, l.resid, l.adjK, l.deltaW].forEach((t) => t.dispose());
-    loop.restore();
-    if (!opts.loopEditor) loop.result('MEMIT', [], { total: 0 }, false).dispose();
+    run[Symbol.dispose]();
     throw e;
   }
-  if (!opts.loopEditor) {
-    loop.restore();
-    loop.result('MEMIT', [], { total: 0 }, false).dispose();
+}
+
+/** K, resid, (λC + K Kᵀ)⁻¹ K and Δ at one layer, on the current model. */
+function memitLayer(
+  model: CausalLM,
+  hp: MemitHParams,
+  at: {
+    layer: number;
+    layerL: number;
+    /** |R| − j: the layers that still share the residual */
+    share: number;
+    /** z of every request [n, D] */
+    Z: Tensor;
+    C: Tensor;
+    keyRows: readonly LookupRow[];
+    promptRows: readonly LookupRow[];
+    groups: readonly (readonly string[])[];
+  },
+): MemitLayerResult {
+  const { Z, C, keyRows, promptRows } = at;
+  const name = moduleAt(hp.rewrite_module_tmp, at.layer);
+  const blockL = moduleAt(hp.layer_module_tmp, at.layerL);
+  const n = promptRows.length;
+  const m = keyRows.length; // n · |templates|
+  const read = readAt(model, [...keyRows, ...promptRows], { inputs: [name], outputs: [blockL], stopAfter: blockL });
+  using kAll = read.inputs.get(name)!; // [m + n, d_k]
+  using hAll = read.outputs.get(blockL)!; // [m + n, D]
+  return T.noGrad(() =>
+    T.tidy(() => {
+      const keys = templateMean(T.narrow(kAll, 0, 0, m), n, at.groups.map((g) => g.length)); // [n, d_k]
+      const curZ = T.contiguous(T.narrow(hAll, 0, m, m + n)); // [n, D]
+      // z − cur_z in float32 as the reference does, then float64
+      const resid = T.div(T.transpose(T.cast(T.sub(Z, curZ), 'float64')), at.share); // [D, n]
+      const K = T.transpose(T.cast(keys, 'float64')); // [d_k, n]
+      const dK = K.shape[0]!;
+      if (C.rank !== 2 || C.shape[0] !== dK || C.shape[1] !== dK)
+        throw new Error(`MEMIT: statistics for ${name} are [${C.shape.join(', ')}], expected [${dK}, ${dK}]`);
+      const A = T.add(T.mul(T.cast(C, 'float64'), hp.mom2_update_weight), T.matmul(K, T.transpose(K))); // λC + K Kᵀ [d_k, d_k]
+      const adjK = solveSystem(A, T.contiguous(K)); // [d_k, n]
+      const upd = model.arch.weightLayout === 'in_out' ? T.matmul(adjK, T.transpose(resid)) : T.matmul(resid, T.transpose(adjK));
+      const out = {
+        keys: T.keep(keys),
+        curZ: T.keep(T.clone(curZ)),
+        resid: T.keep(T.contiguous(resid)),
+        adjK: T.keep(adjK),
+        deltaW: T.keep(T.cast(upd, 'float32')),
+      };
+      return T.owning({ layer: at.layer, weightName: `${name}.weight`, ...out, seconds: 0 }, Object.values(out));
+    }),
+  );
+}
+
+/** X with A X = B for the SPD system of MEMIT; LU when Cholesky finds it not positive definite. */
+function solveSystem(A: Tensor, B: Tensor): Tensor {
+  try {
+    return T.solveSPD(A, B);
+  } catch {
+    return T.solve(A, B);
   }
-  return { zs, layers: out, targetIds, keyRows, promptRows, seconds: { z: now() - tz - tLayers, layers: tLayers } };
 }

@@ -1,6 +1,6 @@
 /**
  * MEMIT behaviour on tiny-gpt2 (../shared, with the golden's per-layer C): the normal
- * equations hold, RECT post hoc vs in the loop (methods.md §9), apply: false, memory, and
+ * equations hold, RECT post hoc vs in the loop (../rect/README.md, "Which matrices"), apply: false, memory, and
  * failures that leave the model bit-for-bit unchanged; on stories260K, z of a batch of requests
  * optimised together equal z optimised one at a time.
  */
@@ -10,11 +10,13 @@ import * as T from '../../tensor/index.js';
 import { loadModel } from '../../models/load.js';
 import type { CausalLM } from '../../models/types.js';
 import { loadTokenizer, type Tokenizer } from '../../tokenizer/index.js';
-import { goldenTensors, modelDir, sharedPath, skipNoShared } from '../../../test/golden/shared.js';
+import { goldenTensors, modelDir, sharedPath, skipNoShared } from '../../testing.js';
 import { promptEncoding } from '../shared/subject-index.js';
 import type { EditContext, EditRequest, StatsProvider } from '../types.js';
 import { MEMIT_PRESETS, computeZ, computeZs, executeMemit, memit, type MemitHParams } from './index.js';
 import { assertParamsUnchanged, maxRelDiff, snapshotParams } from '../testing.js';
+import { randomModel } from '../../models/testing.js';
+import { charTokenizer } from '../stats/testing.js';
 
 const GROUPS = [['{}'], ['The sky. {}', 'I am told. {}']];
 const REQUESTS: EditRequest[] = [
@@ -57,7 +59,7 @@ describe('MEMIT on tiny-gpt2', { skip: skipNoShared }, () => {
     assert.equal(run.layers.length, 2);
   });
 
-  test('RECT post hoc (default) transforms the final deltas; rectInLoop lets later layers see the transformed ones', async () => {
+  test('RECT post hoc (default) transforms the final deltas; rect_in_loop lets later layers see the transformed ones', async () => {
     await load();
     const half = (_name: string, d: T.Tensor): T.Tensor => T.mul(d, 0.5);
     const raw = executeMemit(model, tok, REQUESTS, hp, GROUPS, ctx);
@@ -70,7 +72,7 @@ describe('MEMIT on tiny-gpt2', { skip: skipNoShared }, () => {
         ) < 1e-6,
         'post hoc = ½ raw',
       );
-    const inLoop = memit.apply(model, REQUESTS, { ...hp, rectInLoop: true }, { ...ctx, transformDelta: half, apply: false });
+    const inLoop = memit.apply(model, REQUESTS, { ...hp, rect_in_loop: true }, { ...ctx, transformDelta: half, apply: false });
     const [l1, l2] = raw.layers;
     assert.ok(
       maxRelDiff(inLoop.deltas.get(l1!.weightName)!.toArray(), post.deltas.get(l1!.weightName)!.toArray()) < 1e-6,
@@ -131,17 +133,17 @@ describe('MEMIT on tiny-gpt2', { skip: skipNoShared }, () => {
         /NaN|finite|positive definite|singular/i,
       ],
       [
-        'NaN in the loop (rectInLoop)',
+        'NaN in the loop (rect_in_loop)',
         () =>
           memit.apply(
             model,
             REQUESTS,
-            { ...hp, rectInLoop: true },
+            { ...hp, rect_in_loop: true },
             { ...ctx, transformDelta: (n, d) => (n.includes('.2.') ? T.full(d.shape, NaN) : T.clone(d)) },
           ),
         /NaN|finite/i,
       ],
-      ['bad hparams', () => memit.parseHParams({ ...hp, layer_selection: 'random' }, 'memit.yaml'), /layer_selection "random"/],
+      ['bad hparams', () => memit.parseHParams({ ...hp, layer_selection: 'random' }, 'memit.yaml'), /field "layer_selection": expected one of "all", got "random"/],
     ];
     for (const [what, run, msg] of cases) {
       assert.throws(run, msg, what);
@@ -177,5 +179,64 @@ describe('MEMIT z of several requests at once (stories260K)', { skip: skipNoShar
     assert.ok(together[1]!.delta.toArray().every((x) => x === 0), 'the stopped request kept δ = 0');
     for (const z of [...together, ...alone]) [z.z, z.delta, z.h0].forEach((t) => t.dispose());
     model.dispose();
+  });
+});
+
+describe('MEMIT with z at the last block and non-contiguous layers (tiny random LLaMA)', () => {
+  // Layers [0, 2] of a 3-block model with v_loss_layer 2: δ goes into the last block's output at the
+  // subject token, so it reaches the logits only at that token. A request whose scored positions all
+  // come after its subject gets no NLL gradient, and KL and weight decay have zero gradient at δ = 0:
+  // its z must stay exactly at h. A request whose subject ends the prompt (its last token scores
+  // target 0) is reachable and must move.
+  const model = randomModel(
+    { model_type: 'llama', vocab_size: 50, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 3, num_attention_heads: 2, max_position_embeddings: 64, rms_norm_eps: 1e-6 },
+    { seed: 7 },
+  );
+  const tok = charTokenizer();
+  const hp: MemitHParams = { ...MEMIT_PRESETS['tiny-llama']!, layers: [0, 2], v_loss_layer: 2, v_num_grad_steps: 6, clamp_norm_factor: 4 };
+  const groups = [['{}'], ['The sky. {}']];
+  const stats: StatsProvider = { secondMoment: () => T.keep(T.eye(24)) };
+  const ctx: EditContext = { tokenizer: tok, contextTemplates: groups, stats };
+  const unreachable: EditRequest[] = [
+    { prompt: 'Paris is in', subject: 'Paris', target_new: ' Rome' },
+    { prompt: 'The Nile flows to', subject: 'Nile', target_new: ' sea' },
+    { prompt: 'Bob likes', subject: 'Bob', target_new: ' tea' },
+  ];
+  const reachable: EditRequest = { prompt: 'The capital is Oslo', subject: 'Oslo', target_new: 'x' };
+
+  test('unreachable requests keep z = h exactly; the reachable one moves; the residual is shared by the layers left', () => {
+    const before = snapshotParams(model);
+    using run = executeMemit(model, tok, [...unreachable, reachable], hp, groups, ctx);
+    assertParamsUnchanged(model, before);
+    run.zs.slice(0, 3).forEach((z, i) => {
+      assert.ok(z.delta.toArray().every((x) => x === 0), `request ${i}: δ stays 0`);
+      assert.deepEqual(z.z.toArray(), z.h0.toArray(), `request ${i}: z = h`);
+      assert.ok(z.steps.every((s) => s[1] === z.steps[0]![1]), `request ${i}: the NLL never changes`);
+    });
+    const moved = run.zs[3]!;
+    assert.ok(moved.delta.toArray().some((x) => x !== 0), 'the reachable request moves');
+    assert.ok(moved.steps[moved.steps.length - 1]![1] < moved.steps[0]![1], 'and lowers its NLL');
+    // resid_j = (Z − cur_z)ᵀ / (|R| − j): 1/2 at layer 0, 1/1 at layer 2 (by count, not by distance)
+    const Z = run.zs.map((z) => z.z.toArray());
+    run.layers.forEach((l, j) => {
+      const cur = l.curZ.toArray();
+      const resid = l.resid.toArray(); // [D, n]
+      const n = Z.length;
+      for (let d = 0; d < 16; d++)
+        for (let i = 0; i < n; i++) {
+          const want = (Math.fround(Z[i]![d]! - cur[i * 16 + d]!)) / (2 - j);
+          assert.ok(Math.abs(resid[d * n + i]! - want) <= 1e-12 * Math.max(1, Math.abs(want)), `layer ${l.layer} resid[${d}, ${i}]`);
+        }
+    });
+  });
+
+  test('with only unreachable requests MEMIT changes the weights by float noise at most', () => {
+    using run = executeMemit(model, tok, unreachable, hp, groups, ctx);
+    for (const l of run.layers) {
+      const resid = Math.max(...l.resid.toArray().map(Math.abs));
+      const z = Math.max(...run.zs.flatMap((r) => r.z.toArray().map(Math.abs)));
+      // z = h exactly; cur_z is h recomputed in another batch: float32 noise of a 3-block forward
+      assert.ok(resid <= 1e-5 * z, `layer ${l.layer}: |resid| ${resid} vs |z| ${z}`);
+    }
   });
 });

@@ -1,5 +1,5 @@
 /**
- * MEND's edit (methods.md §8, steps 1–6): capture x and δ on prompt + target, transform them
+ * MEND's edit (README.md, "The method", steps 1–6): capture x and δ on prompt + target, transform them
  * into the pseudo-gradient, and add ΔW_p = α_p · lr_scale · Σ_t x̃_t δ̃_tᵀ through the
  * WeightEditor. Also the meta-training objective: the same ΔW kept in the autograd graph,
  * the post-edit NLL on the rephrase and KL(pre ‖ post) on the locality input.
@@ -95,9 +95,9 @@ export function applyMend(model: CausalLM, requests: EditRequest[], hp: MendHPar
   const batch = editBatch(
     ctx.tokenizer,
     requests.map((r) => ({ prompt: r.prompt, target: r.target_new })),
-    hp.legacyMendLabels,
+    hp.legacy_mend_labels,
   );
-  const weights = new WeightEditor(model, ctx.transformDelta);
+  using weights = new WeightEditor(model, ctx.transformDelta); // undone unless the result is returned
   try {
     const capture = captureFor(model, editor, batch);
     const t2 = performance.now();
@@ -110,10 +110,6 @@ export function applyMend(model: CausalLM, requests: EditRequest[], hp: MendHPar
         for (const d of deltas.values()) d.dispose();
       }
       t3 = performance.now();
-    } catch (e) {
-      weights.restore();
-      weights.result('MEND', [], { total: 0 }, false).dispose();
-      throw e;
     } finally {
       capture.dispose();
     }

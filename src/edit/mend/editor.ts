@@ -1,7 +1,7 @@
 /**
  * The MEND editor: one gradient transform per weight shape (`shared`) or per parameter, the
  * learned per-parameter edit learning rates α_p (`edit_lrs`), and the map from captured
- * (x, δ) to the pseudo-gradient update ΔW_p = α_p · lr_scale · Σ_t x̃_t δ̃_tᵀ (§8, steps 3–5).
+ * (x, δ) to the pseudo-gradient update ΔW_p = α_p · lr_scale · Σ_t x̃_t δ̃_tᵀ (README.md, "The method", steps 3–5).
  * Tensor names are EasyEdit's state_dict keys, so our checkpoints and converted EasyEdit
  * checkpoints load through the same code.
  */

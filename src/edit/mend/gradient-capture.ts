@@ -1,5 +1,5 @@
 /**
- * Step 2 of MEND (methods.md §8): one forward/backward of the edit loss that captures, for
+ * Step 2 of MEND (README.md, "The method"): one forward/backward of the edit loss that captures, for
  * every edited linear layer, its input x_t and the gradient δ_t of the loss w.r.t. its output,
  * per token (∇_W = Σ_t δ_t x_tᵀ). Rows where x or δ is all zero (padding, tokens after the
  * last label) are dropped, as MEND does. x and δ come out as plain inputs: no gradient flows

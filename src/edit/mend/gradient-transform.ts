@@ -1,5 +1,5 @@
 /**
- * The gradient transform g of MEND (methods.md §8, step 3): normalise the layer inputs x and
+ * The gradient transform g of MEND (README.md, "The method", step 3): normalise the layer inputs x and
  * output gradients δ with running statistics, pass [x; δ] through an IDMLP (or one network per
  * side when `combine` is off), and split the result into (x̃, δ̃).
  */

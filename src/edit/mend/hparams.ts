@@ -1,134 +1,62 @@
 /**
- * MEND hyperparameters: the EasyEdit MEND YAML fields (methods.md §11, network and training
- * settings of §10), lmedit's `legacyMendLabels` flag, and the presets per model.
+ * MEND hyperparameters: the EasyEdit MEND YAML fields (../shared/README.md, "EasyEdit interface"; network and
+ * training settings in README.md, "Presets"), lmedit's `legacy_mend_labels` flag, and the presets per model.
  */
-import { parseWithSchema, type Schema } from '../hparams.js';
-
-export interface MendHParams {
-  /** trained editor: a folder written by `lmedit mend train`, or a safetensors export of an EasyEdit/MEND state_dict; null = none */
-  archive: string | null;
-  model_class: string;
-  tokenizer_class: string;
-  tokenizer_name: string | null;
-  /** edited weight matrices (HF parameter names); their order indexes edit_lrs and the per-shape modes */
-  inner_params: string[];
-  alg: string;
-  /** Adam learning rate of the editor network */
-  lr: number;
-  /** initial value of every learned edit learning rate α_p */
-  edit_lr: number;
-  /** Adam learning rate of the edit learning rates */
-  lr_lr: number;
-  /** extra factor on ΔW at edit time */
-  lr_scale: number;
-  seed: number;
-  debug: boolean;
-  /** weight of the post-edit NLL on the rephrase */
-  cedit: number;
-  /** weight of the locality KL */
-  cloc: number;
-  /** weight of the base-model loss (only with train_base, which lmedit does not support) */
-  cbase: number;
-  dropout: number;
-  train_base: boolean;
-  no_grad_layers: unknown;
-  one_sided: boolean;
-  /** the IDMLP has n_hidden + 1 residual low-rank layers */
-  n_hidden: number;
-  hidden_dim: unknown;
-  /** 'id' (U = 0, the network starts as the identity) or 'xavier' */
-  init: string;
-  /** normalise x and δ with running statistics */
-  norm: boolean;
-  /** one network over [x; δ] (true) or one per side */
-  combine: boolean;
-  x_only: boolean;
-  delta_only: boolean;
-  /** recorded only: every IDMLP layer uses clamp(min = 0) */
-  act: string;
-  /** rank r of U V (capped at the input size) */
-  rank: number;
-  mlp_class: string;
-  /** one network per weight shape, with per-parameter modes */
-  shared: boolean;
-  // ---- training (EditTrainer) ----
-  /** edits per training iteration */
-  batch_size: number;
-  max_iters: number;
-  max_epochs: number | null;
-  log_interval: number;
-  val_interval: number;
-  /** validation batches per validation (capped by the validation set) */
-  val_steps: number;
-  val_batch_size: number;
-  early_stop_patience: number;
-  early_stop_key: string;
-  /** optimizer step every accumulate_bs iterations (EasyEdit: at iterations 10, 20, ... for 10) */
-  accumulate_bs: number;
-  opt: string;
-  grad_clip: number;
-  /** training-state checkpoint every this many iterations (lmedit reuses EasyEdit's field) */
-  model_save_pt: number;
-  eval_only: boolean;
-  half: boolean;
-  silent: boolean;
-  save: boolean;
-  verbose: boolean;
-  final_eval: boolean;
-  eval_log_interval: number;
-  max_output_length: number | null;
-  /** lmedit: EasyEdit's batch labels (pads scored, LLaMA targets with BOS, left padding), quirk 15 */
-  legacyMendLabels: boolean;
-}
+import { parseWithSchema, type HParamsOf, type Schema } from '../hparams.js';
 
 const f = (doc: string, dflt?: number) => ({ type: 'float' as const, doc, ...(dflt !== undefined ? { default: dflt } : {}) });
 const b = (doc: string, dflt: boolean) => ({ type: 'bool' as const, doc, default: dflt });
 const i = (doc: string, dflt: number) => ({ type: 'int' as const, doc, default: dflt });
 
-export const MEND_SCHEMA: Schema = {
-  archive: { type: 'any', default: null, doc: 'trained editor (folder or state_dict safetensors)' },
+export const MEND_SCHEMA = {
+  archive: {
+    type: 'string|null',
+    default: null,
+    doc: 'trained editor: a folder written by `lmedit mend train`, or a safetensors export of an EasyEdit/MEND state_dict',
+  },
   model_class: { type: 'string', default: '', doc: 'recorded only' },
   tokenizer_class: { type: 'string', default: '', doc: 'recorded only' },
-  tokenizer_name: { type: 'any', default: null, doc: 'recorded only' },
-  inner_params: { type: 'string[]', doc: 'edited weight matrices' },
+  tokenizer_name: { type: 'string|null', default: null, doc: 'recorded only' },
+  inner_params: { type: 'string[]', doc: 'edited weight matrices (HF names); the order indexes edit_lrs and shape modes' },
   alg: { type: 'string', default: 'MEND' },
-  lr: f('Adam lr of the network', 1e-6),
-  edit_lr: f('initial edit learning rate', 1e-4),
-  lr_lr: f('Adam lr of edit_lrs', 1e-4),
-  lr_scale: f('factor on ΔW at edit time', 1.0),
+  lr: f('Adam lr of the editor network', 1e-6),
+  edit_lr: f('initial value of every learned edit learning rate α_p', 1e-4),
+  lr_lr: f('Adam lr of the edit learning rates', 1e-4),
+  lr_scale: f('extra factor on ΔW at edit time', 1.0),
   seed: i('network init seed and data order', 42),
   debug: b('recorded only', false),
-  cedit: f('weight of L_edit', 0.1),
-  cloc: f('weight of L_loc', 1.0),
+  cedit: f('weight of L_edit (post-edit NLL on the rephrase)', 0.1),
+  cloc: f('weight of L_loc (locality KL)', 1.0),
   cbase: f('weight of L_base (train_base only)', 1.0),
   dropout: f('must be 0', 0),
   train_base: b('not supported (the base model stays frozen)', false),
   no_grad_layers: { type: 'any', default: null, doc: 'recorded only' },
   one_sided: b('combine: false only: transform the smaller side', false),
-  n_hidden: i('IDMLP hidden layers', 1),
+  n_hidden: i('the IDMLP has n_hidden + 1 residual low-rank layers', 1),
   hidden_dim: { type: 'any', default: null, doc: 'unused by IDMLP' },
-  init: { type: 'string', default: 'id', doc: 'id | xavier' },
-  norm: b('normalise x and δ', true),
-  combine: b('one network over [x; δ]', true),
+  init: { type: 'string', default: 'id', doc: 'id (U = 0: the network starts as the identity) | xavier' },
+  norm: b('normalise x and δ with running statistics', true),
+  combine: b('one network over [x; δ] (true) or one per side', true),
   x_only: b('combine: false only: transform x only', false),
   delta_only: b('combine: false only: transform δ only', false),
-  act: { type: 'string', default: 'relu', doc: 'recorded only' },
-  rank: i('rank of U V', 1920),
+  act: { type: 'string', default: 'relu', doc: 'recorded only: every IDMLP layer uses clamp(min = 0)' },
+  rank: i('rank r of U V (capped at the input size)', 1920),
   mlp_class: { type: 'string', default: 'IDMLP', doc: 'IDMLP only' },
-  shared: b('one network per weight shape', true),
+  shared: b('one network per weight shape, with per-parameter modes', true),
+  // ---- training (EditTrainer) ----
   batch_size: i('edits per training iteration', 1),
   max_iters: i('training iterations', 100000),
-  max_epochs: { type: 'any', default: null, doc: 'stop after this many passes over the training data' },
+  max_epochs: { type: 'float|null', default: null, doc: 'stop after this many passes over the training data' },
   log_interval: i('log every n iterations', 1000),
   val_interval: i('validate every n iterations', 1000),
-  val_steps: i('validation batches', 500),
+  val_steps: i('validation batches per validation (capped by the validation set)', 500),
   val_batch_size: i('edits per validation batch', 5),
   early_stop_patience: i('iterations without improvement before stopping', 20000),
   early_stop_key: { type: 'string', default: 'loss/total_edit_val' },
-  accumulate_bs: i('iterations per optimizer step', 10),
+  accumulate_bs: i('optimizer step every accumulate_bs iterations (EasyEdit: at iterations 10, 20, ... for 10)', 10),
   opt: { type: 'string', default: 'Adam', doc: 'Adam only' },
   grad_clip: f('max global gradient norm', 100),
-  model_save_pt: i('training-state checkpoint interval', 5000),
+  model_save_pt: i("training-state checkpoint every this many iterations (lmedit reuses EasyEdit's field)", 5000),
   eval_only: b('recorded only', true),
   half: b('must be false', false),
   silent: b('recorded only', false),
@@ -136,16 +64,19 @@ export const MEND_SCHEMA: Schema = {
   verbose: b('recorded only', true),
   final_eval: b('recorded only', true),
   eval_log_interval: i('recorded only', 1000),
-  max_output_length: { type: 'any', default: null, doc: 'recorded only' },
-  legacyMendLabels: b('reproduce EasyEdit batch labels (quirk 15)', false),
-};
+  max_output_length: { type: 'int|null', default: null, doc: 'recorded only' },
+  // ---- lmedit addition ----
+  legacy_mend_labels: b("EasyEdit's batch labels (pads scored, LLaMA targets with BOS, left padding), quirk 15", false),
+} as const satisfies Schema;
+
+export type MendHParams = HParamsOf<typeof MEND_SCHEMA>;
 
 /**
  * Parse an EasyEdit MEND YAML/JSON object (edit or training file).
  * @example const hp = parseMendHParams(readHParamsFile('hparams/MEND/gpt2-xl.yaml'), 'gpt2-xl.yaml');
  */
 export function parseMendHParams(raw: unknown, source: string): MendHParams {
-  const hp = parseWithSchema<MendHParams>(raw, MEND_SCHEMA, source, 'MEND');
+  const hp = parseWithSchema(raw, MEND_SCHEMA, source, 'MEND');
   validateMendHParams(hp, source);
   return hp;
 }
@@ -179,7 +110,7 @@ export function validateMendHParams(hp: MendHParams, source = 'MEND hparams'): v
 
 /** The hparams with every default filled in (for building presets and tests). */
 export function mendDefaults(inner_params: string[], over: Partial<MendHParams> = {}): MendHParams {
-  const base = parseWithSchema<MendHParams>({ inner_params }, MEND_SCHEMA, 'MEND defaults');
+  const base = parseWithSchema({ inner_params }, MEND_SCHEMA, 'MEND defaults');
   return { ...base, ...over, inner_params: [...(over.inner_params ?? inner_params)] };
 }
 
@@ -206,7 +137,7 @@ const TINY_TRAINING: Partial<MendHParams> = {
 };
 
 /**
- * Presets (methods.md §10; `archive` must be set to a trained editor). The paper models
+ * Presets (README.md, "Presets"; `archive` must be set to a trained editor). The paper models
  * edit the last three MLP layers; the GPT-2 XL list keeps EasyEdit's order (c_proj before
  * c_fc), which fixes the order of edit_lrs in its checkpoints.
  */

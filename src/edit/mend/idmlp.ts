@@ -1,6 +1,6 @@
 /**
  * MEND's IDMLP: `n_hidden + 1` residual low-rank layers h ← h + max(0, s_m ⊙ (U V h + b) + o_m),
- * with U initialised to 0 so the network starts as the identity (methods.md §8, step 3).
+ * with U initialised to 0 so the network starts as the identity (README.md, "The method", step 3).
  * Parameter names follow EasyEdit's `LRLinear` (u, v, bias, mode_scale, mode_shift).
  */
 import * as T from '../../tensor/index.js';

@@ -1,5 +1,5 @@
 /**
- * MEND (Mitchell et al. 2022; methods.md §8): a trained editor network turns the fine-tuning
+ * MEND (Mitchell et al. 2022; README.md, "The method"): a trained editor network turns the fine-tuning
  * gradient of an edit into a low-rank weight update. The EditMethod (batchable; ΔW through
  * WeightEditor) plus the trainer, checkpoints and the EasyEdit state_dict reader.
  */

@@ -1,6 +1,6 @@
 /**
  * MEND's inputs and losses: prompt + target batches with next-token labels on the target
- * (methods.md §8, step 1; `legacyMendLabels` reproduces EasyEdit's batch labels), the
+ * (README.md, "The method", step 1; `legacy_mend_labels` reproduces EasyEdit's batch labels), the
  * token-mean target NLL, token accuracy and the masked locality KL(pre ‖ post).
  */
 import * as T from '../../tensor/index.js';
@@ -109,7 +109,7 @@ export function promptTargetBatch(tok: Tokenizer, items: readonly PromptTarget[]
 }
 
 /**
- * EasyEdit's batch (quirk 15, `legacyMendLabels`): `prompt + ' ' + target` tokenised as one
+ * EasyEdit's batch (quirk 15, `legacy_mend_labels`): `prompt + ' ' + target` tokenised as one
  * text and left-padded with default positions 0..L−1; the labels are `tok(target)` (its own
  * special tokens, so LLaMA's BOS) left-padded with the pad id, aligned to the last K
  * shifted logits, and the pads are scored.

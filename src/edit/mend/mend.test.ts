@@ -106,12 +106,12 @@ describe('hyperparameters', () => {
     assert.deepEqual({ ...hp, archive: null }, { ...MEND_PRESETS['gpt2-xl']!, tokenizer_name: './hugging_cache/gpt2-xl' });
   });
 
-  test('presets follow methods.md §10', () => {
+  test('presets follow the EasyEdit MEND YAML files (README.md, Presets)', () => {
     assert.deepEqual(MEND_PRESETS['gpt-j-6b']!.inner_params, [25, 26, 27].flatMap((l) => ['fc_in', 'fc_out'].map((m) => `transformer.h.${l}.mlp.${m}.weight`)));
     assert.deepEqual(MEND_PRESETS['llama-2-7b']!.inner_params, [29, 30, 31].flatMap((l) => ['gate_proj', 'up_proj', 'down_proj'].map((m) => `model.layers.${l}.mlp.${m}.weight`)));
     assert.equal(MEND_PRESETS['llama-2-7b']!.early_stop_key, 'edit/acc_val');
     for (const p of Object.values(MEND_PRESETS)) {
-      assert.equal(p.legacyMendLabels, false);
+      assert.equal(p.legacy_mend_labels, false);
       assert.equal(p.cedit, 0.1);
       assert.equal(p.cloc, 1);
     }

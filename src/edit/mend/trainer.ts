@@ -1,5 +1,5 @@
 /**
- * Meta-training of the MEND editor (methods.md §8 "Training", EasyEdit's EditTrainer):
+ * Meta-training of the MEND editor (README.md, "The method", Training; EasyEdit's EditTrainer):
  * edit on prompt + target, score the post-edit model on the rephrase (L_edit) and against the
  * unedited model on a locality input (L_loc), accumulate ∂(cedit·L_edit + cloc·L_loc) w.r.t.
  * the network and edit_lrs, clip and step Adam every accumulate_bs iterations; validate every
@@ -185,12 +185,12 @@ function editStep(
       edit: editBatch(
         tok,
         records.map((r) => ({ prompt: r.prompt, target: r.target })),
-        hp.legacyMendLabels,
+        hp.legacy_mend_labels,
       ),
       rephrase: editBatch(
         tok,
         records.map((r) => ({ prompt: r.rephrase, target: r.target })),
-        hp.legacyMendLabels,
+        hp.legacy_mend_labels,
       ),
       loc: promptTargetBatch(
         tok,

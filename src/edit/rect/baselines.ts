@@ -1,5 +1,5 @@
 /**
- * The two baselines RECT is compared with (methods.md §9): Random-k (keep each entry with
+ * The two baselines RECT is compared with (README.md, "Baselines"): Random-k (keep each entry with
  * probability k) and PCA-k, in the reference code's `paper` form (PCA scores written into
  * the first r columns) or as an honest rank-r reconstruction (`lowrank`).
  */

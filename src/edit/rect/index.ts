@@ -29,4 +29,4 @@ export {
   type Heatmap,
   type HeatmapOptions,
 } from './analysis.js';
-export { encodePng, crc32, colorOf, type Colormap } from './png.js';
+export { colorOf, type Colormap } from './colormap.js';

@@ -1,5 +1,5 @@
 /**
- * RECT (Gu et al., EMNLP 2024; methods.md §9): keep only the entries of an update ΔW with the
+ * RECT (Gu et al., EMNLP 2024; README.md, "The rule"): keep only the entries of an update ΔW with the
  * largest relative change δ_ij = |ΔW_ij| / |W_ij|, zero the rest, no rescaling.
  */
 import * as T from '../../tensor/index.js';

@@ -1,5 +1,5 @@
 /**
- * ROME steps 1–2 (methods.md §2): the key k̄ = mean over context templates of the rewrite
+ * ROME steps 1–2 (README.md, "The method"): the key k̄ = mean over context templates of the rewrite
  * module's input at the subject token, and the left vector u = C⁻¹k̄ / ‖C⁻¹k̄‖ (or k̄/‖k̄‖).
  */
 import * as T from '../../tensor/index.js';
@@ -13,7 +13,8 @@ import type { SubjectPrompt } from '../shared/subject-index.js';
 import type { RomeHParams } from './hparams.js';
 
 /** Keys/values of the rewrite module at the subject token, per template and for the bare prompt. */
-export interface RomeKeys {
+/** ROME's keys and values; owns its tensors. */
+export interface RomeKeys extends Disposable {
   /** k per template [n, d_k] */
   keys: Tensor;
   /** v (rewrite-module output) per template [n, D] */
@@ -43,7 +44,7 @@ export function romeKeys(
   hp: RomeHParams,
 ): RomeKeys {
   const name = moduleAt(hp.rewrite_module_tmp, layer);
-  const rule = hp.subjectIndexRule;
+  const rule = hp.subject_index_rule;
   const rows = lookupRows(
     tok,
     templates.map((t) => inContext(t, prompt)),
@@ -72,28 +73,20 @@ export function romeKeys(
   kAll.dispose();
   vAll.dispose();
   for (const t of Object.values(r)) T.keep(t);
-  return { ...r, rows, editRow: editRow! };
-}
-
-const invCache = new WeakMap<CausalLM, Map<string, { source: Tensor; fingerprint: string; inv: Tensor }>>();
-
-// cheap content check so a provider returning a fresh tensor for the same statistics still hits the cache
-function fingerprint(C: Tensor): string {
-  const v = C.storage;
-  const n = C.size;
-  let s = 0;
-  let s2 = 0;
-  for (let i = 0; i < n; i++) {
-    const x = Number(v[C.offset + i]!);
-    s += x;
-    s2 += x * x * ((i % 7) + 1);
-  }
-  return `${C.shape.join('x')}:${s}:${s2}`;
+  return T.owning({ ...r, rows, editRow: editRow! }, Object.values(r));
 }
 
 /**
+ * The cached C⁻¹ of each (model, module), with the statistics it inverts. An entry is reused only
+ * for the very C tensor it was computed from (a provider that memoises C, as createStatsProvider
+ * does, hits every time): statistics are never compared by value, so different ones cannot share
+ * an inverse, and a provider returning a fresh tensor per call gets a fresh inverse per call.
+ */
+const invCache = new WeakMap<CausalLM, Map<string, { C: Tensor; inv: Tensor }>>();
+
+/**
  * C⁻¹ of the rewrite module's second moment, computed in float64 and cached (float32) per
- * (model, module) as ROME does — later edits of the same layer reuse it.
+ * statistics tensor as ROME does — later edits of the same layer reuse it.
  */
 export function inverseSecondMoment(model: CausalLM, layer: number, moduleName: string, ctx: EditContext): Tensor {
   if (!ctx.stats) throw new Error(`ROME: mom2_adjustment needs second-moment statistics (EditContext.stats) for ${moduleName}`);
@@ -103,12 +96,10 @@ export function inverseSecondMoment(model: CausalLM, layer: number, moduleName: 
   let perModel = invCache.get(model);
   if (!perModel) invCache.set(model, (perModel = new Map()));
   const hit = perModel.get(moduleName);
-  if (hit && hit.source === C && !C.disposed) return hit.inv;
-  const fp = fingerprint(C);
-  if (hit && hit.fingerprint === fp) return hit.inv;
+  if (hit && hit.C === C && !C.disposed) return hit.inv;
   const inv = T.keep(T.noGrad(() => T.tidy(() => T.cast(T.inverse(T.cast(C, 'float64')), 'float32')))); // [d_k, d_k]
   hit?.inv.dispose();
-  perModel.set(moduleName, { source: C, fingerprint: fp, inv });
+  perModel.set(moduleName, { C, inv });
   return inv;
 }
 

@@ -11,7 +11,8 @@ import type { SubjectPrompt } from '../shared/subject-index.js';
 import { optimizeDelta, vPrompts } from '../shared/v-optimization.js';
 import type { RomeHParams } from './hparams.js';
 
-export interface RomeV {
+/** v* and how it was found; owns its tensors. */
+export interface RomeV extends Disposable {
   /** δ [D] */
   delta: Tensor;
   /** h₀ = MLP output at the subject token of rewriting prompt 0, before the edit [D] */
@@ -36,18 +37,9 @@ export function computeV(
   hp: RomeHParams,
 ): RomeV {
   const { rewriting, kl } = vPrompts(tok, prompt, targetIds, templates, hp);
-  const r = optimizeDelta(
-    model,
-    {
-      rewriting,
-      kl,
-      targetIds,
-      site: 'mlp',
-      layer,
-      modules: { layer: hp.layer_module_tmp, mlp: hp.mlp_module_tmp, lnF: hp.ln_f_module, lmHead: hp.lm_head_module },
-    },
-    hp,
-  );
+  // ROME reads the NLL from the model's logits (compute_v.py), whatever v_loss_layer says
+  const site = { site: 'mlp', layer, lossLayer: model.arch.numLayers - 1 } as const;
+  const r = optimizeDelta(model, { rewriting, kl, targetIds }, site, hp);
   const vStar = T.keep(T.noGrad(() => T.add(r.h0, r.delta)));
-  return { delta: r.delta, vInit: r.h0, vStar, steps: r.steps, rewriting, kl };
+  return T.owning({ delta: r.delta, vInit: r.h0, vStar, steps: r.steps, rewriting, kl }, [r.delta, r.h0, vStar]);
 }

@@ -1,32 +1,19 @@
 /**
- * ROME / R-ROME hyperparameters: EasyEdit YAML fields (methods.md §11), lmedit additions, and
- * the presets of methods.md §10 ('easyedit' default, '/original' = kmeng01) plus the tiny
- * golden models.
+ * ROME / R-ROME hyperparameters: EasyEdit YAML fields (../shared/README.md, "EasyEdit interface"),
+ * lmedit additions, and the presets of README.md, "Presets" ('easyedit' default, '/original' =
+ * kmeng01) plus the tiny golden models.
  */
-import { parseWithSchema, type Schema } from '../hparams.js';
-import { LOCATE_EDIT_SCHEMA, type LocateEditHParams } from '../shared/locate-hparams.js';
-import { FACT_TOKENS } from '../shared/subject-index.js';
+import { parseWithSchema, type HParamsOf, type Schema } from '../hparams.js';
+import { LOCATE_EDIT_SCHEMA } from '../shared/locate-hparams.js';
 import {
   GPT2_MODULES as GPT2,
   GPTJ_MODULES as GPTJ,
   LLAMA_MODULES as LLAMA,
-  moduleTemplates,
-  type ModuleFamily as Family,
-} from '../shared/modules.js';
+  type ModuleNames as Family,
+} from '../../models/index.js';
+import { moduleTemplates } from '../shared/modules.js';
 
-export interface RomeHParams extends LocateEditHParams {
-  context_template_length_params: number[][];
-  /** R-ROME (§3): keys and values averaged over the context templates */
-  enable_random_prefix_keys: boolean;
-  /** R-ROME: keys and values from the bare prompt only */
-  enable_prompt_keys: boolean;
-  /** ROME's mixed computation (u from the averaged key, v₀ and k₀·u from the bare prompt); overrides the two above */
-  original_implementation: boolean;
-  /** lmedit: template sampling recipe, 'easyedit' (five seed words) or 'original' (from <|endoftext|>) */
-  templateRecipe: 'easyedit' | 'original';
-}
-
-const ROME_SCHEMA: Schema = {
+const ROME_SCHEMA = {
   ...LOCATE_EDIT_SCHEMA,
   context_template_length_params: {
     type: 'int[][]',
@@ -35,24 +22,39 @@ const ROME_SCHEMA: Schema = {
       [10, 10],
     ],
   },
-  templateRecipe: { type: 'string', default: 'easyedit' },
-};
+  template_recipe: {
+    type: 'string',
+    oneOf: ['easyedit', 'original'],
+    default: 'easyedit',
+    doc: 'context-template sampling: easyedit (five seed words) or original (from <|endoftext|>)',
+  },
+} as const satisfies Schema;
 
-const R_ROME_FLAGS: Schema = {
-  enable_random_prefix_keys: { type: 'bool', default: true },
-  enable_prompt_keys: { type: 'bool', default: false },
-  original_implementation: { type: 'bool', default: false },
-};
+/** The R-ROME key flags (README.md, "The method") with R-ROME's defaults. */
+const R_ROME_FLAGS = {
+  enable_random_prefix_keys: { type: 'bool', default: true, doc: 'keys and values averaged over the context templates' },
+  enable_prompt_keys: { type: 'bool', default: false, doc: 'keys and values from the bare prompt only' },
+  original_implementation: {
+    type: 'bool',
+    default: false,
+    doc: "ROME's mixed computation (u from the averaged key, v₀ and k₀·u from the bare prompt); overrides the two above",
+  },
+} as const satisfies Schema;
 
-/** Check the enumerated and numeric fields parseWithSchema cannot. */
+/** The same flags for ROME: accepted (so presets round-trip), defaulting to ROME's mixed computation. */
+const ROME_FLAGS = {
+  enable_random_prefix_keys: { ...R_ROME_FLAGS.enable_random_prefix_keys, default: false },
+  enable_prompt_keys: R_ROME_FLAGS.enable_prompt_keys,
+  original_implementation: { ...R_ROME_FLAGS.original_implementation, default: true },
+} as const satisfies Schema;
+
+export type RomeHParams = HParamsOf<typeof ROME_SCHEMA & typeof R_ROME_FLAGS>;
+
+/** Check what the schema cannot. */
 function check(h: RomeHParams, source: string): RomeHParams {
   const bad = (msg: string): never => {
     throw new Error(`${source}: ${msg}`);
   };
-  if (!FACT_TOKENS.includes(h.fact_token)) bad(`fact_token "${h.fact_token}" is not one of ${FACT_TOKENS.join(', ')}`);
-  if (h.subjectIndexRule !== 'easyedit' && h.subjectIndexRule !== 'original')
-    bad(`subjectIndexRule must be 'easyedit' or 'original'`);
-  if (h.templateRecipe !== 'easyedit' && h.templateRecipe !== 'original') bad(`templateRecipe must be 'easyedit' or 'original'`);
   if (!h.original_implementation && h.enable_random_prefix_keys === h.enable_prompt_keys) {
     bad('set exactly one of enable_random_prefix_keys / enable_prompt_keys (or original_implementation)');
   }
@@ -73,17 +75,12 @@ function check(h: RomeHParams, source: string): RomeHParams {
  * default to ROME's original mixed key/value computation.
  */
 export function parseRomeHParams(raw: unknown, source: string): RomeHParams {
-  const flags: Schema = {
-    enable_random_prefix_keys: { type: 'bool', default: false },
-    enable_prompt_keys: { type: 'bool', default: false },
-    original_implementation: { type: 'bool', default: true },
-  };
-  return check(parseWithSchema<RomeHParams>(raw, { ...ROME_SCHEMA, ...flags }, source, 'ROME'), source);
+  return check(parseWithSchema(raw, { ...ROME_SCHEMA, ...ROME_FLAGS }, source, 'ROME'), source);
 }
 
-/** Parse an R-ROME object: the ROME fields plus the three key flags (§3). */
+/** Parse an R-ROME object: the ROME fields plus the three key flags (README.md, "The method"). */
 export function parseRRomeHParams(raw: unknown, source: string): RomeHParams {
-  return check(parseWithSchema<RomeHParams>(raw, { ...ROME_SCHEMA, ...R_ROME_FLAGS }, source, 'R-ROME'), source);
+  return check(parseWithSchema(raw, { ...ROME_SCHEMA, ...R_ROME_FLAGS }, source, 'R-ROME'), source);
 }
 
 function preset(fam: Family, over: Partial<RomeHParams> & Pick<RomeHParams, 'layers' | 'v_loss_layer'>): RomeHParams {
@@ -106,15 +103,16 @@ function preset(fam: Family, over: Partial<RomeHParams> & Pick<RomeHParams, 'lay
     enable_random_prefix_keys: false,
     enable_prompt_keys: false,
     original_implementation: true,
-    subjectIndexRule: 'easyedit',
-    templateRecipe: 'easyedit',
-    templateSeed: 0,
-    legacyTargetSpace: false,
+    mom2_max_tokens: null,
+    subject_index_rule: 'easyedit',
+    template_recipe: 'easyedit',
+    template_seed: 0,
+    legacy_target_space: false,
     ...over,
   };
 }
 
-const ORIGINAL = { mom2_adjustment: true, subjectIndexRule: 'original', templateRecipe: 'original' } as const;
+const ORIGINAL = { mom2_adjustment: true, subject_index_rule: 'original', template_recipe: 'original' } as const;
 
 /** The goldens' settings (original kmeng01 code, mom2_adjustment false = the `nocov` case). */
 function tiny(fam: Family, layer: number, nLayers: number): RomeHParams {
@@ -124,8 +122,8 @@ function tiny(fam: Family, layer: number, nLayers: number): RomeHParams {
     v_num_grad_steps: 5,
     mom2_dataset: 'wikitext',
     mom2_n_samples: 2000,
-    subjectIndexRule: 'original',
-    templateRecipe: 'original',
+    subject_index_rule: 'original',
+    template_recipe: 'original',
   });
 }
 

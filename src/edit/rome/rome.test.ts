@@ -9,7 +9,7 @@ import * as T from '../../tensor/index.js';
 import { loadModel } from '../../models/load.js';
 import type { CausalLM } from '../../models/types.js';
 import { loadTokenizer, type Tokenizer } from '../../tokenizer/index.js';
-import { modelDir, skipNoShared } from '../../../test/golden/shared.js';
+import { modelDir, skipNoShared } from '../../testing.js';
 import type { EditContext, EditRequest } from '../types.js';
 import { ROME_PRESETS, R_ROME_PRESETS, executeRome, rRome, rome, type RomeHParams } from './index.js';
 import { assertParamsUnchanged, maxRelDiff, snapshotParams } from '../testing.js';
@@ -149,7 +149,7 @@ describe('ROME on tiny-gpt2', { skip: skipNoShared }, () => {
       [
         'bad hparams',
         () => rome.parseHParams({ ...hp, fact_token: 'subject_middle' }, 'rome.yaml'),
-        /fact_token "subject_middle"/,
+        /field "fact_token": expected one of .*got "subject_middle"/,
       ],
     ];
     for (const [what, run, msg] of cases) {

@@ -1,13 +1,13 @@
 /**
  * Context-template sampling on tiny-gpt2 (../shared): deterministic per seed, the shape of each
- * recipe (methods.md §1.3), caching, and explicit templates.
+ * recipe (README.md, "Context templates"), caching, and explicit templates.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadModel } from '../../models/load.js';
 import type { CausalLM } from '../../models/types.js';
 import { loadTokenizer, type Tokenizer } from '../../tokenizer/index.js';
-import { modelDir, skipNoShared } from '../../../test/golden/shared.js';
+import { modelDir, skipNoShared } from '../../testing.js';
 import { asGroups, clearContextTemplateCache, contextTemplates } from './context-templates.js';
 
 describe('context templates', { skip: skipNoShared }, () => {

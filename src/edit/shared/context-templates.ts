@@ -1,5 +1,5 @@
 /**
- * Context templates (methods.md §1.3): short model-sampled prefixes "<text>. {}" over which
+ * Context templates (README.md, "Context templates"): short model-sampled prefixes "<text>. {}" over which
  * ROME/MEMIT average keys and fit v*. Sampled with a seed ("generate_fast": top-k 5, length
  * counting the prompt), cached per (model, recipe, seed); explicit templates bypass sampling.
  */

@@ -8,7 +8,7 @@ import * as T from '../../tensor/index.js';
 import { loadModel } from '../../models/load.js';
 import type { CausalLM } from '../../models/types.js';
 import { loadTokenizer, type Tokenizer } from '../../tokenizer/index.js';
-import { modelDir, skipNoShared } from '../../../test/golden/shared.js';
+import { modelDir, skipNoShared } from '../../testing.js';
 import { inContext, lookupRows, readAt, templateMean } from './keys.js';
 
 test('templateMean: plain mean per request, or the mean of group means', () => {

@@ -1,39 +1,14 @@
 /**
- * The hyperparameters ROME and MEMIT share (EasyEdit field names, methods.md §11): the edited
+ * The hyperparameters ROME and MEMIT share (EasyEdit field names; README.md, "EasyEdit interface"): the edited
  * layers and lookup token, the optimisation of v (ROME) and z (MEMIT), the module templates,
  * the layer statistics, and lmedit's reproducibility switches. Each method adds its own fields.
  */
-import type { Schema } from '../hparams.js';
-import type { FactToken, SubjectIndexRule } from './subject-index.js';
-import type { VOptHParams } from './v-optimization.js';
+import type { HParamsOf, Schema } from '../hparams.js';
+import { FACT_TOKENS } from './subject-index.js';
 
-export interface LocateEditHParams extends VOptHParams {
-  layers: number[];
-  fact_token: FactToken;
-  v_loss_layer: number;
-  mom2_adjustment: boolean;
-  rewrite_module_tmp: string;
-  layer_module_tmp: string;
-  mlp_module_tmp: string;
-  attn_module_tmp: string;
-  ln_f_module: string;
-  lm_head_module: string;
-  mom2_dataset: string;
-  mom2_n_samples: number;
-  mom2_dtype: string;
-  /** token budget for the statistics provider (lmedit addition; read by src/edit/stats) */
-  mom2_max_tokens?: number | null;
-  /** lmedit: subject index arithmetic, 'easyedit' (contextual) or 'original' (kmeng01) */
-  subjectIndexRule: SubjectIndexRule;
-  /** lmedit: seed of the template sampler when the context gives none */
-  templateSeed: number;
-  /** lmedit: EasyEdit's target space quirk (always prepend ' ') */
-  legacyTargetSpace: boolean;
-}
-
-export const LOCATE_EDIT_SCHEMA: Schema = {
+export const LOCATE_EDIT_SCHEMA = {
   layers: { type: 'int[]' },
-  fact_token: { type: 'string', default: 'subject_last' },
+  fact_token: { type: 'string', oneOf: FACT_TOKENS, default: 'subject_last' },
   v_num_grad_steps: { type: 'int' },
   v_lr: { type: 'float' },
   v_loss_layer: { type: 'int' },
@@ -50,8 +25,16 @@ export const LOCATE_EDIT_SCHEMA: Schema = {
   mom2_dataset: { type: 'string', default: 'wikipedia' },
   mom2_n_samples: { type: 'int', default: 100000 },
   mom2_dtype: { type: 'string', default: 'float32' },
-  mom2_max_tokens: { type: 'any', default: null, doc: 'read by the statistics provider' },
-  subjectIndexRule: { type: 'string', default: 'easyedit' },
-  templateSeed: { type: 'int', default: 0 },
-  legacyTargetSpace: { type: 'bool', default: false },
-};
+  // ---- lmedit additions ----
+  mom2_max_tokens: { type: 'int|null', default: null, doc: 'token budget of the statistics provider (null: its default)' },
+  subject_index_rule: {
+    type: 'string',
+    oneOf: ['easyedit', 'original'],
+    default: 'easyedit',
+    doc: 'subject index arithmetic: easyedit (contextual) or original (kmeng01)',
+  },
+  template_seed: { type: 'int', default: 0, doc: 'seed of the context-template sampler when EditContext.seed is absent' },
+  legacy_target_space: { type: 'bool', default: false, doc: "EasyEdit's target-space quirk: always prepend ' ' (quirk 11)" },
+} as const satisfies Schema;
+
+export type LocateEditHParams = HParamsOf<typeof LOCATE_EDIT_SCHEMA>;

@@ -1,42 +1,13 @@
 /**
- * EasyEdit module-name templates (`*_module_tmp`) of the architectures in methods.md §0,
- * shared by the ROME/MEMIT presets, and the check of edited layers against a model.
+ * EasyEdit's module-name hyperparameters (`*_module_tmp`) from an architecture's names
+ * (GPT2_MODULES, GPTJ_MODULES, LLAMA_MODULES in src/models), and the check of edited layers
+ * against a model.
  */
-import type { CausalLM } from '../../models/types.js';
+import type { CausalLM, ModuleNames } from '../../models/types.js';
 import { moduleAt } from '../hparams.js';
 
-export interface ModuleFamily {
-  /** rewrite_module_tmp: the MLP down projection */
-  rewrite: string;
-  layer: string;
-  mlp: string;
-  attn: string;
-  lnF: string;
-  lmHead: string;
-}
-
-export const GPT2_MODULES: ModuleFamily = {
-  rewrite: 'transformer.h.{}.mlp.c_proj',
-  layer: 'transformer.h.{}',
-  mlp: 'transformer.h.{}.mlp',
-  attn: 'transformer.h.{}.attn',
-  lnF: 'transformer.ln_f',
-  lmHead: 'transformer.wte',
-};
-
-export const GPTJ_MODULES: ModuleFamily = { ...GPT2_MODULES, rewrite: 'transformer.h.{}.mlp.fc_out', lmHead: 'lm_head' };
-
-export const LLAMA_MODULES: ModuleFamily = {
-  rewrite: 'model.layers.{}.mlp.down_proj',
-  layer: 'model.layers.{}',
-  mlp: 'model.layers.{}.mlp',
-  attn: 'model.layers.{}.self_attn',
-  lnF: 'model.norm',
-  lmHead: 'lm_head',
-};
-
-/** The family as EasyEdit's `*_module_tmp` hyperparameter fields (what presets hold). */
-export function moduleTemplates(fam: ModuleFamily): {
+/** The names as EasyEdit's `*_module_tmp` hyperparameter fields (what presets hold). */
+export function moduleTemplates(names: ModuleNames): {
   rewrite_module_tmp: string;
   layer_module_tmp: string;
   mlp_module_tmp: string;
@@ -45,12 +16,13 @@ export function moduleTemplates(fam: ModuleFamily): {
   lm_head_module: string;
 } {
   return {
-    rewrite_module_tmp: fam.rewrite,
-    layer_module_tmp: fam.layer,
-    mlp_module_tmp: fam.mlp,
-    attn_module_tmp: fam.attn,
-    ln_f_module: fam.lnF,
-    lm_head_module: fam.lmHead,
+    // ROME/MEMIT rewrite the MLP's down projection
+    rewrite_module_tmp: names.mlpOutTemplate,
+    layer_module_tmp: names.layerTemplate,
+    mlp_module_tmp: names.mlpTemplate,
+    attn_module_tmp: names.attnTemplate,
+    ln_f_module: names.finalNorm,
+    lm_head_module: names.lmHead,
   };
 }
 

@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { loadTokenizer, type Tokenizer } from '../../tokenizer/index.js';
-import { SHARED, skipNoShared } from '../../../test/golden/shared.js';
+import { SHARED, skipNoShared } from '../../testing.js';
 import { encodeTarget, fullText, promptEncoding, splitTemplate, subjectIndex, type SubjectPrompt } from './subject-index.js';
 
 const lebron = (pre: string, post = ' plays the sport of'): SubjectPrompt => ({ pre, subject: 'LeBron James', post });

@@ -1,5 +1,5 @@
 /**
- * Token encoding for editing and the subject lookup index (methods.md §1.2): where in a
+ * Token encoding for editing and the subject lookup index (README.md, "Subject token index"): where in a
  * tokenised prompt the key/value of the subject is read and where δ is inserted.
  */
 import type { EncodeOptions, Tokenizer } from '../../tokenizer/index.js';

@@ -1,5 +1,5 @@
 /**
- * Layer statistics C = E[k kᵀ] for ROME/MEMIT (methods.md §1.4): a StatsProvider that takes C
+ * Layer statistics C = E[k kᵀ] for ROME/MEMIT (README.md): a StatsProvider that takes C
  * from an imported file, the on-disk cache, or computes (and caches) it over a local corpus;
  * plus build/inspect helpers for a `lmedit stats` command.
  */

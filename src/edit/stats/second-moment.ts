@@ -1,6 +1,6 @@
 /**
  * Streaming accumulation of the uncentred second moment Σ_t k_t k_tᵀ and the count N of the
- * input k of edited modules (ROME/MEMIT's C = Σ/N, methods.md §1.4), for several modules in one
+ * input k of edited modules (ROME/MEMIT's C = Σ/N, README.md), for several modules in one
  * pass over token chunks. Mirrors ROME's `runningstats.SecondMoment`: one gemm Kᵀ K per batch.
  */
 import * as T from '../../tensor/index.js';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { openModel, scoreContinuations } from '../../models/index.js';
 import type { CausalLM } from '../../models/types.js';
 import type { Tokenizer } from '../../tokenizer/index.js';
-import { modelDir, skipNoShared } from '../../../test/golden/shared.js';
+import { modelDir, skipNoShared } from '../../testing.js';
 import {
   aggregateCounterFact,
   answerNlls,

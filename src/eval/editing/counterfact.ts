@@ -1,5 +1,5 @@
 /**
- * CounterFact probability metrics of the ROME/MEMIT protocol (evaluation.md §1.4).
+ * CounterFact probability metrics of the ROME/MEMIT protocol (docs/evaluation.md, "CounterFact probability metrics").
  *
  * NLL_x(a) = −(1/|a|) Σ_j log P(a_j | x, a_<j) with a's tokens = encode(" " + a) without BOS
  * (and without a second SentencePiece dummy space), scored after encode(x) (the tokenizer's own

@@ -14,7 +14,7 @@ import type { RomeHParams } from '../../edit/rome/hparams.js';
 import { recordsToRequests } from '../../edit/request.js';
 import type { EditRequest } from '../../edit/types.js';
 import { assertParamsUnchanged, snapshotParams } from '../../edit/testing.js';
-import { modelDir, sharedPath, skipNoShared } from '../../../test/golden/shared.js';
+import { modelDir, sharedPath, skipNoShared } from '../../testing.js';
 import { evaluateEditedModel, evaluateEdits, evaluatePre, evaluateUnedited, type EditingEvaluation } from './evaluate.js';
 
 const REQUESTS: EditRequest[] = [

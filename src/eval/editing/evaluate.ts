@@ -1,6 +1,6 @@
 /**
  * Editing metrics over a list of requests, pre (unedited model) and post (edited model) under an
- * evaluation order (evaluation.md §1.5, §2):
+ * evaluation order (docs/evaluation.md, "Pre, post and evaluation orders"):
  * - `post-each`: edits applied in sequence; after edit i, post metrics of its requests only;
  * - `post-all`: all edits applied in sequence, then post metrics of every request on the final model;
  * - `single` (non-sequential): each edit is measured alone and undone before the next.
@@ -91,7 +91,7 @@ export interface MetricSet {
 export interface EditingEvaluation {
   /** the method's name; null for pre-only runs, the caller's label for an edited model dir */
   method: string | null;
-  /** how post was measured: an order of §2, 'edited-model' (a given edited model), or 'pre-only' */
+  /** how post was measured: an `EvalOrder`, 'edited-model' (a given edited model), or 'pre-only' */
   evalOrder: EvalOrder | 'edited-model' | 'pre-only';
   /** requests per edit */
   batchSize: number;

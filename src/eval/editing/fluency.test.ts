@@ -9,7 +9,7 @@ import { generate, openModel } from '../../models/index.js';
 import type { CausalLM } from '../../models/types.js';
 import type { Tokenizer } from '../../tokenizer/index.js';
 import { generateFast } from '../../edit/shared/context-templates.js';
-import { modelDir, skipNoShared } from '../../../test/golden/shared.js';
+import { modelDir, skipNoShared } from '../../testing.js';
 import { textNgramEntropy } from '../metrics/ngram-entropy.js';
 import { cleanGeneration, fluency, recordSeed, sampleTopK } from './fluency.js';
 import { pieceTokenizer, tinyGpt2 } from './testing.js';

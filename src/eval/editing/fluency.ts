@@ -1,6 +1,6 @@
 /**
- * Fluency (evaluation.md §1.3): sample from each prompt with top-k 5 until the row holds 100
- * tokens counting the prompt (the context-template sampler of methods.md §1.3, no EOS stop),
+ * Fluency (docs/evaluation.md, "Fluency"): sample from each prompt with top-k 5 until the row holds 100
+ * tokens counting the prompt (the context-template sampler of src/edit/shared/README.md, no EOS stop),
  * decode, NFKD, "\n\n" → " ", drop the EOS string, and score the n-gram entropy.
  *
  * Rows are sampled in left-padded batches with a KV cache, each row from its own seeded RNG, so a

@@ -1,7 +1,7 @@
 /**
- * @module lmedit/eval/editing — the editing metrics of evaluation.md §1 (EasyEdit's token
+ * @module lmedit/eval/editing — the editing metrics of docs/evaluation.md ("Editing metrics"; EasyEdit's token
  * accuracy for reliability / generalization / portability, locality, fluency, CounterFact
- * probabilities) and the evaluation orders of §2 over any editing method.
+ * probabilities) and the evaluation orders over any editing method.
  */
 export {
   DEFAULT_EVAL_BATCH,

@@ -11,7 +11,7 @@ import type { CausalLM } from '../../models/types.js';
 import type { Tokenizer } from '../../tokenizer/index.js';
 import type { EditRequest, PromptAnswer } from '../../edit/types.js';
 import { assertParamsUnchanged, snapshotParams } from '../../edit/testing.js';
-import { modelDir, skipNoShared } from '../../../test/golden/shared.js';
+import { modelDir, skipNoShared } from '../../testing.js';
 import { localityAgreement, localityPredictions } from './locality.js';
 import { computeMetrics, evaluatePre } from './evaluate.js';
 import { pieceTokenizer, tinyGpt2 } from './testing.js';

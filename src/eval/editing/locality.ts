@@ -1,5 +1,5 @@
 /**
- * Locality (evaluation.md §1.2): for s = loc_prompt + " " + loc_answer, the argmax predictions
+ * Locality (docs/evaluation.md, "Locality"): for s = loc_prompt + " " + loc_answer, the argmax predictions
  * at the answer positions are recorded on the unedited model (pre) and on the edited one
  * (post); locality = the fraction of positions where they agree. The gold answer only fixes
  * the positions. Example: [29, 234, 334] vs [29, 234, 333] gives 0.667.

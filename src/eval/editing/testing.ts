@@ -94,6 +94,12 @@ export function bigramModel(vocabSize: number, table: (token: number) => number[
     param(name: string) {
       throw new Error(`bigram model has no parameter ${name}`);
     },
+    finalNorm() {
+      throw new Error('bigram model has no final norm');
+    },
+    lmHead() {
+      throw new Error('bigram model has no LM head');
+    },
     dispose() {},
   };
 }

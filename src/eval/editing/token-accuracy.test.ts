@@ -9,7 +9,7 @@ import * as T from '../../tensor/index.js';
 import { openModel } from '../../models/index.js';
 import type { CausalLM } from '../../models/types.js';
 import type { Tokenizer } from '../../tokenizer/index.js';
-import { modelDir, skipNoShared } from '../../../test/golden/shared.js';
+import { modelDir, skipNoShared } from '../../testing.js';
 import { argmax } from '../../models/score.js';
 import {
   accuracyOf,

@@ -1,6 +1,6 @@
 /**
- * EasyEdit's teacher-forced token accuracy (evaluation.md §1.1; `test_prediction_acc`), the
- * value behind reliability, generalization and portability, plus an exact-match variant that
+ * EasyEdit's teacher-forced token accuracy (`test_prediction_acc`; docs/evaluation.md, "Reliability,
+ * generalization, portability"), the value behind reliability, generalization and portability, plus an exact-match variant that
  * generates the answer greedily.
  *
  * For a (prompt P, answer A) pair: ids = encode(P + " " + A) with the tokenizer's own special

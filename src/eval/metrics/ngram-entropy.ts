@@ -1,5 +1,5 @@
 /**
- * N-gram entropy, the fluency metric of ROME/MEMIT/EasyEdit (evaluation.md §1.3;
+ * N-gram entropy, the fluency metric of ROME/MEMIT/EasyEdit (docs/evaluation.md, "Fluency";
  * `n_gram_entropy` / `compute_n_gram_entropy` in EasyEdit's evaluate_utils.py): tokenize with
  * NLTK's word_tokenize, H_n = −Σ p log₂ p over the frequency distribution of the text's
  * n-grams, per text mean(2/3 · H₂, 4/3 · H₃), then the arithmetic mean over texts.

@@ -1,6 +1,6 @@
 /**
  * ROUGE-1, ROUGE-2 and summary-level ROUGE-L with the semantics of the PyPI `rouge` package 1.0.1
- * (pltrdy/rouge @ 657d4d2; evaluation.md §4.6), which the SAMSum script calls as
+ * (pltrdy/rouge @ 657d4d2; docs/evaluation.md, ROUGE), which the SAMSum script calls as
  * `Rouge().get_scores(hyp, ref)`:
  *
  * - sentences: `text.split('.')`, empty pieces dropped, whitespace collapsed in each piece (a

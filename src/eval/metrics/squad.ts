@@ -1,6 +1,6 @@
 /**
  * SQuAD-style answer normalisation, exact match and token F1, exactly as the ODQA script's
- * `normalize_answer` (evaluation.md §4.3): lowercase → remove ASCII punctuation (Python's
+ * `normalize_answer` (docs/evaluation.md, SQuAD normalisation): lowercase → remove ASCII punctuation (Python's
  * `string.punctuation`) → replace `\b(a|an|the)\b` with a space → collapse whitespace.
  *
  * The script uses the `regex` package, whose `\b` is Unicode-aware: a word character is

@@ -1,5 +1,5 @@
 /**
- * An NLTK-`word_tokenize`-compatible word tokenizer (evaluation.md §1.3, the fluency n-grams):
+ * An NLTK-`word_tokenize`-compatible word tokenizer (docs/evaluation.md, "Fluency": the n-grams):
  * `word_tokenize(text)` = Punkt sentence split, then NLTK's improved Treebank tokenizer
  * (`NLTKWordTokenizer`, nltk/tokenize/destructive.py) on each sentence. Ported from NLTK 3.8.
  *

@@ -1,5 +1,5 @@
 /**
- * Closed-domain QA: BoolQ (evaluation.md §4.4). The paper's scripts take the text after the
+ * Closed-domain QA: BoolQ (docs/evaluation.md, "Tasks"). The paper's scripts take the text after the
  * first `answer:`. Validity differs: the before-edit script (`test-ClosedDomainQA.py`) accepts
  * exactly `' yes'`/`' no'` (any case); the after-edit one (`-after.py`) any text containing `yes`
  * or `no` (so `' not'`, `' now'`, `' unknown'` count as "no").

@@ -18,7 +18,7 @@ export interface Confusion {
  * The closing lines of the NLI, CDQA and SA scripts: `error` when every answer was invalid
  * (`others == total`; CDQA writes it without a newline), else accuracy = (TP+FN)/(TP+FN+TN+FP)
  * (ZeroDivisionError when no answer is valid) and total_accuracy = (TP+FN)/(all counters; RTE can
- * count one answer twice). `primary` is total_accuracy (evaluation.md §3.5).
+ * count one answer twice). `primary` is total_accuracy (docs/evaluation.md, "Tasks").
  */
 export function confusionAggregate(c: Confusion, total: number, errorText: string): Aggregate {
   const counts = { TP: c.TP, FN: c.FN, TN: c.TN, FP: c.FP, others: c.others };

@@ -1,5 +1,5 @@
 /**
- * NER: CoNLL-2003 (evaluation.md §4.7), the dev split with its `-DOCSTART-` blocks. Four prompts
+ * NER: CoNLL-2003 (docs/evaluation.md, "Tasks"), the dev split with its `-DOCSTART-` blocks. Four prompts
  * per block, one per entity type. The paper's script (`test-NER.py`, `-after.py`: identical
  * scoring) extracts gold entities with an off-by-one scan (an entity runs to the next `O` tag,
  * absorbing adjacent entities of other types, and loses its last token at the end of a block),

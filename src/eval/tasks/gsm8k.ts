@@ -1,5 +1,5 @@
 /**
- * Reasoning: GSM8K (evaluation.md §4.1). The prompt carries the gold rationale; the paper's
+ * Reasoning: GSM8K (docs/evaluation.md, "Tasks"). The prompt carries the gold rationale; the paper's
  * script (`test-reasoning.py`, `-after.py`: identical scoring) counts an answer correct when the
  * gold string is a substring of the text after the answer cue, over a hard-coded 1319.
  */

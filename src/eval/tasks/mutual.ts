@@ -1,5 +1,5 @@
 /**
- * Dialogue: MuTual (evaluation.md §4.5). The paper's scripts take the text after the last
+ * Dialogue: MuTual (docs/evaluation.md, "Tasks"). The paper's scripts take the text after the last
  * `the answer is` and count it correct when it contains any of A–D and the gold letter; text with
  * none of A–D is `other`. The after-edit script (`test-dialogue-after.py`) first counts any text
  * containing `Chi` (from the prompt's "Chioces") as other; the before-edit one reads it as "C".

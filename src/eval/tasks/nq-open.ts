@@ -1,5 +1,5 @@
 /**
- * Open-domain QA: Natural Questions (open) (evaluation.md §4.3). The prompt carries a generated
+ * Open-domain QA: Natural Questions (open) (docs/evaluation.md, "Tasks"). The prompt carries a generated
  * background passage and no answer cue. The paper's script (`test-OpenDomainQA.py`, `-after.py`:
  * the same scoring; the before-edit script writes no newline after its last number) normalises the
  * whole text T and scans it for gold answers with a `flag` that is set by the first multi-word hit

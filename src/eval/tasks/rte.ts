@@ -1,5 +1,5 @@
 /**
- * NLI: RTE (evaluation.md §4.2). The paper's scripts (`test-NLI.py`, `-after.py`: identical
+ * NLI: RTE (docs/evaluation.md, "Tasks"). The paper's scripts (`test-NLI.py`, `-after.py`: identical
  * scoring) read the TSV with `csv.reader` (quoted fields lose their quotes: 69 prompts change),
  * take the text after the last `answer:`, and count `true`/`false` substrings, so an answer holding
  * both words increments two counters. total_accuracy divides by the sum of all counters.

@@ -1,5 +1,5 @@
 /**
- * Summarization: SAMSum (evaluation.md §4.6). The paper's script (`test-summarization.py`,
+ * Summarization: SAMSum (docs/evaluation.md, "Tasks"). The paper's script (`test-summarization.py`,
  * `-after.py`: identical scoring and closing lines) takes the text after the last `DR:`, always
  * cuts its last 13 characters (the length of `<|endoftext|>`), scores 0 when at most one character
  * is left, else the mean F of ROUGE-1/2/L (PyPI `rouge` 1.0.1), over a hard-coded 818. It also

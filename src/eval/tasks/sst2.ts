@@ -1,5 +1,5 @@
 /**
- * Sentiment: SST-2 (evaluation.md §4.8). The paper's scripts (`test-SentimentAnalysis.py`,
+ * Sentiment: SST-2 (docs/evaluation.md, "Tasks"). The paper's scripts (`test-SentimentAnalysis.py`,
  * `-after.py`: identical scoring) read the TSV with `csv.reader`, take the text after the last
  * `answer:`, and count `positive`/`negative` substrings through an if/elif chain (one counter per
  * answer; `int(label)` is evaluated for every valid answer).

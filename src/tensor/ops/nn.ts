@@ -154,13 +154,9 @@ export interface AttentionOptions {
 }
 
 /**
- * Scaled dot-product attention. q [B, H, Tq, D], k/v [B, KVH, Tk, D] -> [B, H, Tq, D].
- * Query head h reads KV head floor(h / (H / KVH)); with causal, query i sits at key position
- * Tk - Tq + i (so a KV cache works). Rows with no visible key give zeros.
- */
-/**
  * When k and v are both the leading Tk positions of whole [B, KVH, cap, D] buffers (a KV cache
- * with room to grow), the capacity cap; otherwise null.
+ * with room to grow), the capacity cap; otherwise null. Attention then reads the cache in place
+ * instead of copying the strided views contiguous at every decoding step.
  */
 function cacheCapacity(k: Tensor, v: Tensor): number | null {
   const [B, KVH, Tk, D] = k.shape as [number, number, number, number];
@@ -175,6 +171,11 @@ function cacheCapacity(k: Tensor, v: Tensor): number | null {
   return ck !== null && ck === capOf(v) ? ck : null;
 }
 
+/**
+ * Scaled dot-product attention. q [B, H, Tq, D], k/v [B, KVH, Tk, D] -> [B, H, Tq, D].
+ * Query head h reads KV head floor(h / (H / KVH)); with causal, query i sits at key position
+ * Tk - Tq + i (so a KV cache works). Rows with no visible key give zeros.
+ */
 export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
   const dt = sameDtype('attention', q, k, v);
   if (q.rank !== 4 || k.rank !== 4 || v.rank !== 4) {

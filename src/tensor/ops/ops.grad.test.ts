@@ -119,6 +119,13 @@ describe('reductions', () => {
   check('variance unbiased all', (x) => T.variance(x, undefined, false, true), () => [R([3, 6])]);
   check('norm 2', (x) => T.norm(x), () => [R([4, 3])]);
   check('norm 1 axis', (x) => T.norm(x, 1, 1), () => [away([4, 3])]);
+  check('norm 2 axis keepdim', (x) => T.norm(x, 2, -1, true), () => [R([3, 5])]);
+  test('norm 2 has gradient 0 at a zero row, as torch gives (not NaN)', () => {
+    const x = T.tensor([[0, 0, 0], [3, 4, 0]], undefined, 'float64');
+    const [g] = T.grad(() => T.sum(T.norm(x, 2, 1)), [x]);
+    const want = [0, 0, 0, 0.6, 0.8, 0];
+    g!.toArray().forEach((v, i) => assert.ok(Math.abs(v - want[i]!) < 1e-15, `element ${i}: ${v}`));
+  });
   check('norm 3 axis', (x) => T.norm(x, 3, 0), () => [away([4, 3])]);
   test('argmax picks the first maximum', () => {
     const x = T.tensor([[1, 3, 3], [5, 0, 5]], undefined, 'float64');

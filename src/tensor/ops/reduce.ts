@@ -3,9 +3,9 @@
  * max(dim)), argmax, logsumexp, variance and p-norms.
  */
 import type { ReduceOp } from '../backend.js';
-import { record } from '../autograd.js';
+import { noGrad, record } from '../autograd.js';
 import { Tensor, contiguousStrides, fmtShape, shapeSize } from '../tensor.js';
-import { div, exp, log, mul, sqrt, square, sub, abs, add, pow } from './elementwise.js';
+import { div, eq, exp, log, mul, sqrt, square, sub, abs, add, pow, where } from './elementwise.js';
 import { reshape, permute } from './shape.js';
 import { be, computeDtype, copyContiguous, done, empty, f, normAxis, withContiguous } from './util.js';
 
@@ -197,9 +197,23 @@ export function variance(x: Tensor, axis?: number | readonly number[], keepdim =
 /** p-norm over axes (Frobenius / L2 by default). */
 export function norm(x: Tensor, p = 2, axis?: number | readonly number[], keepdim = false): Tensor {
   if (p === 2) {
-    const sq = square(x);
-    const s = sum(sq, axis, keepdim);
-    return done(sqrt(s), sq, s);
+    const n = noGrad(() => {
+      const sq = square(x);
+      const s = sum(sq, axis, keepdim);
+      return done(sqrt(s), sq, s);
+    });
+    // torch's rule, x·g/‖x‖ with 0 where ‖x‖ = 0: through sqrt and square it would be NaN there
+    return record(n, 'norm', [x], (g) => {
+      const kept = keptShape(x.shape, axesOf('norm', x, axis));
+      const scale = noGrad(() => {
+        const gk = reshape(g, kept);
+        const nk = reshape(n, kept);
+        const q = div(gk, nk);
+        const zero = eq(nk, 0);
+        return done(where(zero, 0, q), gk, nk, q, zero);
+      });
+      return [done(mul(x, scale), scale)];
+    });
   }
   if (p === 1) {
     const a = abs(x);
