@@ -64,8 +64,14 @@ function benchGemm(quick: boolean): void {
       tD = timeIt(() => direct.directSgemm(M, N, K, x.storage as Float32Array, w.storage as Float32Array, c), reps);
       ratio = tD / tL; // >= 0.95 means lmedit reaches 95% of direct cblas throughput
     }
-    emit({ name: `sgemm ${M}x${K} @ ${K}x${N}`, value: flops / tL / 1e9, unit: 'GFLOP/s', ...(ratio ? { ratio, ratio_meaning: 'throughput / direct cblas_sgemm', direct_gflops: flops / tD! / 1e9 } : {}) });
-    if (M === 1) emit({ name: `sgemm M=1 weight read (Conv1D layout [in,out])`, value: (K * N * 4) / tL / 1e9, unit: 'GB/s', target: 20 });
+    emit({
+      name: `sgemm ${M}x${K} @ ${K}x${N}`,
+      value: flops / tL / 1e9,
+      unit: 'GFLOP/s',
+      ...(ratio ? { ratio, ratio_meaning: 'throughput / direct cblas_sgemm', direct_gflops: flops / tD! / 1e9 } : {}),
+    });
+    if (M === 1)
+      emit({ name: `sgemm M=1 weight read (Conv1D layout [in,out])`, value: (K * N * 4) / tL / 1e9, unit: 'GB/s', target: 20 });
     x.dispose();
   }
   // nn.Linear layout [out, in] and bf16 storage at M=1
@@ -86,12 +92,18 @@ function benchGemm(quick: boolean): void {
 /** GPT-2 block parameters in HF Conv1D layout ([in, out]). */
 function gpt2Block(rng: T.Rng, d: number): Record<string, T.Tensor> {
   const p = {
-    ln1w: T.ones([d]), ln1b: T.zeros([d]),
-    attnW: rng.normal([d, 3 * d], 0.02), attnB: T.zeros([3 * d]),
-    projW: rng.normal([d, d], 0.02), projB: T.zeros([d]),
-    ln2w: T.ones([d]), ln2b: T.zeros([d]),
-    fcW: rng.normal([d, 4 * d], 0.02), fcB: T.zeros([4 * d]),
-    fc2W: rng.normal([4 * d, d], 0.02), fc2B: T.zeros([d]),
+    ln1w: T.ones([d]),
+    ln1b: T.zeros([d]),
+    attnW: rng.normal([d, 3 * d], 0.02),
+    attnB: T.zeros([3 * d]),
+    projW: rng.normal([d, d], 0.02),
+    projB: T.zeros([d]),
+    ln2w: T.ones([d]),
+    ln2b: T.zeros([d]),
+    fcW: rng.normal([d, 4 * d], 0.02),
+    fcB: T.zeros([4 * d]),
+    fc2W: rng.normal([4 * d, d], 0.02),
+    fc2B: T.zeros([d]),
   };
   return p;
 }

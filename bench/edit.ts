@@ -28,10 +28,19 @@ function torchRome(runs: number): number | null {
   if (!existsSync(script)) return null;
   const py = torchPython();
   if (!py) {
-    emit({ name: 'torch anchor unavailable', value: 0, unit: '-', reason: 'no python3 can import torch (apt-get install -y python3-torch)' });
+    emit({
+      name: 'torch anchor unavailable',
+      value: 0,
+      unit: '-',
+      reason: 'no python3 can import torch (apt-get install -y python3-torch)',
+    });
     return null;
   }
-  const r = spawnSync(py, [script, '--only', 'rome_v_opt', '--runs', String(runs), '--threads', String(T.getBackend().info().threads)], { encoding: 'utf8', timeout: 3_600_000 });
+  const r = spawnSync(
+    py,
+    [script, '--only', 'rome_v_opt', '--runs', String(runs), '--threads', String(T.getBackend().info().threads)],
+    { encoding: 'utf8', timeout: 3_600_000 },
+  );
   if (r.status !== 0) return null;
   const line = r.stdout.split('\n').find((l) => l.includes('rome_v_opt'));
   return line ? (JSON.parse(line) as { value: number }).value : null;
@@ -53,7 +62,18 @@ function identityStats(): StatsProvider {
   };
 }
 
-const SUBJECTS = ['LeBron James', 'Danielle Darrieux', 'The Eiffel Tower', 'Toyota', 'Lionel Messi', 'Tom Hanks', 'Mount Fuji', 'Apple', 'Paris', 'Einstein'];
+const SUBJECTS = [
+  'LeBron James',
+  'Danielle Darrieux',
+  'The Eiffel Tower',
+  'Toyota',
+  'Lionel Messi',
+  'Tom Hanks',
+  'Mount Fuji',
+  'Apple',
+  'Paris',
+  'Einstein',
+];
 const TARGETS = ['ice hockey', 'English', 'Rome', 'Sweden', 'goal keeper', 'Canada', 'Peru', 'Nokia', 'Italy', 'chemistry'];
 
 export async function runEdit(args: string[]): Promise<void> {
@@ -65,7 +85,11 @@ export async function runEdit(args: string[]): Promise<void> {
   }
   const tokenizer: Tokenizer = await loadTokenizer(tokDir);
   const model = randomGpt2(24, 1024, 16);
-  const reqs: EditRequest[] = SUBJECTS.map((s, i) => ({ prompt: `${s} is associated with`, subject: s, target_new: TARGETS[i]! }));
+  const reqs: EditRequest[] = SUBJECTS.map((s, i) => ({
+    prompt: `${s} is associated with`,
+    subject: s,
+    target_new: TARGETS[i]!,
+  }));
   const torch = args.includes('--no-torch') ? null : torchRome(quick ? 1 : 3);
 
   const romeHp = { ...rome.presets['gpt2-xl']!, layers: [8], v_loss_layer: 23, v_num_grad_steps: 20 };
@@ -77,7 +101,14 @@ export async function runEdit(args: string[]): Promise<void> {
     value: romeS,
     unit: 's',
     timings: r.timings,
-    ...(torch ? { torch_rome_v_opt_s: torch, ratio: romeS / torch, ratio_meaning: 'lmedit whole edit / torch v-optimisation only', target: '<= 0.5' } : {}),
+    ...(torch
+      ? {
+          torch_rome_v_opt_s: torch,
+          ratio: romeS / torch,
+          ratio_meaning: 'lmedit whole edit / torch v-optimisation only',
+          target: '<= 0.5',
+        }
+      : {}),
     original_implementation_2core_s: 119,
   });
   r.restore();
@@ -87,7 +118,12 @@ export async function runEdit(args: string[]): Promise<void> {
   const t1 = Date.now();
   const m = memit.apply(model, reqs, memitHp, { tokenizer, seed: 0, stats: identityStats() });
   const memitS = (Date.now() - t1) / 1000;
-  emit({ name: `MEMIT batch of 10, gpt2-medium shape, layers 4-8, ${memitHp.v_num_grad_steps} steps`, value: memitS, unit: 's', timings: m.timings });
+  emit({
+    name: `MEMIT batch of 10, gpt2-medium shape, layers 4-8, ${memitHp.v_num_grad_steps} steps`,
+    value: memitS,
+    unit: 's',
+    timings: m.timings,
+  });
   m.restore();
   m.dispose();
   model.dispose();

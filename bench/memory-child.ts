@@ -28,7 +28,18 @@ if (mode === 'write') {
   const genS = (Date.now() - t1) / 1000;
   const rss = process.resourceUsage().maxRSS / 1e6; // KB -> GB
   const weights = [...model.params.values()].reduce((s, t) => s + t.size * (t.dtype === 'float32' ? 4 : 2), 0) / 1e9;
-  console.log(JSON.stringify({ name: `gpt2-xl-shaped peak RSS (load + generate 8x${n}) ${dtype}`, value: rss, unit: 'GB', rss_after_load_gb: rssLoad, weights_gb: weights, load_s: loadS, generate_s: genS, target: dtype === 'float32' ? '<= 8 GB' : 'about half of float32' }));
+  console.log(
+    JSON.stringify({
+      name: `gpt2-xl-shaped peak RSS (load + generate 8x${n}) ${dtype}`,
+      value: rss,
+      unit: 'GB',
+      rss_after_load_gb: rssLoad,
+      weights_gb: weights,
+      load_s: loadS,
+      generate_s: genS,
+      target: dtype === 'float32' ? '<= 8 GB' : 'about half of float32',
+    }),
+  );
   void T;
 } else {
   throw new Error('usage: memory-child.ts write DIR | run DIR DTYPE QUICK');

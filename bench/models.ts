@@ -23,7 +23,15 @@ const repo = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const shared = process.env['LMEDIT_SHARED'] ?? resolve(repo, '..', 'shared');
 
 export function gpt2Config(layers: number, d: number, heads: number, vocab = 50257): Record<string, unknown> {
-  return { model_type: 'gpt2', vocab_size: vocab, n_embd: d, n_layer: layers, n_head: heads, n_positions: 1024, layer_norm_epsilon: 1e-5 };
+  return {
+    model_type: 'gpt2',
+    vocab_size: vocab,
+    n_embd: d,
+    n_layer: layers,
+    n_head: heads,
+    n_positions: 1024,
+    layer_norm_epsilon: 1e-5,
+  };
 }
 
 /** A GPT-2 with N(0, 0.02) matrices (like the torch anchor), built in memory. */
@@ -47,12 +55,25 @@ function torchAnchor(only: string, runs: number): Map<string, number> {
   if (!existsSync(script)) return out;
   const py = torchPython();
   if (!py) {
-    emit({ name: 'torch anchor unavailable', value: 0, unit: '-', reason: 'no python3 can import torch (apt-get install -y python3-torch)' });
+    emit({
+      name: 'torch anchor unavailable',
+      value: 0,
+      unit: '-',
+      reason: 'no python3 can import torch (apt-get install -y python3-torch)',
+    });
     return out;
   }
-  const r = spawnSync(py, [script, '--only', only, '--runs', String(runs), '--threads', String(T.getBackend().info().threads)], { encoding: 'utf8', timeout: 1_800_000 });
+  const r = spawnSync(py, [script, '--only', only, '--runs', String(runs), '--threads', String(T.getBackend().info().threads)], {
+    encoding: 'utf8',
+    timeout: 1_800_000,
+  });
   if (r.status !== 0) {
-    emit({ name: 'torch anchor unavailable', value: 0, unit: '-', reason: (r.stderr || r.error?.message || '').split('\n').filter(Boolean).slice(-1)[0] ?? 'unknown' });
+    emit({
+      name: 'torch anchor unavailable',
+      value: 0,
+      unit: '-',
+      reason: (r.stderr || r.error?.message || '').split('\n').filter(Boolean).slice(-1)[0] ?? 'unknown',
+    });
     return out;
   }
   for (const line of r.stdout.split('\n')) {
@@ -99,11 +120,23 @@ export function runModels(args: string[]): void {
       }),
     runs,
   );
-  emit({ name: 'gpt2-medium forward+backward 8x64 (all parameter grads)', value: fb, unit: 's', ...ratioOf('forward_backward', fb, torch), target: '<= 0.8' });
+  emit({
+    name: 'gpt2-medium forward+backward 8x64 (all parameter grads)',
+    value: fb,
+    unit: 's',
+    ...ratioOf('forward_backward', fb, torch),
+    target: '<= 0.8',
+  });
 
   const prompts = Array.from({ length: 8 }, (_, b) => idsArr.slice(b * 64, b * 64 + 32));
   const gen = timeIt(() => void generate(model, prompts, { maxNewTokens: 32, eosTokenId: null }), runs);
-  emit({ name: 'gpt2-medium greedy generate 8x(32+32)', value: gen, unit: 's', ...ratioOf('generate', gen, torch), target: '<= 0.2' });
+  emit({
+    name: 'gpt2-medium greedy generate 8x(32+32)',
+    value: gen,
+    unit: 's',
+    ...ratioOf('generate', gen, torch),
+    target: '<= 0.2',
+  });
   ids.dispose();
   model.dispose();
 
@@ -114,7 +147,11 @@ export function runModels(args: string[]): void {
 function memoryRuns(quick: boolean): void {
   const dir = mkdtempSync(join(tmpdir(), 'lmedit-xl-'));
   const child = (args: string[]) =>
-    spawnSync(process.execPath, ['--import', 'tsx', join(repo, 'bench', 'memory-child.ts'), ...args], { encoding: 'utf8', cwd: repo, timeout: 3_600_000 });
+    spawnSync(process.execPath, ['--import', 'tsx', join(repo, 'bench', 'memory-child.ts'), ...args], {
+      encoding: 'utf8',
+      cwd: repo,
+      timeout: 3_600_000,
+    });
   try {
     const w = child(['write', dir]);
     if (w.status !== 0) {
@@ -123,7 +160,13 @@ function memoryRuns(quick: boolean): void {
     }
     for (const dtype of ['float32', 'bfloat16']) {
       const r = child(['run', dir, dtype, quick ? '1' : '0']);
-      if (r.status !== 0) emit({ name: `gpt2-xl memory ${dtype}`, value: 0, unit: 'GB', error: r.stderr.split('\n').filter(Boolean).slice(-3).join(' | ') });
+      if (r.status !== 0)
+        emit({
+          name: `gpt2-xl memory ${dtype}`,
+          value: 0,
+          unit: 'GB',
+          error: r.stderr.split('\n').filter(Boolean).slice(-3).join(' | '),
+        });
       for (const line of r.stdout.split('\n')) if (line.trim().startsWith('{')) console.log(line);
     }
   } finally {

@@ -9,7 +9,12 @@ import { runEval } from './eval.js';
 
 const args = process.argv.slice(2);
 const suites = args.filter((a) => !a.startsWith('--'));
-const all: Record<string, (a: string[]) => void | Promise<void>> = { core: runCore, models: runModels, edit: runEdit, eval: runEval };
+const all: Record<string, (a: string[]) => void | Promise<void>> = {
+  core: runCore,
+  models: runModels,
+  edit: runEdit,
+  eval: runEval,
+};
 for (const s of suites.length ? suites : ['core']) {
   const fn = all[s];
   if (!fn) {

@@ -67,13 +67,29 @@ const work = (): void => {
     });
   else if (which === 'rome') {
     const hp = { ...rome.presets['gpt2-xl']!, layers: [8], v_loss_layer: 23, v_num_grad_steps: 5 };
-    const r = rome.apply(model, [{ prompt: 'LeBron James is associated with', subject: 'LeBron James', target_new: 'ice hockey' }], hp, { tokenizer, seed: 0 });
+    const r = rome.apply(
+      model,
+      [{ prompt: 'LeBron James is associated with', subject: 'LeBron James', target_new: 'ice hockey' }],
+      hp,
+      { tokenizer, seed: 0 },
+    );
     console.log(JSON.stringify(r.timings));
     r.restore();
     r.dispose();
   } else if (which === 'memit') {
     const hp = { ...memit.presets['gpt2-xl']!, layers: [4, 5, 6, 7, 8], v_loss_layer: 23, v_num_grad_steps: 5 };
-    const subjects = ['LeBron James', 'Danielle Darrieux', 'The Eiffel Tower', 'Toyota', 'Lionel Messi', 'Tom Hanks', 'Mount Fuji', 'Apple', 'Paris', 'Einstein'];
+    const subjects = [
+      'LeBron James',
+      'Danielle Darrieux',
+      'The Eiffel Tower',
+      'Toyota',
+      'Lionel Messi',
+      'Tom Hanks',
+      'Mount Fuji',
+      'Apple',
+      'Paris',
+      'Einstein',
+    ];
     const reqs = subjects.map((s) => ({ prompt: `${s} is associated with`, subject: s, target_new: 'ice hockey' }));
     const eye = T.keep(T.eye(model.config.intermediateSize, 'float32'));
     const r = memit.apply(model, reqs, hp, { tokenizer, seed: 0, stats: { secondMoment: () => eye } });
@@ -95,5 +111,8 @@ const cpu = process.cpuUsage(c0);
 const rows = [...stats.entries()].sort((a, b) => b[1].s - a[1].s);
 let inBackend = 0;
 for (const [, v] of rows) inBackend += v.s;
-console.log(`${which}: total ${total.toFixed(3)} s (cpu user ${(cpu.user / 1e6).toFixed(2)} s, sys ${(cpu.system / 1e6).toFixed(2)} s), in backend ${inBackend.toFixed(3)} s, outside ${(total - inBackend).toFixed(3)} s`);
-for (const [k, v] of rows.slice(0, Number(process.argv[3] ?? 40))) console.log(`${v.s.toFixed(3).padStart(8)} s ${String(v.n).padStart(6)}×  ${k}`);
+console.log(
+  `${which}: total ${total.toFixed(3)} s (cpu user ${(cpu.user / 1e6).toFixed(2)} s, sys ${(cpu.system / 1e6).toFixed(2)} s), in backend ${inBackend.toFixed(3)} s, outside ${(total - inBackend).toFixed(3)} s`,
+);
+for (const [k, v] of rows.slice(0, Number(process.argv[3] ?? 40)))
+  console.log(`${v.s.toFixed(3).padStart(8)} s ${String(v.n).padStart(6)}×  ${k}`);

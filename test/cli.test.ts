@@ -59,7 +59,10 @@ describe('lmedit CLI', () => {
     test('forward --hidden --keys dumps what an in-process forward computes', async () => {
       const tmp = mkdtempSync(join(tmpdir(), 'lmedit-cli-'));
       try {
-        const rows = [[1, 403, 407, 261], [1, 291, 280]];
+        const rows = [
+          [1, 403, 407, 261],
+          [1, 291, 280],
+        ];
         writeFileSync(join(tmp, 'ids.json'), JSON.stringify(rows));
         const out = join(tmp, 'out.safetensors');
         const r = lmedit('forward', '--model', dir, '--input', join(tmp, 'ids.json'), '--save', out, '--hidden', '--keys', '2');
@@ -84,9 +87,26 @@ describe('lmedit CLI', () => {
         writeFileSync(join(tmp, 't.json'), JSON.stringify(templates));
         const req = { prompt: 'Tom had a big red', subject: 'Tom', target_new: 'car' };
         const deltaFile = join(tmp, 'delta.safetensors');
-        const r = lmedit('edit', '--model', dir, '--method', 'rome', '--request', JSON.stringify(req), '--context-templates', join(tmp, 't.json'), '--save-delta', deltaFile, '--json');
+        const r = lmedit(
+          'edit',
+          '--model',
+          dir,
+          '--method',
+          'rome',
+          '--request',
+          JSON.stringify(req),
+          '--context-templates',
+          join(tmp, 't.json'),
+          '--save-delta',
+          deltaFile,
+          '--json',
+        );
         assert.equal(r.code, 0, r.err);
-        const line = JSON.parse(r.out.trim().split('\n')[0]!) as { before: { nll: number }; after: { nll: number }; weight_change: { manhattan: number } };
+        const line = JSON.parse(r.out.trim().split('\n')[0]!) as {
+          before: { nll: number };
+          after: { nll: number };
+          weight_change: { manhattan: number };
+        };
         assert.ok(line.after.nll < line.before.nll, 'the edit lowers the target NLL');
         const saved = loadSafetensors(deltaFile).tensors.get('model.layers.2.mlp.down_proj.weight')!;
         const { model, tokenizer } = await openModel(dir);
@@ -112,7 +132,15 @@ describe('lmedit CLI', () => {
     });
 
     test('a subject missing from the prompt is rejected before anything runs', () => {
-      const r = lmedit('edit', '--model', dir, '--method', 'rome', '--request', JSON.stringify({ prompt: 'Tom had a big red', subject: 'Lily', target_new: 'car' }));
+      const r = lmedit(
+        'edit',
+        '--model',
+        dir,
+        '--method',
+        'rome',
+        '--request',
+        JSON.stringify({ prompt: 'Tom had a big red', subject: 'Lily', target_new: 'car' }),
+      );
       assert.notEqual(r.code, 0);
       assert.match(r.err, /subject "Lily" does not occur in the prompt/);
     });

@@ -61,7 +61,10 @@ describe('MEND on stories260K with ZsRE records', { skip: skipNoShared }, () => 
         const edit = editBatch(tokenizer, [{ prompt: r.prompt, target: r.target }], false);
         const loc = promptTargetBatch(tokenizer, [{ prompt: r.loc, target: r.locAnswer }]);
         const cap = captureFor(model, ed, edit);
-        const q = { prompt: tokenizer.encode(r.rephrase, penc), continuation: tokenizer.encode(` ${r.target}`, { addSpecialTokens: false, dummyPrefix: 'unless_space' }) };
+        const q = {
+          prompt: tokenizer.encode(r.rephrase, penc),
+          continuation: tokenizer.encode(` ${r.target}`, { addSpecialTokens: false, dummyPrefix: 'unless_space' }),
+        };
         T.noGrad(() =>
           T.tidy(() => {
             const pre = T.logSoftmax(forwardBatch(model, loc), -1);
@@ -95,14 +98,28 @@ describe('MEND on stories260K with ZsRE records', { skip: skipNoShared }, () => 
     const tmp = mkdtempSync(join(tmpdir(), 'lmedit-mend-cli-'));
     try {
       const out = join(tmp, 'run');
-      const base = ['mend', 'train', '--model', modelDir('stories260K'), '--data', ZSRE(), '--limit', '30', '--holdout', '5', '--out', out];
+      const base = [
+        'mend',
+        'train',
+        '--model',
+        modelDir('stories260K'),
+        '--data',
+        ZSRE(),
+        '--limit',
+        '30',
+        '--holdout',
+        '5',
+        '--out',
+        out,
+      ];
       const r1 = lmedit(...base, '--max-iters', '4', '--json');
       assert.equal(r1.code, 0, r1.err);
       const s1 = JSON.parse(r1.out.trim()) as { iterations: number; valStats: Record<string, number>; trainRecords: number };
       assert.equal(s1.iterations, 4);
       assert.equal(s1.trainRecords, 25);
       assert.ok(Number.isFinite(s1.valStats['loss/total_edit_val']));
-      for (const f of ['editor.safetensors', 'editor.json', 'training-state.json', 'training-state-4.safetensors', 'mend.yaml']) assert.ok(existsSync(join(out, f)), f);
+      for (const f of ['editor.safetensors', 'editor.json', 'training-state.json', 'training-state-4.safetensors', 'mend.yaml'])
+        assert.ok(existsSync(join(out, f)), f);
 
       const again = lmedit(...base, '--max-iters', '6');
       assert.notEqual(again.code, 0);
@@ -116,12 +133,31 @@ describe('MEND on stories260K with ZsRE records', { skip: skipNoShared }, () => 
       assert.equal(state.tensors, 'training-state-6.safetensors');
       assert.ok(!existsSync(join(out, 'training-state-4.safetensors')), 'older state files are removed');
 
-      const e = lmedit('edit', '--model', modelDir('stories260K'), '--method', 'mend', '--hparams', join(out, 'mend.yaml'), '--request', '{"prompt": "Lily liked to play with her", "target_new": "cat"}', '--json');
+      const e = lmedit(
+        'edit',
+        '--model',
+        modelDir('stories260K'),
+        '--method',
+        'mend',
+        '--hparams',
+        join(out, 'mend.yaml'),
+        '--request',
+        '{"prompt": "Lily liked to play with her", "target_new": "cat"}',
+        '--json',
+      );
       assert.equal(e.code, 0, e.err);
       const j = JSON.parse(e.out.trim().split('\n')[0]!) as { before: { nll: number }; after: { nll: number; text: string } };
       assert.ok(Number.isFinite(j.after.nll) && j.after.nll !== j.before.nll);
 
-      const noArchive = lmedit('edit', '--model', modelDir('stories260K'), '--method', 'mend', '--request', '{"prompt": "Lily liked to play with her", "target_new": "cat"}');
+      const noArchive = lmedit(
+        'edit',
+        '--model',
+        modelDir('stories260K'),
+        '--method',
+        'mend',
+        '--request',
+        '{"prompt": "Lily liked to play with her", "target_new": "cat"}',
+      );
       assert.notEqual(noArchive.code, 0);
       assert.match(noArchive.err, /MEND needs a trained editor/);
     } finally {
@@ -129,4 +165,3 @@ describe('MEND on stories260K with ZsRE records', { skip: skipNoShared }, () => 
     }
   });
 });
-

@@ -3,7 +3,7 @@
 // sure a bad call can never read or write out of bounds) and error mapping: every exception
 // becomes a JS Error whose message starts with the kernel's name.
 //
-// Calling convention (see src/tensor/backends/native.ts): arrays are typed arrays, dtypes are
+// Calling convention (see src/tensor/backends/native/addon.ts and meta.ts): arrays are typed arrays, dtypes are
 // the codes of common.h, and kernels with many integer parameters receive them packed in a
 // Float64Array `meta` (exact for integers up to 2^53).
 #include <napi.h>

@@ -24,7 +24,7 @@ struct KernelError : std::runtime_error {
 
 [[noreturn]] inline void fail(const std::string& msg) { throw KernelError(msg); }
 
-/** Dtype codes shared with src/tensor/backends/native.ts. */
+/** Dtype codes shared with src/tensor/backends/native/codes.ts. */
 enum DType : int { F32 = 0, F64 = 1, F16 = 2, BF16 = 3, I32 = 4, U8 = 5 };
 
 inline const char* dtype_name(int d) {

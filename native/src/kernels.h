@@ -9,7 +9,7 @@
 namespace lm {
 
 // ---- elementwise.cc ----
-// Op codes shared with src/tensor/backends/native.ts.
+// Op codes shared with src/tensor/backends/native/codes.ts.
 enum UnaryOp : int {
   U_NEG, U_EXP, U_LOG, U_SQRT, U_RSQRT, U_TANH, U_ABS, U_SIGN, U_SIGMOID, U_RELU, U_SILU, U_GELU_TANH, U_GELU_ERF,
   U_SQUARE, U_RECIPROCAL, U_SIN, U_COS, U_POW, U_CLAMP, U_COUNT

@@ -25,10 +25,27 @@ export function doctor(opts: { n?: number } = {}): DoctorReport {
   const c = new Float32Array(n * n);
   const run = (): void =>
     be.gemm({
-      transA: false, transB: false, M: n, N: n, K: n, alpha: 1, beta: 0, batch: 1,
-      a, aOffset: 0, lda: n, aBatchStride: 0,
-      b, bDtype: 'float32', bOffset: 0, ldb: n, bBatchStride: 0,
-      c, cOffset: 0, ldc: n, cBatchStride: 0,
+      transA: false,
+      transB: false,
+      M: n,
+      N: n,
+      K: n,
+      alpha: 1,
+      beta: 0,
+      batch: 1,
+      a,
+      aOffset: 0,
+      lda: n,
+      aBatchStride: 0,
+      b,
+      bDtype: 'float32',
+      bOffset: 0,
+      ldb: n,
+      bBatchStride: 0,
+      c,
+      cOffset: 0,
+      ldc: n,
+      cBatchStride: 0,
     });
   run(); // warm-up: threads, page faults
   let best = Infinity;

@@ -63,10 +63,15 @@ function parseRequests(o: { request?: string; data?: string; limit?: number; off
   return all.slice(start, o.limit !== undefined ? start + o.limit : undefined);
 }
 
-export function resolveHParams(method: AnyEditMethod, model: CausalLM, o: { hparams?: string; preset?: string }): { hp: unknown; source: string } {
+export function resolveHParams(
+  method: AnyEditMethod,
+  model: CausalLM,
+  o: { hparams?: string; preset?: string },
+): { hp: unknown; source: string } {
   if (o.hparams) return { hp: method.parseHParams(readHParamsFile(o.hparams), o.hparams), source: o.hparams };
   const key = o.preset ?? presetKeyFor(model);
-  if (!key) throw new Error(`no preset for this model; pass --hparams FILE.yaml or --preset (${Object.keys(method.presets).join(', ')})`);
+  if (!key)
+    throw new Error(`no preset for this model; pass --hparams FILE.yaml or --preset (${Object.keys(method.presets).join(', ')})`);
   const hp = method.presets[key];
   if (!hp) throw new Error(`${method.name} has no preset "${key}" (available: ${Object.keys(method.presets).join(', ')})`);
   return { hp, source: `preset ${key}` };
@@ -163,30 +168,46 @@ export function registerEditCommands(program: Command): void {
     .option('--cache-dir <dir>', 'cache folder')
     .option('--out <dir>', 'also write <module>.safetensors (sum and count) into this folder')
     .option('--inspect <file>', 'print shape, count, dtype, trace and eigenvalue range of a stats file')
-    .action(async (o: { model?: string; tokenizer?: string; layers?: string; corpus?: string; tokens?: number; dtype: string; cacheDir?: string; out?: string; inspect?: string }) => {
-      if (o.inspect) {
-        console.log(JSON.stringify(inspectStats(o.inspect, { eig: true }), null, 2));
-        return;
-      }
-      const { model, tokenizer, dir } = await openModel(o.model ?? defaultModelDir(), o.tokenizer ? { tokenizer: o.tokenizer } : {});
-      const corpus = o.corpus ?? defaultCorpus();
-      if (!corpus) throw new Error('no --corpus given and WikiText-2 is not in ../shared');
-      const layers = o.layers ? o.layers.split(',').map((s) => Number.parseInt(s, 10)) : (await memitLayers(model));
-      if (o.dtype !== 'float32' && o.dtype !== 'float64') throw new Error('--dtype must be float32 or float64');
-      const built = buildStats({
-        model,
-        tokenizer,
-        corpus,
-        modelId: dir,
-        targets: layers.map((layer) => ({ layer, moduleName: model.arch.mlpOutTemplate.replace('{}', String(layer)) })),
-        dtype: o.dtype,
-        ...(o.tokens ? { maxTokens: o.tokens } : {}),
-        ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
-        ...(o.out ? { outDir: o.out } : {}),
-        progress: true,
-      });
-      for (const [module, info] of built) console.log(`${module}: ${info.count} tokens (${info.origin})${info.path ? ` -> ${info.path}` : ''}`);
-    });
+    .action(
+      async (o: {
+        model?: string;
+        tokenizer?: string;
+        layers?: string;
+        corpus?: string;
+        tokens?: number;
+        dtype: string;
+        cacheDir?: string;
+        out?: string;
+        inspect?: string;
+      }) => {
+        if (o.inspect) {
+          console.log(JSON.stringify(inspectStats(o.inspect, { eig: true }), null, 2));
+          return;
+        }
+        const { model, tokenizer, dir } = await openModel(
+          o.model ?? defaultModelDir(),
+          o.tokenizer ? { tokenizer: o.tokenizer } : {},
+        );
+        const corpus = o.corpus ?? defaultCorpus();
+        if (!corpus) throw new Error('no --corpus given and WikiText-2 is not in ../shared');
+        const layers = o.layers ? o.layers.split(',').map((s) => Number.parseInt(s, 10)) : await memitLayers(model);
+        if (o.dtype !== 'float32' && o.dtype !== 'float64') throw new Error('--dtype must be float32 or float64');
+        const built = buildStats({
+          model,
+          tokenizer,
+          corpus,
+          modelId: dir,
+          targets: layers.map((layer) => ({ layer, moduleName: model.arch.mlpOutTemplate.replace('{}', String(layer)) })),
+          dtype: o.dtype,
+          ...(o.tokens ? { maxTokens: o.tokens } : {}),
+          ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
+          ...(o.out ? { outDir: o.out } : {}),
+          progress: true,
+        });
+        for (const [module, info] of built)
+          console.log(`${module}: ${info.count} tokens (${info.origin})${info.path ? ` -> ${info.path}` : ''}`);
+      },
+    );
 }
 
 async function memitLayers(model: CausalLM): Promise<number[]> {
@@ -211,22 +232,31 @@ async function runEditCommand(o: EditFlags): Promise<void> {
     modelId: dir,
     ...(o.stats ? { statsPath: o.stats } : {}),
     ...((o.corpus ?? defaultCorpus()) ? { corpus: (o.corpus ?? defaultCorpus())! } : {}),
-    ...(o.statsTokens ? { maxTokens: o.statsTokens } : typeof hpRecord['mom2_max_tokens'] === 'number' ? { maxTokens: hpRecord['mom2_max_tokens'] } : {}),
+    ...(o.statsTokens
+      ? { maxTokens: o.statsTokens }
+      : typeof hpRecord['mom2_max_tokens'] === 'number'
+        ? { maxTokens: hpRecord['mom2_max_tokens'] }
+        : {}),
     progress: !o.json,
   });
   const ctx: EditContext = {
     tokenizer,
     seed: o.seed,
     stats,
-    ...(o.contextTemplates ? { contextTemplates: JSON.parse(readFileSync(o.contextTemplates, 'utf8')) as string[] | string[][] } : {}),
+    ...(o.contextTemplates
+      ? { contextTemplates: JSON.parse(readFileSync(o.contextTemplates, 'utf8')) as string[] | string[][] }
+      : {}),
     ...(o.rect !== undefined ? { transformDelta: makeDeltaTransform({ mode: o.rectMode, keep: o.rect, seed: o.seed }) } : {}),
     log: (m) => !o.json && console.error(m),
   };
   if (!o.json) {
-    console.error(`${method.name} on ${dir} (${source})${o.rect !== undefined ? `, ${o.rectMode} keep ${o.rect}` : ''}, ${requests.length} request(s), ${o.sequential ? 'sequential' : 'single'} editing, batch size ${o.batchSize}`);
+    console.error(
+      `${method.name} on ${dir} (${source})${o.rect !== undefined ? `, ${o.rectMode} keep ${o.rect}` : ''}, ${requests.length} request(s), ${o.sequential ? 'sequential' : 'single'} editing, batch size ${o.batchSize}`,
+    );
   }
   const before = new Map<EditRequest, { text: string; nll: number }>();
-  for (const r of requests) before.set(r, { text: continuation(model, tokenizer, r.prompt, o.genTokens), nll: targetNll(model, tokenizer, r) });
+  for (const r of requests)
+    before.set(r, { text: continuation(model, tokenizer, r.prompt, o.genTokens), nll: targetNll(model, tokenizer, r) });
   const cumulative = new Map<string, T.Tensor>();
   let lastResult: EditResult | null = null;
   const summary = runEdits(model, method, requests, hp, ctx, {
@@ -239,7 +269,18 @@ async function runEditCommand(o: EditFlags): Promise<void> {
         const b = before.get(r)!;
         const after = { text: continuation(model, tokenizer, r.prompt, o.genTokens), nll: targetNll(model, tokenizer, r) };
         if (o.json) {
-          console.log(JSON.stringify({ edit: index, case_id: r.case_id, prompt: r.prompt, target_new: r.target_new, before: b, after, weight_change: fig?.total, timings: result.timings }));
+          console.log(
+            JSON.stringify({
+              edit: index,
+              case_id: r.case_id,
+              prompt: r.prompt,
+              target_new: r.target_new,
+              before: b,
+              after,
+              weight_change: fig?.total,
+              timings: result.timings,
+            }),
+          );
         } else {
           console.log(`\n[edit ${index}] ${r.prompt} -> ${JSON.stringify(r.target_new)}`);
           console.log(`  before: ${r.prompt}${b.text}   (target NLL ${b.nll.toFixed(3)})`);
@@ -249,7 +290,9 @@ async function runEditCommand(o: EditFlags): Promise<void> {
       if (fig && !o.json) {
         for (const p of fig.params) {
           const above = p.above.map((a) => `δ>${a.threshold}: ${(100 * a.fraction).toFixed(2)}%`).join(', ');
-          console.log(`  ΔW ${p.name}: |ΔW|_1 ${p.manhattan.toExponential(3)}, ‖ΔW‖_F ${p.frobenius.toExponential(3)}, nonzero ${p.nonzero}/${p.numel}, δ p50 ${p.ratio.p50.toExponential(2)} p99 ${p.ratio.p99.toExponential(2)} max ${p.ratio.max.toExponential(2)}, ${above}`);
+          console.log(
+            `  ΔW ${p.name}: |ΔW|_1 ${p.manhattan.toExponential(3)}, ‖ΔW‖_F ${p.frobenius.toExponential(3)}, nonzero ${p.nonzero}/${p.numel}, δ p50 ${p.ratio.p50.toExponential(2)} p99 ${p.ratio.p99.toExponential(2)} max ${p.ratio.max.toExponential(2)}, ${above}`,
+          );
         }
         console.log(`  time ${result.timings.total.toFixed(2)} s`);
       }
@@ -272,7 +315,11 @@ async function runEditCommand(o: EditFlags): Promise<void> {
     },
   });
   if (o.saveDelta) {
-    saveSafetensors(o.saveDelta, cumulative, { format: 'pt', method: method.name, note: o.sequential || summary.edits === 1 ? 'total ΔW' : 'sum of independent ΔW (single editing)' });
+    saveSafetensors(o.saveDelta, cumulative, {
+      format: 'pt',
+      method: method.name,
+      note: o.sequential || summary.edits === 1 ? 'total ΔW' : 'sum of independent ΔW (single editing)',
+    });
     if (!o.json) console.error(`wrote ΔW of ${cumulative.size} parameter(s) to ${o.saveDelta}`);
   }
   if (!o.json) console.error(`${summary.edits} edit(s), ${summary.requests} request(s) in ${summary.seconds.toFixed(1)} s`);

@@ -7,7 +7,15 @@ import type { Command } from 'commander';
 import { openModel } from '../models/index.js';
 import { readHParamsFile } from '../edit/hparams.js';
 import { presetKeyFor } from '../edit/registry.js';
-import { EDIT_YAML, MEND_PRESETS, mendTrainRecords, parseMendHParams, trainMend, type MendHParams, type MendTrainRecord } from '../edit/mend/index.js';
+import {
+  EDIT_YAML,
+  MEND_PRESETS,
+  mendTrainRecords,
+  parseMendHParams,
+  trainMend,
+  type MendHParams,
+  type MendTrainRecord,
+} from '../edit/mend/index.js';
 import { defaultModelDir } from './models.js';
 
 interface TrainFlags {
@@ -49,7 +57,10 @@ function readRecords(path: string, log: (m: string) => void): MendTrainRecord[] 
 function resolveHParams(o: TrainFlags, key: string | null): { hp: MendHParams; source: string } {
   if (o.hparams) return { hp: parseMendHParams(readHParamsFile(o.hparams), o.hparams), source: o.hparams };
   const name = o.preset ?? key;
-  if (!name) throw new Error(`no MEND preset for this model; pass --hparams FILE.yaml (inner_params, rank, ...) or --preset (${Object.keys(MEND_PRESETS).join(', ')})`);
+  if (!name)
+    throw new Error(
+      `no MEND preset for this model; pass --hparams FILE.yaml (inner_params, rank, ...) or --preset (${Object.keys(MEND_PRESETS).join(', ')})`,
+    );
   const hp = MEND_PRESETS[name];
   if (!hp) throw new Error(`MEND has no preset "${name}" (available: ${Object.keys(MEND_PRESETS).join(', ')})`);
   return { hp, source: `preset ${name}` };
@@ -86,12 +97,15 @@ async function runTrain(o: TrainFlags): Promise<void> {
     let val: MendTrainRecord[] = [];
     if (o.valData) val = readRecords(o.valData, log);
     else if (o.holdout) {
-      if (o.holdout >= train.length) throw new Error(`--holdout ${o.holdout} leaves no training records (${train.length} in total)`);
+      if (o.holdout >= train.length)
+        throw new Error(`--holdout ${o.holdout} leaves no training records (${train.length} in total)`);
       val = train.slice(train.length - o.holdout);
       train = train.slice(0, train.length - o.holdout);
     }
     if (o.valLimit !== undefined) val = val.slice(0, o.valLimit);
-    log(`MEND training on ${dir} (${source}): ${train.length} training and ${val.length} validation record(s), inner params ${hp.inner_params.join(', ')}`);
+    log(
+      `MEND training on ${dir} (${source}): ${train.length} training and ${val.length} validation record(s), inner params ${hp.inner_params.join(', ')}`,
+    );
     const { editor, summary } = trainMend({
       model,
       tokenizer,
@@ -108,9 +122,18 @@ async function runTrain(o: TrainFlags): Promise<void> {
     editor.dispose();
     if (o.json) console.log(JSON.stringify({ out: o.out, ...summary }));
     else {
-      console.log(`trained MEND editor: ${o.out} (${summary.iterations} iterations, ${summary.optimizerSteps} optimizer steps, ${summary.stoppedBy})`);
-      if (summary.valStats) console.log(`validation at iteration ${summary.iteration}: ${Object.entries(summary.valStats).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}`);
-      console.log(`edit with: lmedit edit --method mend --hparams ${o.out}/${EDIT_YAML} --model ${dir} --request '{"prompt": "...", "target_new": "..."}'`);
+      console.log(
+        `trained MEND editor: ${o.out} (${summary.iterations} iterations, ${summary.optimizerSteps} optimizer steps, ${summary.stoppedBy})`,
+      );
+      if (summary.valStats)
+        console.log(
+          `validation at iteration ${summary.iteration}: ${Object.entries(summary.valStats)
+            .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+            .join(', ')}`,
+        );
+      console.log(
+        `edit with: lmedit edit --method mend --hparams ${o.out}/${EDIT_YAML} --model ${dir} --request '{"prompt": "...", "target_new": "..."}'`,
+      );
     }
   } finally {
     model.dispose();

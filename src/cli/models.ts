@@ -17,13 +17,23 @@ export function defaultModelDir(): string {
   const shared = process.env['LMEDIT_SHARED'] ?? resolve(repo, '..', 'shared');
   const dir = join(shared, 'data', 'stories260K', 'hf');
   if (!existsSync(dir)) {
-    throw new Error(`no --model given and the built-in default (${dir}) is missing; pass --model DIR|HUB_ID or set LMEDIT_SHARED`);
+    throw new Error(
+      `no --model given and the built-in default (${dir}) is missing; pass --model DIR|HUB_ID or set LMEDIT_SHARED`,
+    );
   }
   return dir;
 }
 
 function parseDtype(v: string): WeightDTypeOption {
-  const map: Record<string, WeightDTypeOption> = { f32: 'float32', float32: 'float32', bf16: 'bfloat16', bfloat16: 'bfloat16', f16: 'float16', float16: 'float16', keep: 'keep' };
+  const map: Record<string, WeightDTypeOption> = {
+    f32: 'float32',
+    float32: 'float32',
+    bf16: 'bfloat16',
+    bfloat16: 'bfloat16',
+    f16: 'float16',
+    float16: 'float16',
+    keep: 'keep',
+  };
   const d = map[v];
   if (!d) throw new Error(`--dtype must be one of float32, bfloat16, float16, keep (got "${v}")`);
   return d;
@@ -69,64 +79,95 @@ export function registerModelCommands(program: Command): void {
     .option('--seed <n>', 'random seed for sampling', int('--seed'), 0)
     .option('--stop <text...>', 'stop strings')
     .option('--json', 'print JSON lines instead of text')
-    .action(async (o: ModelFlags & { prompt: string[]; maxNewTokens: number; sample?: boolean; temperature: number; topK: number; topP: number; seed: number; stop?: string[]; json?: boolean }) => {
-      const { model, tokenizer } = await openModel(o.model ?? defaultModelDir(), { dtype: o.dtype ?? 'float32', ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}) });
-      const prompts = o.prompt.map((p) => tokenizer.encode(p));
-      const t0 = Date.now();
-      const single = prompts.length === 1 && !o.json && process.stdout.isTTY;
-      if (single) process.stdout.write(o.prompt[0]!);
-      let printed = '';
-      const soFar: number[] = [];
-      const res = generate(model, prompts, {
-        maxNewTokens: o.maxNewTokens,
-        doSample: o.sample === true,
-        temperature: o.temperature,
-        topK: o.topK,
-        topP: o.topP,
-        seed: o.seed,
-        ...(o.stop ? { stopStrings: o.stop } : {}),
-        decode: (ids) => tokenizer.decode(ids, { skipSpecialTokens: true }),
-        ...(single
-          ? {
-              // stream a single prompt's continuation as it grows
-              onStep: (_step: number, next: (number | null)[]) => {
-                if (next[0] === null || next[0] === undefined) return;
-                soFar.push(next[0]);
-                const text = tokenizer.decode(soFar, { skipSpecialTokens: true });
-                process.stdout.write(text.slice(printed.length));
-                printed = text;
-              },
-            }
-          : {}),
-      });
-      const secs = (Date.now() - t0) / 1000;
-      res.tokens.forEach((toks, i) => {
-        const text = tokenizer.decode(toks, { skipSpecialTokens: true });
-        if (o.json) console.log(JSON.stringify({ prompt: o.prompt[i], completion: text, tokens: toks, finish_reason: res.finishReason[i] }));
-        else if (single) process.stdout.write(text.slice(printed.length) + '\n');
-        else console.log(`${o.prompt[i]}${text}\n`);
-      });
-      const n = res.tokens.reduce((s, t) => s + t.length, 0);
-      if (!o.json) console.error(`[${n} tokens in ${secs.toFixed(2)} s, ${(n / secs).toFixed(1)} tok/s, backend ${T.getBackend().name}]`);
-      model.dispose();
-    });
+    .action(
+      async (
+        o: ModelFlags & {
+          prompt: string[];
+          maxNewTokens: number;
+          sample?: boolean;
+          temperature: number;
+          topK: number;
+          topP: number;
+          seed: number;
+          stop?: string[];
+          json?: boolean;
+        },
+      ) => {
+        const { model, tokenizer } = await openModel(o.model ?? defaultModelDir(), {
+          dtype: o.dtype ?? 'float32',
+          ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
+        });
+        const prompts = o.prompt.map((p) => tokenizer.encode(p));
+        const t0 = Date.now();
+        const single = prompts.length === 1 && !o.json && process.stdout.isTTY;
+        if (single) process.stdout.write(o.prompt[0]!);
+        let printed = '';
+        const soFar: number[] = [];
+        const res = generate(model, prompts, {
+          maxNewTokens: o.maxNewTokens,
+          doSample: o.sample === true,
+          temperature: o.temperature,
+          topK: o.topK,
+          topP: o.topP,
+          seed: o.seed,
+          ...(o.stop ? { stopStrings: o.stop } : {}),
+          decode: (ids) => tokenizer.decode(ids, { skipSpecialTokens: true }),
+          ...(single
+            ? {
+                // stream a single prompt's continuation as it grows
+                onStep: (_step: number, next: (number | null)[]) => {
+                  if (next[0] === null || next[0] === undefined) return;
+                  soFar.push(next[0]);
+                  const text = tokenizer.decode(soFar, { skipSpecialTokens: true });
+                  process.stdout.write(text.slice(printed.length));
+                  printed = text;
+                },
+              }
+            : {}),
+        });
+        const secs = (Date.now() - t0) / 1000;
+        res.tokens.forEach((toks, i) => {
+          const text = tokenizer.decode(toks, { skipSpecialTokens: true });
+          if (o.json)
+            console.log(
+              JSON.stringify({ prompt: o.prompt[i], completion: text, tokens: toks, finish_reason: res.finishReason[i] }),
+            );
+          else if (single) process.stdout.write(text.slice(printed.length) + '\n');
+          else console.log(`${o.prompt[i]}${text}\n`);
+        });
+        const n = res.tokens.reduce((s, t) => s + t.length, 0);
+        if (!o.json)
+          console.error(`[${n} tokens in ${secs.toFixed(2)} s, ${(n / secs).toFixed(1)} tok/s, backend ${T.getBackend().name}]`);
+        model.dispose();
+      },
+    );
 
   addModelFlags(program.command('inspect').description('architecture, parameter count, dtypes and hook point names of a model'))
     .option('--json', 'print JSON')
     .action(async (o: ModelFlags & { json?: boolean }) => {
-      const { model, dir } = await openModel(o.model ?? defaultModelDir(), { dtype: o.dtype ?? 'keep', ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}) });
+      const { model, dir } = await openModel(o.model ?? defaultModelDir(), {
+        dtype: o.dtype ?? 'keep',
+        ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
+      });
       const info = describe(model, dir);
       console.log(o.json ? JSON.stringify(info, null, 2) : formatInspect(info));
       model.dispose();
     });
 
-  addModelFlags(program.command('forward').description('dump logits (and hidden states / MLP keys) for token-id sequences to a safetensors file'))
+  addModelFlags(
+    program
+      .command('forward')
+      .description('dump logits (and hidden states / MLP keys) for token-id sequences to a safetensors file'),
+  )
     .requiredOption('--input <ids.json>', 'JSON array of token-id arrays (ragged rows are left-padded)')
     .requiredOption('--save <out.safetensors>', 'output file')
     .option('--hidden', 'also save every block output as hidden.<layer> [B, T, D]')
     .option('--keys <layer>', "also save that layer's MLP keys (input of the down projection) [B, T, F]", int('--keys'))
     .action(async (o: ModelFlags & { input: string; save: string; hidden?: boolean; keys?: number }) => {
-      const { model } = await openModel(o.model ?? defaultModelDir(), { dtype: o.dtype ?? 'float32', ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}) });
+      const { model } = await openModel(o.model ?? defaultModelDir(), {
+        dtype: o.dtype ?? 'float32',
+        ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
+      });
       const rows = parseIdRows(o.input);
       const out = forwardDump(model, rows, { hidden: o.hidden === true, ...(o.keys !== undefined ? { keys: o.keys } : {}) });
       saveSafetensors(o.save, out, { format: 'pt', source: 'lmedit forward' });
@@ -160,7 +201,10 @@ export function forwardDump(model: CausalLM, rows: number[][], opts: { hidden: b
   }
   const blocks = [...Array(arch.numLayers).keys()].map((i) => arch.layerTemplate.replace('{}', String(i)));
   const keysModule = opts.keys !== undefined ? arch.mlpOutTemplate.replace('{}', String(opts.keys)) : null;
-  const tr = new Trace({ retainOutput: opts.hidden ? blocks : [], retainInput: [...(opts.hidden ? [blocks[0]!] : []), ...(keysModule ? [keysModule] : [])] });
+  const tr = new Trace({
+    retainOutput: opts.hidden ? blocks : [],
+    retainInput: [...(opts.hidden ? [blocks[0]!] : []), ...(keysModule ? [keysModule] : [])],
+  });
   const pad = model.config.padTokenId ?? model.config.eosTokenId ?? 0;
   const { ids, mask } = leftPad(rows, pad);
   const res = T.noGrad(() => model.forward({ ids, attentionMask: mask, trace: tr }));
@@ -197,9 +241,20 @@ function describe(model: CausalLM, dir: string): InspectInfo {
     dtypes[t.dtype] = (dtypes[t.dtype] ?? 0) + t.size;
   }
   // hook points of layer 0 stand for every layer; the rest are listed once
-  const layer0 = [...model.hookPoints].filter((h) => /\.(h|layers)\.0(\.|$)/.test(h)).map((h) => h.replace(/\.(h|layers)\.0(\.|$)/, '.$1.{}$2'));
+  const layer0 = [...model.hookPoints]
+    .filter((h) => /\.(h|layers)\.0(\.|$)/.test(h))
+    .map((h) => h.replace(/\.(h|layers)\.0(\.|$)/, '.$1.{}$2'));
   const global = [...model.hookPoints].filter((h) => !/\.(h|layers)\.\d+(\.|$)/.test(h));
-  return { dir, modelType: model.config.modelType, arch: model.config.arch, parameters, dtypes, config: model.config, modules: model.arch, hookPoints: [...global, ...layer0] };
+  return {
+    dir,
+    modelType: model.config.modelType,
+    arch: model.config.arch,
+    parameters,
+    dtypes,
+    config: model.config,
+    modules: model.arch,
+    hookPoints: [...global, ...layer0],
+  };
 }
 
 function formatInspect(i: InspectInfo): string {
@@ -207,7 +262,9 @@ function formatInspect(i: InspectInfo): string {
   const lines = [
     `model       ${i.dir}`,
     `type        ${i.modelType} (architecture ${i.arch})`,
-    `parameters  ${i.parameters.toLocaleString('en-US')} (${Object.entries(i.dtypes).map(([d, n]) => `${d}: ${n.toLocaleString('en-US')}`).join(', ')})`,
+    `parameters  ${i.parameters.toLocaleString('en-US')} (${Object.entries(i.dtypes)
+      .map(([d, n]) => `${d}: ${n.toLocaleString('en-US')}`)
+      .join(', ')})`,
     `shape       ${c.numLayers} layers, d_model ${c.hiddenSize}, ${c.numHeads} heads (${c.numKvHeads} kv), head dim ${c.headDim}, MLP ${c.intermediateSize}, vocab ${c.vocabSize}, context ${c.maxPositions}`,
     `modules     block ${i.modules.layerTemplate}, MLP ${i.modules.mlpTemplate}, MLP in ${i.modules.mlpInTemplate}, MLP out (ROME/MEMIT rewrite) ${i.modules.mlpOutTemplate}`,
     `            embedding ${i.modules.embedding}, final norm ${i.modules.finalNorm}, LM head ${i.modules.lmHead}, weight layout ${i.modules.weightLayout}`,

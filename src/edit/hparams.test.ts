@@ -78,7 +78,17 @@ test('EasyEdit ROME and MEMIT YAML files load unchanged and equal the gpt2-xl pr
   withFile('gpt2-xl.yaml', ROME_YAML, (p) => {
     const hp = rome.parseHParams(readHParamsFile(p), p) as unknown as Record<string, unknown>;
     const preset = rome.presets['gpt2-xl'] as unknown as Record<string, unknown>;
-    for (const k of ['layers', 'v_num_grad_steps', 'v_lr', 'v_loss_layer', 'v_weight_decay', 'clamp_norm_factor', 'kl_factor', 'mom2_adjustment', 'rewrite_module_tmp']) {
+    for (const k of [
+      'layers',
+      'v_num_grad_steps',
+      'v_lr',
+      'v_loss_layer',
+      'v_weight_decay',
+      'clamp_norm_factor',
+      'kl_factor',
+      'mom2_adjustment',
+      'rewrite_module_tmp',
+    ]) {
       assert.deepEqual(hp[k], preset[k], k);
     }
     assert.equal(hp['v_lr'], 0.5);
@@ -92,10 +102,18 @@ test('EasyEdit ROME and MEMIT YAML files load unchanged and equal the gpt2-xl pr
 });
 
 test('unknown, missing and ill-typed fields fail naming the file and key', () => {
-  withFile('bad.yaml', ROME_YAML + 'v_lrr: 0.1\n', (p) => assert.throws(() => rome.parseHParams(readHParamsFile(p), p), /bad\.yaml: unknown field\(s\) "v_lrr"/));
-  withFile('bad.yaml', ROME_YAML.replace('layers: [17]\n', ''), (p) => assert.throws(() => rome.parseHParams(readHParamsFile(p), p), /bad\.yaml: missing required field "layers"/));
-  withFile('bad.yaml', ROME_YAML.replace('v_num_grad_steps: 20', 'v_num_grad_steps: many'), (p) => assert.throws(() => rome.parseHParams(readHParamsFile(p), p), /field "v_num_grad_steps": expected int/));
-  withFile('bad.yaml', ROME_YAML.replace('alg_name: "ROME"', 'alg_name: "MEMIT"'), (p) => assert.throws(() => rome.parseHParams(readHParamsFile(p), p), /alg_name is "MEMIT"/));
+  withFile('bad.yaml', ROME_YAML + 'v_lrr: 0.1\n', (p) =>
+    assert.throws(() => rome.parseHParams(readHParamsFile(p), p), /bad\.yaml: unknown field\(s\) "v_lrr"/),
+  );
+  withFile('bad.yaml', ROME_YAML.replace('layers: [17]\n', ''), (p) =>
+    assert.throws(() => rome.parseHParams(readHParamsFile(p), p), /bad\.yaml: missing required field "layers"/),
+  );
+  withFile('bad.yaml', ROME_YAML.replace('v_num_grad_steps: 20', 'v_num_grad_steps: many'), (p) =>
+    assert.throws(() => rome.parseHParams(readHParamsFile(p), p), /field "v_num_grad_steps": expected int/),
+  );
+  withFile('bad.yaml', ROME_YAML.replace('alg_name: "ROME"', 'alg_name: "MEMIT"'), (p) =>
+    assert.throws(() => rome.parseHParams(readHParamsFile(p), p), /alg_name is "MEMIT"/),
+  );
   withFile('bad.yaml', 'layers: [17\n', (p) => assert.throws(() => readHParamsFile(p), /bad\.yaml: not valid YAML/));
 });
 
@@ -107,7 +125,10 @@ test("lmedit's own fields are snake_case, checked against their choices, and old
   const fails = (yaml: string, re: RegExp) =>
     withFile('bad.yaml', yaml, (p) => assert.throws(() => rome.parseHParams(readHParamsFile(p), p), re));
   fails(ROME_YAML + 'templateSeed: 3\n', /bad\.yaml: unknown field\(s\) "templateSeed" \(did you mean "template_seed"\?\)/);
-  fails(ROME_YAML + 'subject_index_rule: kmeng01\n', /field "subject_index_rule": expected one of "easyedit", "original", got "kmeng01"/);
+  fails(
+    ROME_YAML + 'subject_index_rule: kmeng01\n',
+    /field "subject_index_rule": expected one of "easyedit", "original", got "kmeng01"/,
+  );
   fails(ROME_YAML.replace('"subject_last"', 'first'), /field "fact_token": expected one of "subject_last", .*got "first"/);
   fails(ROME_YAML + 'mom2_max_tokens: many\n', /field "mom2_max_tokens": expected int\|null, got "many"/);
 });

@@ -89,7 +89,9 @@ function coerce(type: FieldType, v: unknown, where: string, shown: FieldType = t
     case 'string[]':
       return Array.isArray(v) && v.every((x) => typeof x === 'string') ? [...(v as string[])] : bad();
     case 'int[][]':
-      return Array.isArray(v) && v.every((r) => Array.isArray(r) && r.every((x) => Number.isInteger(x))) ? (v as number[][]).map((r) => [...r]) : bad();
+      return Array.isArray(v) && v.every((r) => Array.isArray(r) && r.every((x) => Number.isInteger(x)))
+        ? (v as number[][]).map((r) => [...r])
+        : bad();
   }
 }
 
@@ -104,7 +106,8 @@ function snakeHint(key: string, known: Schema): string {
  * defaults filled in. `algName` is checked against `alg_name` when the file has one.
  */
 export function parseWithSchema<S extends Schema>(raw: unknown, schema: S, source: string, algName?: string): HParamsOf<S> {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${source}: hyperparameters must be a mapping`);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new Error(`${source}: hyperparameters must be a mapping`);
   const obj = raw as Record<string, unknown>;
   const all: Schema = { ...ENVIRONMENT_FIELDS, ...schema };
   const unknown = Object.keys(obj).filter((k) => !(k in all));
@@ -119,7 +122,12 @@ export function parseWithSchema<S extends Schema>(raw: unknown, schema: S, sourc
     else throw new Error(`${source}: missing required field "${key}"`);
   }
   checkChoices(out, schema, source);
-  if (algName && typeof obj['alg_name'] === 'string' && obj['alg_name'] !== '' && obj['alg_name'].toUpperCase() !== algName.toUpperCase()) {
+  if (
+    algName &&
+    typeof obj['alg_name'] === 'string' &&
+    obj['alg_name'] !== '' &&
+    obj['alg_name'].toUpperCase() !== algName.toUpperCase()
+  ) {
     throw new Error(`${source}: alg_name is "${obj['alg_name']}" but this is ${algName}`);
   }
   return out as HParamsOf<S>;

@@ -87,8 +87,12 @@ export function counterfactToRequest(raw: unknown, index: number, file = 'counte
   const tn = rw['target_new'] as Record<string, unknown> | undefined;
   const tt = rw['target_true'] as Record<string, unknown> | undefined;
   if (!tn || typeof tn['str'] !== 'string') throw new Error(`${where}: requested_rewrite.target_new.str missing`);
-  const paraphrases = Array.isArray(rec['paraphrase_prompts']) ? (rec['paraphrase_prompts'] as unknown[]).filter((x): x is string => typeof x === 'string') : [];
-  const neighborhood = Array.isArray(rec['neighborhood_prompts']) ? (rec['neighborhood_prompts'] as unknown[]).filter((x): x is string => typeof x === 'string') : [];
+  const paraphrases = Array.isArray(rec['paraphrase_prompts'])
+    ? (rec['paraphrase_prompts'] as unknown[]).filter((x): x is string => typeof x === 'string')
+    : [];
+  const neighborhood = Array.isArray(rec['neighborhood_prompts'])
+    ? (rec['neighborhood_prompts'] as unknown[]).filter((x): x is string => typeof x === 'string')
+    : [];
   const truth = tt && typeof tt['str'] === 'string' ? tt['str'] : undefined;
   return {
     prompt: template.replace('{}', subject),
@@ -97,7 +101,9 @@ export function counterfactToRequest(raw: unknown, index: number, file = 'counte
     case_id: typeof rec['case_id'] === 'number' ? rec['case_id'] : index,
     ...(truth !== undefined ? { ground_truth: truth } : {}),
     ...(paraphrases.length ? { rephrase_prompts: paraphrases } : {}),
-    ...(neighborhood.length && truth !== undefined ? { locality: neighborhood.map((p) => ({ prompt: p, ground_truth: truth })) } : {}),
+    ...(neighborhood.length && truth !== undefined
+      ? { locality: neighborhood.map((p) => ({ prompt: p, ground_truth: truth })) }
+      : {}),
   };
 }
 
@@ -144,6 +150,8 @@ export function recordsToRequests(records: unknown, file: string): EditRequest[]
     if ('requested_rewrite' in o) return counterfactToRequest(r, i, file);
     if ('src' in o) return zsreToRequest(r, i, file);
     if ('prompt' in o && 'target_new' in o) return flatToRequest(r, i, file);
-    throw new Error(`${file} record ${i}: not a ZsRE (src/alt), CounterFact (requested_rewrite) or EasyEdit (prompt/target_new) record`);
+    throw new Error(
+      `${file} record ${i}: not a ZsRE (src/alt), CounterFact (requested_rewrite) or EasyEdit (prompt/target_new) record`,
+    );
   });
 }

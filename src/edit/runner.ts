@@ -40,7 +40,8 @@ export function runEdits<H>(
 ): RunSummary {
   const bs = opts.batchSize ?? 1;
   if (!Number.isInteger(bs) || bs < 1) throw new Error(`batch size must be a positive integer, got ${bs}`);
-  if (bs > 1 && !method.batchable) throw new Error(`${method.name} edits one request at a time (batch size ${bs} requested); use sequential editing instead`);
+  if (bs > 1 && !method.batchable)
+    throw new Error(`${method.name} edits one request at a time (batch size ${bs} requested); use sequential editing instead`);
   requests.forEach((r, i) => validateRequest(r, `request ${r.case_id ?? i}`, { needsSubject: methodNeedsSubject(method.name) }));
   const t0 = Date.now();
   const results: EditResult[] = [];

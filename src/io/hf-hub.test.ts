@@ -24,7 +24,15 @@ import { join } from 'node:path';
 import * as T from '../tensor/index.js';
 import { saveSafetensors } from './safetensors.js';
 import { loadCheckpoint } from './sharded.js';
-import { HubError, hfHubCacheDir, isHubRepoId, repoFolderName, resolveHubFile, resolveModelDir, type ResolveModelOptions } from './hf-hub.js';
+import {
+  HubError,
+  hfHubCacheDir,
+  isHubRepoId,
+  repoFolderName,
+  resolveHubFile,
+  resolveModelDir,
+  type ResolveModelOptions,
+} from './hf-hub.js';
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const gitSha1 = (b: Buffer): string => createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
@@ -420,7 +428,13 @@ describe('resolveHubFile', { timeout: 30_000 }, () => {
     const n = hub.count();
     assert.equal(await resolveHubFile('test-org/tasks', file, { ...opts, repoType: 'dataset', offline: true }), path);
     assert.equal(hub.count(), n, 'offline resolution makes no request');
-    await assert.rejects(resolveHubFile('test-org/tasks', 'sst2/missing.parquet', { ...opts, repoType: 'dataset' }), /has no file sst2\/missing\.parquet/);
-    await assert.rejects(resolveHubFile('test-org/tasks', 'other.parquet', { ...opts, repoType: 'dataset', offline: true }), /not in the cache/);
+    await assert.rejects(
+      resolveHubFile('test-org/tasks', 'sst2/missing.parquet', { ...opts, repoType: 'dataset' }),
+      /has no file sst2\/missing\.parquet/,
+    );
+    await assert.rejects(
+      resolveHubFile('test-org/tasks', 'other.parquet', { ...opts, repoType: 'dataset', offline: true }),
+      /not in the cache/,
+    );
   });
 });

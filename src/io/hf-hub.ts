@@ -550,7 +550,8 @@ export async function resolveModelDir(idOrPath: string, opts: ResolveModelOption
     throw new Error(`${idOrPath}: no such file or directory, and not a hub model id ("name" or "org/name")`);
   }
   const ctx = makeCtx(idOrPath, 'model', opts);
-  if (opts.offline ?? isTrue((opts.env ?? process.env)['HF_HUB_OFFLINE'])) return fromCache(ctx, true, 'offline mode (HF_HUB_OFFLINE=1)');
+  if (opts.offline ?? isTrue((opts.env ?? process.env)['HF_HUB_OFFLINE']))
+    return fromCache(ctx, true, 'offline mode (HF_HUB_OFFLINE=1)');
   try {
     return await fromHub(ctx, opts.extraFiles ?? []);
   } catch (e) {
@@ -583,7 +584,11 @@ function makeCtx(repoId: string, repoType: RepoType, opts: ResolveModelOptions):
  * downloaded when online (resumable, checksummed), else taken from the cache.
  * @example const path = await resolveHubFile('nyu-mll/glue', 'sst2/validation-00000-of-00001.parquet', { repoType: 'dataset' });
  */
-export async function resolveHubFile(repoId: string, file: string, opts: ResolveModelOptions & { repoType?: RepoType } = {}): Promise<string> {
+export async function resolveHubFile(
+  repoId: string,
+  file: string,
+  opts: ResolveModelOptions & { repoType?: RepoType } = {},
+): Promise<string> {
   if (!isHubRepoId(repoId)) throw new Error(`"${repoId}" is not a hub repository id ("name" or "org/name")`);
   if (!safeRelPath(file)) throw new Error(`invalid file name "${file}"`);
   const ctx = makeCtx(repoId, opts.repoType ?? 'model', opts);

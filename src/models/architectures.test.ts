@@ -23,8 +23,29 @@ import { LLAMA_MODULES } from './llama.js';
 T.setBackend('reference');
 
 const CONFIGS: Record<string, Record<string, unknown>> = {
-  gptj: { model_type: 'gptj', vocab_size: 37, n_embd: 24, n_layer: 2, n_head: 3, rotary_dim: 4, n_positions: 64, layer_norm_epsilon: 1e-5, activation_function: 'gelu_new' },
-  llama: { model_type: 'llama', vocab_size: 41, hidden_size: 16, intermediate_size: 23, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 64, rms_norm_eps: 1e-6, rope_theta: 10000 },
+  gptj: {
+    model_type: 'gptj',
+    vocab_size: 37,
+    n_embd: 24,
+    n_layer: 2,
+    n_head: 3,
+    rotary_dim: 4,
+    n_positions: 64,
+    layer_norm_epsilon: 1e-5,
+    activation_function: 'gelu_new',
+  },
+  llama: {
+    model_type: 'llama',
+    vocab_size: 41,
+    hidden_size: 16,
+    intermediate_size: 23,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    max_position_embeddings: 64,
+    rms_norm_eps: 1e-6,
+    rope_theta: 10000,
+  },
   gpt2: { model_type: 'gpt2', vocab_size: 29, n_embd: 12, n_layer: 2, n_head: 2, n_positions: 32, layer_norm_epsilon: 1e-5 },
 };
 
@@ -52,10 +73,14 @@ describe('GPT-J (no golden): gradients and invariants', () => {
     const orig = model.params.get(name)!;
     try {
       T.tidy(() =>
-        gradcheck((wv) => {
-          model.params.set(name, wv);
-          return T.reshape(T.logSoftmax(model.forward({ ids: x, logits: 'last' }).logits!), [-1]);
-        }, [T.clone(orig)], { atol: 1e-6, rtol: 1e-4 }),
+        gradcheck(
+          (wv) => {
+            model.params.set(name, wv);
+            return T.reshape(T.logSoftmax(model.forward({ ids: x, logits: 'last' }).logits!), [-1]);
+          },
+          [T.clone(orig)],
+          { atol: 1e-6, rtol: 1e-4 },
+        ),
       );
     } finally {
       model.params.set(name, orig);
@@ -64,7 +89,10 @@ describe('GPT-J (no golden): gradients and invariants', () => {
   });
 
   test('parallel block: block output = x + attn(ln_1(x)) + mlp(ln_1(x))', () => {
-    using tr = new Trace({ retainInput: ['transformer.h.1'], retainOutput: ['transformer.h.1', 'transformer.h.1.attn', 'transformer.h.1.mlp'] });
+    using tr = new Trace({
+      retainInput: ['transformer.h.1'],
+      retainOutput: ['transformer.h.1', 'transformer.h.1.attn', 'transformer.h.1.mlp'],
+    });
     T.noGrad(() => model.forward({ ids: ids([[1, 2, 3, 4]]), trace: tr }));
     const sum = T.add(T.add(tr.input('transformer.h.1'), tr.output('transformer.h.1.attn')), tr.output('transformer.h.1.mlp'));
     assert.ok(maxAbsDiff(sum, tr.output('transformer.h.1')) < 1e-12);
@@ -75,8 +103,16 @@ describe('GPT-J (no golden): gradients and invariants', () => {
     const q = rng.normal([1, 1, 3, 6], 1, 0, 'float64'); // rotary_dim 4 of head dim 6
     const inv = [1, 1 / 100];
     const P = 3;
-    const cos = T.tensor(Array.from({ length: P * 2 }, (_, i) => Math.cos(Math.floor(i / 2) * inv[i % 2]!)), [P, 2], 'float64');
-    const sin = T.tensor(Array.from({ length: P * 2 }, (_, i) => Math.sin(Math.floor(i / 2) * inv[i % 2]!)), [P, 2], 'float64');
+    const cos = T.tensor(
+      Array.from({ length: P * 2 }, (_, i) => Math.cos(Math.floor(i / 2) * inv[i % 2]!)),
+      [P, 2],
+      'float64',
+    );
+    const sin = T.tensor(
+      Array.from({ length: P * 2 }, (_, i) => Math.sin(Math.floor(i / 2) * inv[i % 2]!)),
+      [P, 2],
+      'float64',
+    );
     const pos = T.tensor([0, 1, 2], [1, 3], 'int32');
     const got = T.rope(q, pos, cos, sin, { layout: 'interleaved', rotaryDim: 4 }).toArray();
     const x = q.toArray();
@@ -132,7 +168,14 @@ for (const kind of ['gptj', 'llama', 'gpt2']) {
       test('shifting every position id by a constant leaves the output unchanged (rotary is relative)', () => {
         T.noGrad(() => {
           const a = model.forward({ ids: ids([row]) }).logits!;
-          const b = model.forward({ ids: ids([row]), positionIds: T.tensor(row.map((_, i) => i + 17), [1, row.length], 'int32') }).logits!;
+          const b = model.forward({
+            ids: ids([row]),
+            positionIds: T.tensor(
+              row.map((_, i) => i + 17),
+              [1, row.length],
+              'int32',
+            ),
+          }).logits!;
           // the angle tables are float32 like HF's, so positions 17.. round differently: ~1e-7
           const d = maxAbsDiff(a, b);
           assert.ok(d < 1e-5, `max diff ${d}`);

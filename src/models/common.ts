@@ -43,15 +43,20 @@ export function positionIds(input: ForwardInput, B: number, Tn: number, past: nu
 }
 
 /** Validate ids and the attention mask; returns the key mask for attention or null. */
-export function checkInputs(input: ForwardInput, cfg: ModelConfig): { B: number; Tn: number; past: number; keyMask: Tensor | null } {
+export function checkInputs(
+  input: ForwardInput,
+  cfg: ModelConfig,
+): { B: number; Tn: number; past: number; keyMask: Tensor | null } {
   const ids = input.ids;
-  if (ids.dtype !== 'int32' || ids.rank !== 2) throw new Error(`forward: ids must be int32 [B, T], got ${ids.dtype} [${ids.shape.join(', ')}]`);
+  if (ids.dtype !== 'int32' || ids.rank !== 2)
+    throw new Error(`forward: ids must be int32 [B, T], got ${ids.dtype} [${ids.shape.join(', ')}]`);
   const [B, Tn] = ids.shape as [number, number];
   const past = input.cache?.length ?? 0;
   const vals = ids.storage as Int32Array;
   for (let i = 0; i < ids.size; i++) {
     const v = vals[ids.offset + i]!;
-    if (v < 0 || v >= cfg.vocabSize) throw new Error(`forward: token id ${v} at flat index ${i} is outside the vocabulary [0, ${cfg.vocabSize})`);
+    if (v < 0 || v >= cfg.vocabSize)
+      throw new Error(`forward: token id ${v} at flat index ${i} is outside the vocabulary [0, ${cfg.vocabSize})`);
   }
   if (past + Tn > cfg.maxPositions && cfg.arch === 'gpt2') {
     throw new Error(`forward: ${past + Tn} positions exceed the model's maximum of ${cfg.maxPositions}`);
@@ -156,13 +161,20 @@ const filled = new WeakMap<StorageBox, number>();
  * buffer; default 1.5x what is needed.
  * @example const { k: kAll, v: vAll } = appendCache(cache, i, k, v, 96);
  */
-export function appendCache(cache: KVCache | null, layer: number, k: Tensor, v: Tensor, capacity?: number): { k: Tensor; v: Tensor } {
+export function appendCache(
+  cache: KVCache | null,
+  layer: number,
+  k: Tensor,
+  v: Tensor,
+  capacity?: number,
+): { k: Tensor; v: Tensor } {
   const prev = cache?.layers[layer];
   if (T.isGradEnabled()) return prev ? { k: T.concat([prev.k, k], 2), v: T.concat([prev.v, v], 2) } : { k, v };
   const [B, KVH, Tn, hd] = k.shape as [number, number, number, number];
   const P = prev ? prev.k.shape[2]! : 0;
   const need = P + Tn;
-  const room = (t: Tensor): number => (t.rank === 4 && t.offset === 0 && t.strides[2] === hd && t.strides[3] === 1 ? t.strides[1]! / hd : 0);
+  const room = (t: Tensor): number =>
+    t.rank === 4 && t.offset === 0 && t.strides[2] === hd && t.strides[3] === 1 ? t.strides[1]! / hd : 0;
   const extendable =
     prev !== undefined &&
     filled.get(prev.k.box) === P &&
@@ -288,7 +300,8 @@ export function hfPaddingRows(
   }
   if (!any) return y;
   const G = H / KVH;
-  const perHead = (t: Tensor): Tensor => (G === 1 ? t : T.reshape(T.expand(T.unsqueeze(t, 2), [B, KVH, G, t.shape[2]!, t.shape[3]!]), [B, H, t.shape[2]!, t.shape[3]!]));
+  const perHead = (t: Tensor): Tensor =>
+    G === 1 ? t : T.reshape(T.expand(T.unsqueeze(t, 2), [B, KVH, G, t.shape[2]!, t.shape[3]!]), [B, H, t.shape[2]!, t.shape[3]!]);
   const needsGrad = T.isGradEnabled() && (q.requiresGrad || k.requiresGrad || v.requiresGrad);
   if (!needsGrad) {
     const fill = T.matmul(T.tensor(w, [B, 1, Tq, Tk], y.dtype), v); // [B, KVH, Tq, hd]

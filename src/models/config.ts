@@ -120,7 +120,8 @@ export function normalizeConfig(raw: unknown, file = 'config.json'): ModelConfig
     const nHead = positiveInt(file, 'n_head', num(cfg, file, 'n_head', 'num_attention_heads'));
     if (d % nHead !== 0) throw new Error(`${file}: n_embd ${d} is not divisible by n_head ${nHead}`);
     const act = (cfg['activation_function'] ?? 'gelu_new') as string;
-    if (act !== 'gelu_new' && act !== 'gelu' && act !== 'relu') throw new Error(`${file}: activation_function "${act}" is not supported`);
+    if (act !== 'gelu_new' && act !== 'gelu' && act !== 'relu')
+      throw new Error(`${file}: activation_function "${act}" is not supported`);
     if (arch === 'gpt2' && (cfg['scale_attn_by_inverse_layer_idx'] === true || cfg['reorder_and_upcast_attn'] === true)) {
       throw new Error(`${file}: scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported`);
     }

@@ -86,7 +86,10 @@ function pick(logits: Float32Array | Float64Array, opts: GenerateOptions, rng: T
   const temp = opts.temperature ?? 1;
   if (!(temp > 0)) throw new Error(`generate: temperature must be > 0, got ${temp}`);
   const topK = opts.topK ?? 0;
-  let idx = topK > 0 && topK < logits.length ? topKIndices(logits, topK) : Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]! || a - b);
+  let idx =
+    topK > 0 && topK < logits.length
+      ? topKIndices(logits, topK)
+      : Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]! || a - b);
   const maxL = logits[idx[0]!]! / temp;
   let probs = idx.map((i) => Math.exp(logits[i]! / temp - maxL));
   let total = probs.reduce((s, p) => s + p, 0);
@@ -113,13 +116,18 @@ function pick(logits: Float32Array | Float64Array, opts: GenerateOptions, rng: T
  */
 export function generate(model: CausalLM, prompts: readonly (readonly number[])[], opts: GenerateOptions): GenerateResult {
   const cfg = model.config;
-  if (!Number.isInteger(opts.maxNewTokens) || opts.maxNewTokens < 0) throw new Error(`generate: maxNewTokens must be an integer >= 0`);
+  if (!Number.isInteger(opts.maxNewTokens) || opts.maxNewTokens < 0)
+    throw new Error(`generate: maxNewTokens must be an integer >= 0`);
   if (opts.stopStrings?.length && !opts.decode) throw new Error('generate: stopStrings need a decode function');
-  const eosList = opts.eosTokenId === null ? [] : [opts.eosTokenId ?? cfg.eosTokenId ?? []].flat().filter((x): x is number => typeof x === 'number');
+  const eosList =
+    opts.eosTokenId === null
+      ? []
+      : [opts.eosTokenId ?? cfg.eosTokenId ?? []].flat().filter((x): x is number => typeof x === 'number');
   const pad = opts.padTokenId ?? cfg.padTokenId ?? eosList[0] ?? 0;
   const B = prompts.length;
   if (opts.seeds && opts.seeds.length !== B) throw new Error(`generate: ${opts.seeds.length} seeds for ${B} prompts`);
-  if (opts.maxNewTokensPerRow && opts.maxNewTokensPerRow.length !== B) throw new Error(`generate: ${opts.maxNewTokensPerRow.length} per-row limits for ${B} prompts`);
+  if (opts.maxNewTokensPerRow && opts.maxNewTokensPerRow.length !== B)
+    throw new Error(`generate: ${opts.maxNewTokensPerRow.length} per-row limits for ${B} prompts`);
   const shared = new T.Rng(opts.seed ?? 0);
   const rngs = prompts.map((_, b) => (opts.seeds ? new T.Rng(opts.seeds[b]!) : shared));
   const limit = prompts.map((_, b) => Math.min(opts.maxNewTokens, opts.maxNewTokensPerRow?.[b] ?? opts.maxNewTokens));
@@ -134,7 +142,12 @@ export function generate(model: CausalLM, prompts: readonly (readonly number[])[
     T.noGrad(() => {
       let input = ids;
       while (step < opts.maxNewTokens && done.some((d) => !d)) {
-        const res = model.forward({ ids: input, attentionMask: maskNow, ...(cache ? { cache } : { useCache: true, cacheCapacity: ids.shape[1]! + opts.maxNewTokens }), logits: 'last' });
+        const res = model.forward({
+          ids: input,
+          attentionMask: maskNow,
+          ...(cache ? { cache } : { useCache: true, cacheCapacity: ids.shape[1]! + opts.maxNewTokens }),
+          logits: 'last',
+        });
         disposeCache(cache);
         cache = res.cache;
         res.hidden?.dispose();
@@ -168,7 +181,11 @@ export function generate(model: CausalLM, prompts: readonly (readonly number[])[
         step++;
         opts.onStep?.(step, next);
         if (input !== ids) input.dispose();
-        input = T.tensor(next.map((t) => t ?? pad), [B, 1], 'int32');
+        input = T.tensor(
+          next.map((t) => t ?? pad),
+          [B, 1],
+          'int32',
+        );
         const m2 = appendMaskColumn(maskNow);
         if (maskNow !== mask) maskNow.dispose();
         maskNow = m2;

@@ -17,7 +17,8 @@ export function gpt2ParamNames(cfg: ModelConfig): string[] {
   const names = ['transformer.wte.weight', 'transformer.wpe.weight', 'transformer.ln_f.weight', 'transformer.ln_f.bias'];
   for (let i = 0; i < cfg.numLayers; i++) {
     const p = `transformer.h.${i}`;
-    for (const m of ['ln_1', 'attn.c_attn', 'attn.c_proj', 'ln_2', 'mlp.c_fc', 'mlp.c_proj']) names.push(`${p}.${m}.weight`, `${p}.${m}.bias`);
+    for (const m of ['ln_1', 'attn.c_attn', 'attn.c_proj', 'ln_2', 'mlp.c_fc', 'mlp.c_proj'])
+      names.push(`${p}.${m}.weight`, `${p}.${m}.bias`);
   }
   if (!cfg.tieWordEmbeddings) names.push('lm_head.weight');
   return names;
@@ -44,7 +45,19 @@ export function gpt2HookPoints(cfg: ModelConfig): Set<string> {
   const s = new Set(['transformer.wte', 'transformer.wpe', 'transformer.ln_f', 'lm_head']);
   for (let i = 0; i < cfg.numLayers; i++) {
     const p = `transformer.h.${i}`;
-    for (const m of ['', '.ln_1', '.attn', '.attn.c_attn', '.attn.c_proj', '.ln_2', '.mlp', '.mlp.c_fc', '.mlp.act', '.mlp.c_proj']) s.add(p + m);
+    for (const m of [
+      '',
+      '.ln_1',
+      '.attn',
+      '.attn.c_attn',
+      '.attn.c_proj',
+      '.ln_2',
+      '.mlp',
+      '.mlp.c_fc',
+      '.mlp.act',
+      '.mlp.c_proj',
+    ])
+      s.add(p + m);
   }
   return s;
 }

@@ -46,7 +46,19 @@ export function gptjHookPoints(cfg: ModelConfig): Set<string> {
   const s = new Set(['transformer.wte', 'transformer.ln_f', 'lm_head']);
   for (let i = 0; i < cfg.numLayers; i++) {
     const p = `transformer.h.${i}`;
-    for (const m of ['', '.ln_1', '.attn', '.attn.q_proj', '.attn.k_proj', '.attn.v_proj', '.attn.out_proj', '.mlp', '.mlp.fc_in', '.mlp.act', '.mlp.fc_out']) {
+    for (const m of [
+      '',
+      '.ln_1',
+      '.attn',
+      '.attn.q_proj',
+      '.attn.k_proj',
+      '.attn.v_proj',
+      '.attn.out_proj',
+      '.mlp',
+      '.mlp.fc_in',
+      '.mlp.act',
+      '.mlp.fc_out',
+    ]) {
       s.add(p + m);
     }
   }

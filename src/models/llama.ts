@@ -52,9 +52,21 @@ export function llamaHookPoints(cfg: ModelConfig): Set<string> {
   for (let i = 0; i < cfg.numLayers; i++) {
     const p = `model.layers.${i}`;
     for (const m of [
-      '', '.input_layernorm', '.self_attn', '.self_attn.q_proj', '.self_attn.k_proj', '.self_attn.v_proj', '.self_attn.o_proj',
-      '.post_attention_layernorm', '.mlp', '.mlp.gate_proj', '.mlp.up_proj', '.mlp.act_fn', '.mlp.down_proj',
-    ]) s.add(p + m);
+      '',
+      '.input_layernorm',
+      '.self_attn',
+      '.self_attn.q_proj',
+      '.self_attn.k_proj',
+      '.self_attn.v_proj',
+      '.self_attn.o_proj',
+      '.post_attention_layernorm',
+      '.mlp',
+      '.mlp.gate_proj',
+      '.mlp.up_proj',
+      '.mlp.act_fn',
+      '.mlp.down_proj',
+    ])
+      s.add(p + m);
   }
   return s;
 }

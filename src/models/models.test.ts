@@ -21,36 +21,88 @@ test('topKIndices equals a stable descending sort cut to k (ties by lower index)
       if (k > n) continue;
       // few distinct values so ties are common
       const x = Float32Array.from({ length: n }, () => Math.floor(rng.next() * 9));
-      const want = Array.from(x.keys()).sort((a, b) => x[b]! - x[a]! || a - b).slice(0, k);
+      const want = Array.from(x.keys())
+        .sort((a, b) => x[b]! - x[a]! || a - b)
+        .slice(0, k);
       assert.deepEqual(topKIndices(x, k), want, `n=${n} k=${k}`);
     }
   }
 });
 
 describe('config.json validation', () => {
-  const base = { model_type: 'llama', vocab_size: 32, hidden_size: 16, intermediate_size: 40, num_hidden_layers: 2, num_attention_heads: 4, max_position_embeddings: 64, rms_norm_eps: 1e-6 };
+  const base = {
+    model_type: 'llama',
+    vocab_size: 32,
+    hidden_size: 16,
+    intermediate_size: 40,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    max_position_embeddings: 64,
+    rms_norm_eps: 1e-6,
+  };
   test('normalises LLaMA, Mistral, Qwen2 (qkv bias), GPT-2 and GPT-J configs', () => {
     assert.equal(normalizeConfig(base).numKvHeads, 4);
     assert.equal(normalizeConfig({ ...base, model_type: 'qwen2' }).attentionBias, true);
-    const g = normalizeConfig({ model_type: 'gpt2', vocab_size: 10, n_embd: 8, n_layer: 1, n_head: 2, n_positions: 16, layer_norm_epsilon: 1e-5 });
+    const g = normalizeConfig({
+      model_type: 'gpt2',
+      vocab_size: 10,
+      n_embd: 8,
+      n_layer: 1,
+      n_head: 2,
+      n_positions: 16,
+      layer_norm_epsilon: 1e-5,
+    });
     assert.equal(g.intermediateSize, 32);
     assert.equal(g.tieWordEmbeddings, true);
-    const j = normalizeConfig({ model_type: 'gptj', vocab_size: 10, n_embd: 8, n_layer: 1, n_head: 2, n_positions: 16, layer_norm_epsilon: 1e-5, rotary_dim: 2 });
+    const j = normalizeConfig({
+      model_type: 'gptj',
+      vocab_size: 10,
+      n_embd: 8,
+      n_layer: 1,
+      n_head: 2,
+      n_positions: 16,
+      layer_norm_epsilon: 1e-5,
+      rotary_dim: 2,
+    });
     assert.equal(j.rotaryDim, 2);
-    const s = normalizeConfig({ ...base, rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 } });
+    const s = normalizeConfig({
+      ...base,
+      rope_scaling: {
+        rope_type: 'llama3',
+        factor: 8,
+        low_freq_factor: 1,
+        high_freq_factor: 4,
+        original_max_position_embeddings: 8192,
+      },
+    });
     assert.equal(s.ropeScaling.type, 'llama3');
   });
   test('rejects unknown architectures and bad fields with the file name', () => {
-    assert.throws(() => normalizeConfig({ ...base, model_type: 'bert' }, 'x/config.json'), /x\/config.json: model_type "bert" is not supported/);
+    assert.throws(
+      () => normalizeConfig({ ...base, model_type: 'bert' }, 'x/config.json'),
+      /x\/config.json: model_type "bert" is not supported/,
+    );
     assert.throws(() => normalizeConfig({ ...base, num_attention_heads: 3 }, 'c.json'), /not a multiple|divisible|positive/);
     assert.throws(() => normalizeConfig({ ...base, hidden_size: -4 }, 'c.json'), /"hidden_size" must be a positive integer/);
-    assert.throws(() => normalizeConfig({ ...base, rope_scaling: { type: 'yarn', factor: 2 } }, 'c.json'), /rope_scaling type "yarn" is not supported/);
+    assert.throws(
+      () => normalizeConfig({ ...base, rope_scaling: { type: 'yarn', factor: 2 } }, 'c.json'),
+      /rope_scaling type "yarn" is not supported/,
+    );
     assert.throws(() => normalizeConfig([1, 2], 'c.json'), /expected a JSON object/);
   });
   test('fuzz: 3000 mutated configs give a ModelConfig or a named error, never anything else', () => {
     const rng = new T.Rng(99);
     const values: unknown[] = [null, -1, 0, 1.5, 1e12, 'x', [], {}, true, NaN, 3];
-    const keys = [...Object.keys(base), 'num_key_value_heads', 'head_dim', 'rope_theta', 'rope_scaling', 'tie_word_embeddings', 'hidden_act', 'model_type'];
+    const keys = [
+      ...Object.keys(base),
+      'num_key_value_heads',
+      'head_dim',
+      'rope_theta',
+      'rope_scaling',
+      'tie_word_embeddings',
+      'hidden_act',
+      'model_type',
+    ];
     for (let i = 0; i < 3000; i++) {
       const cfg: Record<string, unknown> = { ...base };
       const n = 1 + rng.nextInt(3);
@@ -90,7 +142,10 @@ describe('stories260K: save, reload, hooks, sampling and scoring', { skip: skipN
       assert.equal(maxAbsDiff(a, b), 0);
       assert.throws(() => saveModel(model, out, { sourceDir: dir }), /exists/);
       T.restore(w, snap);
-      assert.deepEqual(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')), JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
+      assert.deepEqual(
+        JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')),
+        JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')),
+      );
       again.dispose();
     } finally {
       rmSync(tmp, { recursive: true, force: true });
@@ -103,7 +158,10 @@ describe('stories260K: save, reload, hooks, sampling and scoring', { skip: skipN
       cpSync(dir, tmp, { recursive: true });
       const cfg = JSON.parse(readFileSync(join(tmp, 'config.json'), 'utf8')) as Record<string, unknown>;
       writeFileSync(join(tmp, 'config.json'), JSON.stringify({ ...cfg, intermediate_size: 100 }));
-      assert.throws(() => loadModel(tmp), /tensor model\.layers\.0\.mlp\.(gate|up|down)_proj\.weight has shape \[\d+, \d+\], config\.json implies/);
+      assert.throws(
+        () => loadModel(tmp),
+        /tensor model\.layers\.0\.mlp\.(gate|up|down)_proj\.weight has shape \[\d+, \d+\], config\.json implies/,
+      );
       writeFileSync(join(tmp, 'config.json'), JSON.stringify({ ...cfg, num_hidden_layers: 6 }));
       assert.throws(() => loadModel(tmp), /missing \d+ tensor\(s\) a llama model needs: model\.layers\.5/);
     } finally {
@@ -119,7 +177,10 @@ describe('stories260K: save, reload, hooks, sampling and scoring', { skip: skipN
     assert.equal(r.stoppedAfter, 'model.layers.1');
     assert.equal(r.logits, null);
     assert.deepEqual(tr.input(key).shape, [1, 5, 172]);
-    assert.throws(() => model.forward({ ids, trace: new Trace({ retainInput: ['model.layers.1.mlp.downproj'] }) }), /unknown module "model\.layers\.1\.mlp\.downproj"/);
+    assert.throws(
+      () => model.forward({ ids, trace: new Trace({ retainInput: ['model.layers.1.mlp.downproj'] }) }),
+      /unknown module "model\.layers\.1\.mlp\.downproj"/,
+    );
     // gradient of a target log-prob w.r.t. a vector added at the last token's MLP output
     const delta = T.zeros([64]);
     const [g] = T.grad(() => {
@@ -142,7 +203,12 @@ describe('stories260K: save, reload, hooks, sampling and scoring', { skip: skipN
       const ids = (row: number[]) => T.tensor(row, [1, row.length], 'int32');
       const free = (c: { layers: { k: T.Tensor; v: T.Tensor }[] }) => c.layers.forEach((l) => (l.k.dispose(), l.v.dispose()));
       const step = (tokens: number[], tok: number, cache?: Parameters<typeof model.forward>[0]['cache'], capacity?: number) => {
-        const r = model.forward({ ids: ids(cache ? [tok] : tokens), ...(cache ? { cache } : { useCache: true }), ...(capacity ? { cacheCapacity: capacity } : {}), logits: 'last' });
+        const r = model.forward({
+          ids: ids(cache ? [tok] : tokens),
+          ...(cache ? { cache } : { useCache: true }),
+          ...(capacity ? { cacheCapacity: capacity } : {}),
+          logits: 'last',
+        });
         r.hidden?.dispose();
         const want = T.tidy(() => {
           const full = model.forward({ ids: ids(cache ? [...tokens, tok] : tokens) }).logits!;
@@ -162,7 +228,8 @@ describe('stories260K: save, reload, hooks, sampling and scoring', { skip: skipN
         const a2 = step([...prompt, 9], 17, a1.cache);
         const b2 = step([...prompt, 30], 4, b1.cache);
         const a3 = step([...prompt, 9, 17], 5, a2.cache);
-        for (const [name, r] of Object.entries({ base, a1, b1, a2, b2, a3 })) assert.ok(r.diff < 1e-4, `capacity ${capacity}, ${name}: max |Δlogit| ${r.diff}`);
+        for (const [name, r] of Object.entries({ base, a1, b1, a2, b2, a3 }))
+          assert.ok(r.diff < 1e-4, `capacity ${capacity}, ${name}: max |Δlogit| ${r.diff}`);
         [base, a1, b1, a2, b2, a3].forEach((r) => free(r.cache));
       }
     });
@@ -179,14 +246,21 @@ describe('stories260K: save, reload, hooks, sampling and scoring', { skip: skipN
     const stopped = generate(model, [prompt], { maxNewTokens: 12, eosTokenId: firstTok });
     assert.deepEqual(stopped.tokens[0], [firstTok]);
     assert.equal(stopped.finishReason[0], 'eos');
-    const byString = generate(model, [prompt], { maxNewTokens: 30, stopStrings: ['X'], decode: (ids) => (ids.length >= 3 ? 'X' : '') });
+    const byString = generate(model, [prompt], {
+      maxNewTokens: 30,
+      stopStrings: ['X'],
+      decode: (ids) => (ids.length >= 3 ? 'X' : ''),
+    });
     assert.equal(byString.tokens[0]!.length, 3);
     assert.equal(byString.finishReason[0], 'stop_string');
   });
 
   test('scoring: greedy continuation matches, log-probs equal a manual forward', () => {
     const greedy = generate(model, [prompt], { maxNewTokens: 4 }).tokens[0]!;
-    const [r] = scoreContinuations(model, [{ prompt, continuation: greedy }, { prompt: [1, 403], continuation: [407, 261] }]);
+    const [r] = scoreContinuations(model, [
+      { prompt, continuation: greedy },
+      { prompt: [1, 403], continuation: [407, 261] },
+    ]);
     assert.equal(r!.greedyMatch, true);
     const ids = T.tensor([[...prompt, ...greedy]], undefined, 'int32');
     const lp = T.noGrad(() => T.logSoftmax(model.forward({ ids }).logits!));

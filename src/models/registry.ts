@@ -132,8 +132,14 @@ export function createModel(cfg: ModelConfig, tensors: Map<string, Tensor>, sour
     throw new Error(`${source}: ${msg}`);
   };
   const missing = [...required].filter((n) => !params.has(n));
-  if (missing.length) fail(`missing ${missing.length} tensor(s) a ${cfg.modelType} model needs: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', ...' : ''}`);
-  if (unknown.length) fail(`unexpected tensor(s) for a ${cfg.modelType} model: ${unknown.slice(0, 8).join(', ')}${unknown.length > 8 ? ', ...' : ''}`);
+  if (missing.length)
+    fail(
+      `missing ${missing.length} tensor(s) a ${cfg.modelType} model needs: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', ...' : ''}`,
+    );
+  if (unknown.length)
+    fail(
+      `unexpected tensor(s) for a ${cfg.modelType} model: ${unknown.slice(0, 8).join(', ')}${unknown.length > 8 ? ', ...' : ''}`,
+    );
   for (const [name, t] of params) {
     const want = def.shapeOf(cfg, name);
     if (want.length && (want.length !== t.rank || want.some((d, i) => d !== t.shape[i]))) {

@@ -39,7 +39,8 @@ export function saveModel(model: CausalLM, outDir: string, opts: SaveModelOption
   const target = resolve(outDir);
   if (resolve(opts.sourceDir) === target) throw new Error(`saveModel: refusing to overwrite the source directory ${target}`);
   if (existsSync(target) && !opts.overwrite) throw new Error(`saveModel: ${target} exists (pass overwrite to replace it)`);
-  if (!existsSync(join(opts.sourceDir, 'config.json'))) throw new Error(`saveModel: ${opts.sourceDir} has no config.json to copy`);
+  if (!existsSync(join(opts.sourceDir, 'config.json')))
+    throw new Error(`saveModel: ${opts.sourceDir} has no config.json to copy`);
   const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Date.now()}`);
   mkdirSync(tmp, { recursive: true });
   try {

@@ -22,7 +22,9 @@ export function randomModel(
   for (const name of def.paramNames(cfg)) {
     const shape = def.shapeOf(cfg, name);
     const isNorm = /(ln_\d|ln_f|norm|layernorm)\.weight$/.test(name);
-    const t = T.keep(isNorm ? T.add(T.ones(shape, dtype), rng.normal(shape, 0.1, 0, dtype)) : rng.normal(shape, opts.std ?? 0.3, 0, dtype));
+    const t = T.keep(
+      isNorm ? T.add(T.ones(shape, dtype), rng.normal(shape, 0.1, 0, dtype)) : rng.normal(shape, opts.std ?? 0.3, 0, dtype),
+    );
     t.name = name;
     params.set(name, t);
   }

@@ -24,12 +24,7 @@ export function noGrad<R>(fn: () => R): R {
 }
 
 /** Attach a tape node to `out` when any input needs a gradient. Returns out. */
-export function record(
-  out: Tensor,
-  op: string,
-  inputs: readonly Tensor[],
-  backward: (g: Tensor) => (Tensor | null)[],
-): Tensor {
+export function record(out: Tensor, op: string, inputs: readonly Tensor[], backward: (g: Tensor) => (Tensor | null)[]): Tensor {
   if (!gradEnabled) return out;
   let needs = false;
   for (const t of inputs) if (t.requiresGrad) needs = true;
@@ -210,9 +205,11 @@ export function valueAndGrad(fn: () => Tensor, inputs: readonly Tensor[]): { val
   for (const t of inputs) t.requiresGrad = true;
   try {
     return tidy(() => {
-      const value = gradEnabled ? fn() : (() => {
-        throw new Error('valueAndGrad: called inside noGrad()');
-      })();
+      const value = gradEnabled
+        ? fn()
+        : (() => {
+            throw new Error('valueAndGrad: called inside noGrad()');
+          })();
       if (value.size !== 1) throw new Error(`valueAndGrad: fn must return a scalar, got ${fmtShape(value.shape)}`);
       const found = value.requiresGrad ? runBackward(value, null, inputs) : new Map<Tensor, Tensor>();
       const grads = inputs.map((t) => found.get(t) ?? zerosLikeVia(t));

@@ -286,15 +286,7 @@ export interface Backend {
   /** out[i] = op(x[i]) for i < n (p0, p1: parameters of pow/clamp). */
   unary(op: UnaryOp, x: FloatArray, out: FloatArray, n: number, p0: number, p1: number): void;
   /** gx[i] = gy[i] * op'(x[i]) for i < n. */
-  unaryGrad(
-    op: UnaryOp,
-    x: FloatArray,
-    gy: FloatArray,
-    gx: FloatArray,
-    n: number,
-    p0: number,
-    p1: number,
-  ): void;
+  unaryGrad(op: UnaryOp, x: FloatArray, gy: FloatArray, gx: FloatArray, n: number, p0: number, p1: number): void;
   binary(p: BinaryParams): void;
   where(p: WhereParams): void;
 
@@ -308,14 +300,7 @@ export interface Backend {
   /** Row-wise (log_)softmax of x [rows, cols]. Rows of all -Infinity give NaN like PyTorch. */
   softmax(x: FloatArray, out: FloatArray, rows: number, cols: number, log: boolean): void;
   /** Backward from the forward's output y: softmax gx = y (gy - sum(gy y)); log: gx = gy - exp(y) sum(gy). */
-  softmaxGrad(
-    y: FloatArray,
-    gy: FloatArray,
-    gx: FloatArray,
-    rows: number,
-    cols: number,
-    log: boolean,
-  ): void;
+  softmaxGrad(y: FloatArray, gy: FloatArray, gx: FloatArray, rows: number, cols: number, log: boolean): void;
   /**
    * out = (x - mean) * rstd * w + b per row of x [rows, cols]; w/b may be null (1 / 0).
    * mean and rstd [rows] are written for the backward. rstd = 1 / sqrt(var + eps), biased var.
@@ -345,15 +330,7 @@ export interface Backend {
     cols: number,
   ): void;
   /** out = x * rstd * w, rstd = 1 / sqrt(mean(x^2) + eps) per row; w may be null. */
-  rmsNorm(
-    x: FloatArray,
-    w: FloatArray | null,
-    out: FloatArray,
-    rstd: FloatArray,
-    rows: number,
-    cols: number,
-    eps: number,
-  ): void;
+  rmsNorm(x: FloatArray, w: FloatArray | null, out: FloatArray, rstd: FloatArray, rows: number, cols: number, eps: number): void;
   /** Writes gx; accumulates (+=) into gw when given. */
   rmsNormGrad(
     x: FloatArray,
@@ -371,14 +348,7 @@ export interface Backend {
    * out[i, :] = table[ids[i], :] for a table [rows, cols] that may be a f16/bf16 weight.
    * Every id must be in [0, rows) (checked; throws naming the bad id).
    */
-  indexSelect(
-    table: WeightArray,
-    tableDtype: WeightDType,
-    rows: number,
-    cols: number,
-    ids: Int32Array,
-    out: FloatArray,
-  ): void;
+  indexSelect(table: WeightArray, tableDtype: WeightDType, rows: number, cols: number, ids: Int32Array, out: FloatArray): void;
   /** g[ids[i], :] += src[i, :] for g [rows, cols] (the backward of indexSelect). Ids checked. */
   indexAdd(src: FloatArray, ids: Int32Array, g: FloatArray, rows: number, cols: number): void;
   /** out[r, j] = x[r, idx[r, j]] for x [rows, cols], idx [rows, k]. Indices checked. */

@@ -16,7 +16,15 @@ registerAutogradOps(add, onesLike, (dst, src) => copyInto(dst, src, true));
 export type * from './backend.js';
 export { Tensor, tidy, keep, liveBytes, memoryStats, shapeSize, contiguousStrides, type Shape, type GradNode } from './tensor.js';
 export { backward, valueAndGrad, grad, noGrad, isGradEnabled, detach, zeroGrad, record } from './autograd.js';
-export { getBackend, setBackend, withBackend, releaseBufferPool, bufferPoolBytes, withoutBufferReuse, type BackendName } from './select.js';
+export {
+  getBackend,
+  setBackend,
+  withBackend,
+  releaseBufferPool,
+  bufferPoolBytes,
+  withoutBufferReuse,
+  type BackendName,
+} from './select.js';
 export { bytesPerElement, isFloatDtype, isComputeDtype, f16ToNumber, numberToF16, bf16ToNumber, numberToBf16 } from './dtype.js';
 export * from './ops/creation.js';
 export * from './ops/shape.js';

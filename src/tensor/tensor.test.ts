@@ -11,7 +11,10 @@ const rng = new T.Rng(7);
 
 describe('views share storage', () => {
   test('transpose/narrow/reshape are views; writes through a view are visible', () => {
-    const x = T.tensor([[1, 2, 3], [4, 5, 6]]);
+    const x = T.tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     const xt = T.transpose(x);
     assert.deepEqual(xt.shape, [3, 2]);
     assert.deepEqual(xt.toArray(), [1, 4, 2, 5, 3, 6]);
@@ -79,12 +82,14 @@ describe('memory lifetime', () => {
   });
   test('tidy frees intermediates even when fn throws', () => {
     const before = T.memoryStats();
-    assert.throws(() =>
-      T.tidy(() => {
-        T.zeros([100]);
-        throw new Error('boom');
-      }),
-    /boom/);
+    assert.throws(
+      () =>
+        T.tidy(() => {
+          T.zeros([100]);
+          throw new Error('boom');
+        }),
+      /boom/,
+    );
     assert.deepEqual(T.memoryStats(), before);
   });
 });
@@ -187,12 +192,42 @@ describe('bad input gives errors naming the op and shapes', () => {
   });
   test('out-of-range indices', () => {
     assert.throws(() => T.embedding(T.tensor([0, 5], [2], 'int32'), T.zeros([3, 2])), /5/);
-    assert.throws(() => T.crossEntropy(T.zeros([2, 3]), T.tensor([0, 3], [2], 'int32')), /nllLoss: target 3 at position 1 is outside \[0, 3\)/);
+    assert.throws(
+      () => T.crossEntropy(T.zeros([2, 3]), T.tensor([0, 3], [2], 'int32')),
+      /nllLoss: target 3 at position 1 is outside \[0, 3\)/,
+    );
     assert.throws(() => T.narrow(T.zeros([4]), 0, 2, 6), /narrow: range \[2, 6\) out of bounds/);
     assert.throws(() => T.gather(T.zeros([2, 3]), T.tensor([[0], [-1]], undefined, 'int32')), /-1/);
   });
   test('linear algebra: not SPD, singular', () => {
-    assert.throws(() => T.cholesky(T.tensor([[1, 2], [2, 1]], undefined, 'float64')), /cholesky|SPD|positive/i);
-    assert.throws(() => T.solve(T.tensor([[1, 2], [2, 4]], undefined, 'float64'), T.tensor([1, 1], [2], 'float64')), /singular/i);
+    assert.throws(
+      () =>
+        T.cholesky(
+          T.tensor(
+            [
+              [1, 2],
+              [2, 1],
+            ],
+            undefined,
+            'float64',
+          ),
+        ),
+      /cholesky|SPD|positive/i,
+    );
+    assert.throws(
+      () =>
+        T.solve(
+          T.tensor(
+            [
+              [1, 2],
+              [2, 4],
+            ],
+            undefined,
+            'float64',
+          ),
+          T.tensor([1, 1], [2], 'float64'),
+        ),
+      /singular/i,
+    );
   });
 });

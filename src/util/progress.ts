@@ -68,7 +68,9 @@ export class ProgressLine {
     const { total } = this.spec;
     const pct = total ? ` (${((100 * done) / total).toFixed(0)}%)` : '';
     const eta = total !== null && rate > 0 ? `, ETA ${((total - done) / rate).toFixed(0)} s` : '';
-    process.stderr.write(`lmedit: ${this.spec.label}: ${this.fmt(done)}${total !== null ? ` / ${this.fmt(total)}` : ''}${pct}, ${rateText}${eta}${info ? ` ${info}` : ''}\n`);
+    process.stderr.write(
+      `lmedit: ${this.spec.label}: ${this.fmt(done)}${total !== null ? ` / ${this.fmt(total)}` : ''}${pct}, ${rateText}${eta}${info ? ` ${info}` : ''}\n`,
+    );
   }
 
   /** Close the bar; on success without a terminal, say how long it took. */

@@ -28,11 +28,20 @@ interface ForwardGolden {
 
 const MODELS = ['tiny-gpt2', 'tiny-llama', 'stories260K'];
 
-function within(name: string, got: T.Tensor | number[], want: T.Tensor, mask: (i: number) => boolean, tol: { atol?: number; rtol: number }): void {
+function within(
+  name: string,
+  got: T.Tensor | number[],
+  want: T.Tensor,
+  mask: (i: number) => boolean,
+  tol: { atol?: number; rtol: number },
+): void {
   const a = Array.isArray(got) ? got : got.toArray();
   const { maxAbs, maxRef } = compare(a, want.toArray(), mask);
   const limit = (tol.atol ?? 0) + tol.rtol * maxRef;
-  assert.ok(maxAbs <= limit, `${name}: max |diff| ${maxAbs.toExponential(3)} > ${limit.toExponential(3)} (max |ref| ${maxRef.toFixed(3)})`);
+  assert.ok(
+    maxAbs <= limit,
+    `${name}: max |diff| ${maxAbs.toExponential(3)} > ${limit.toExponential(3)} (max |ref| ${maxRef.toFixed(3)})`,
+  );
 }
 
 for (const name of MODELS) {
@@ -67,8 +76,14 @@ for (const name of MODELS) {
       });
       within('final_norm_out', out.hidden!, g.get('final_norm_out')!, real(D), { atol: 1e-4, rtol: 1e-4 });
       const F = model.config.intermediateSize;
-      within('mlp_down_in', tr.input(arch.mlpOutTemplate.replace('{}', String(layerL))), g.get('mlp_down_in')!, real(F), { atol: 1e-4, rtol: 1e-4 });
-      within('mlp_out', tr.output(arch.mlpTemplate.replace('{}', String(layerL))), g.get('mlp_out')!, real(D), { atol: 1e-4, rtol: 1e-4 });
+      within('mlp_down_in', tr.input(arch.mlpOutTemplate.replace('{}', String(layerL))), g.get('mlp_down_in')!, real(F), {
+        atol: 1e-4,
+        rtol: 1e-4,
+      });
+      within('mlp_out', tr.output(arch.mlpTemplate.replace('{}', String(layerL))), g.get('mlp_out')!, real(D), {
+        atol: 1e-4,
+        rtol: 1e-4,
+      });
       tr.dispose();
       out.logits?.dispose();
       out.hidden?.dispose();

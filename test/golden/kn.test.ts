@@ -35,7 +35,9 @@ const relClose = (got: number, want: number, rtol: number, what: string): void =
 };
 
 function lastLogits(model: CausalLM, ids: number[]): number[] {
-  return T.noGrad(() => T.tidy(() => model.forward({ ids: T.tensor(ids, [1, ids.length], 'int32'), logits: 'last' }).logits!.toArray()));
+  return T.noGrad(() =>
+    T.tidy(() => model.forward({ ids: T.tensor(ids, [1, ids.length], 'int32'), logits: 'last' }).logits!.toArray()),
+  );
 }
 
 async function runCase(backend: T.BackendName): Promise<void> {
@@ -88,7 +90,10 @@ async function runCase(backend: T.BackendName): Promise<void> {
       relClose(diag.scalars['threshold']!, meta.threshold, 1e-4, `${tag} threshold`);
 
       // the code's probe: P(target_i) at the prompt extended by the i previous argmax tokens
-      for (const [when, probe] of [['before', run.before], ['after', run.after]] as const) {
+      for (const [when, probe] of [
+        ['before', run.before],
+        ['after', run.after],
+      ] as const) {
         const want = meta.before_after[when];
         assert.equal(probe.completion, want.argmax_completion, `${tag} ${when} greedy completion`);
         relClose(probe.targetProb, want.gt_prob[0]!, 1e-4, `${tag} ${when} target probability`);
@@ -109,7 +114,8 @@ async function runCase(backend: T.BackendName): Promise<void> {
       assert.ok(post.maxAbs <= 1e-4 + 1e-4 * post.maxRef, `${tag} post_logits_last`);
     } finally {
       res.restore();
-      for (const [n, orig] of originals) assert.deepEqual(new Float32Array(model.param(n).toArray()), orig, `${n} restored bit for bit`);
+      for (const [n, orig] of originals)
+        assert.deepEqual(new Float32Array(model.param(n).toArray()), orig, `${n} restored bit for bit`);
       res.dispose();
       model.dispose();
     }
@@ -118,5 +124,7 @@ async function runCase(backend: T.BackendName): Promise<void> {
 
 describe('kn golden: tiny-gpt2', { skip: skipNoShared }, () => {
   test('reference backend: ids, IG scores, neurons, threshold, probe, ΔW, pre/post logits, restore', () => runCase('reference'));
-  test('native backend: the same', { skip: T.getBackend().name === 'native' ? false : 'native backend not in use' }, () => runCase('native'));
+  test('native backend: the same', { skip: T.getBackend().name === 'native' ? false : 'native backend not in use' }, () =>
+    runCase('native'),
+  );
 });

@@ -60,7 +60,6 @@ function greedy(model: CausalLM, tok: Tokenizer, prompt: string, n = 6): number[
   return generate(model, [tok.encode(prompt)], { maxNewTokens: n }).tokens[0]!;
 }
 
-
 describe('editing the real stories260K model', { skip: skipNoShared }, () => {
   test('ROME: "Tom had a big red" -> " car"; unrelated prompts unchanged; exact restore', async () => {
     const { model, tokenizer } = await openModel(modelDir('stories260K'));
@@ -92,8 +91,20 @@ describe('editing the real stories260K model', { skip: skipNoShared }, () => {
     ];
     const unrelated = UNRELATED.map((p) => greedy(model, tokenizer, p));
     const snaps = snapshotParams(model);
-    const stats = createStatsProvider({ tokenizer, corpus: sharedPath('data', 'wikitext', 'wikitext-2-raw-test.raw'), cacheDir: false, progress: false });
-    const hp = { ...memit.presets['tiny-llama']!, layers: [0, 1, 2], v_loss_layer: 4, v_num_grad_steps: 30, mom2_update_weight: 1000, clamp_norm_factor: 4 };
+    const stats = createStatsProvider({
+      tokenizer,
+      corpus: sharedPath('data', 'wikitext', 'wikitext-2-raw-test.raw'),
+      cacheDir: false,
+      progress: false,
+    });
+    const hp = {
+      ...memit.presets['tiny-llama']!,
+      layers: [0, 1, 2],
+      v_loss_layer: 4,
+      v_num_grad_steps: 30,
+      mom2_update_weight: 1000,
+      clamp_norm_factor: 4,
+    };
     const r = memit.apply(model, reqs, hp, { tokenizer, seed: 0, stats });
     assert.equal(r.deltas.size, 3);
     for (const q of reqs) {

@@ -95,8 +95,16 @@ export function patchedProbability(
   const tiled = new Int32Array(B * Tn);
   for (let b = 0; b < B; b++) tiled.set(base.ids, b * Tn);
   const ids = T.tensor(tiled, [B, Tn], 'int32');
-  const lastRows = T.tensor(Int32Array.from({ length: B }, (_, b) => b * Tn + Tn - 1), [B], 'int32');
-  const targetIdx = T.tensor(Int32Array.from({ length: B * targets.length }, (_, k) => targets[k % targets.length]!), [B, targets.length], 'int32');
+  const lastRows = T.tensor(
+    Int32Array.from({ length: B }, (_, b) => b * Tn + Tn - 1),
+    [B],
+    'int32',
+  );
+  const targetIdx = T.tensor(
+    Int32Array.from({ length: B * targets.length }, (_, k) => targets[k % targets.length]!),
+    [B, targets.length],
+    'int32',
+  );
   const { activation } = knLayerNames(mods, layer);
   const edit = {
     [activation]: (out: Tensor): Tensor => {
@@ -206,4 +214,3 @@ export function knScores(
   for (let k = 0; k < scores.length; k++) scores[k] = acc![k]! / truthIds.length;
   return { scores, layers: L, width, points };
 }
-

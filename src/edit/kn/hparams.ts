@@ -58,7 +58,9 @@ export function validateKNHParams(hp: KNHParams, source = 'KN hparams'): void {
   if (!Number.isInteger(hp.steps) || hp.steps < 1) bad(`"steps" must be a positive integer, got ${hp.steps}`);
   if (!Number.isInteger(hp.batch_size) || hp.batch_size < 1) bad(`"batch_size" must be a positive integer, got ${hp.batch_size}`);
   if (hp.steps % hp.batch_size !== 0) {
-    bad(`"steps" (${hp.steps}) must be divisible by "batch_size" (${hp.batch_size}): the integration points are split into equal chunks`);
+    bad(
+      `"steps" (${hp.steps}) must be divisible by "batch_size" (${hp.batch_size}): the integration points are split into equal chunks`,
+    );
   }
   if (!Number.isFinite(hp.adaptive_threshold)) bad(`"adaptive_threshold" must be a number, got ${hp.adaptive_threshold}`);
   if (!(hp.p >= 0 && hp.p < 1)) bad(`"p" must be in [0, 1), got ${hp.p}`);

@@ -31,9 +31,27 @@ export const kn: EditMethod<KNHParams> = {
   },
 };
 
-export { KN_PRESETS, KN_SCHEMA, parseKNHParams, validateKNHParams, type KNHParams, type KNOldTokens, type KNExtendPrompt, type KNMissingTruth } from './hparams.js';
+export {
+  KN_PRESETS,
+  KN_SCHEMA,
+  parseKNHParams,
+  validateKNHParams,
+  type KNHParams,
+  type KNOldTokens,
+  type KNExtendPrompt,
+  type KNMissingTruth,
+} from './hparams.js';
 export { executeKN, knPrompt, truthIdsFor, PLACEHOLDER_TRUTH, type KNRun } from './kn-main.js';
-export { knScores, layerAttribution, patchedProbability, runBaseline, disposeBaseline, linspace32, type Baseline, type PromptScores } from './attribution.js';
+export {
+  knScores,
+  layerAttribution,
+  patchedProbability,
+  runBaseline,
+  disposeBaseline,
+  linspace32,
+  type Baseline,
+  type PromptScores,
+} from './attribution.js';
 export { coarseNeurons, refineNeurons, type Neuron, type CoarseNeurons } from './selection.js';
 export { greedyProbe, slotTokens, slotVector, layerDelta, type Probe, type WeightedTokens } from './update.js';
 export { knModules, knLayerNames, type KNModules } from './modules.js';

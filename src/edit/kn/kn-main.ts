@@ -47,7 +47,9 @@ export function truthIdsFor(model: CausalLM, tok: Tokenizer, r: EditRequest, hp:
   }
   switch (hp.kn_missing_truth) {
     case 'error':
-      throw new Error(`${where}: KN attributes the ground-truth answer but the request has no ground_truth (set kn_missing_truth to placeholder or prediction)`);
+      throw new Error(
+        `${where}: KN attributes the ground-truth answer but the request has no ground_truth (set kn_missing_truth to placeholder or prediction)`,
+      );
     case 'prediction':
       // one greedy step; the scored token (0) is irrelevant, only the argmax is used
       return [greedyProbe(model, tok, prompt, [0]).argmaxTokens[0]!];
@@ -74,7 +76,12 @@ export function executeKN(method: string, model: CausalLM, request: EditRequest,
   const prompts = hp.refine ? [prompt, ...(request.rephrase_prompts ?? [])] : [prompt];
   const perPrompt = prompts.map((p, k) => {
     ctx.log?.(`KN: attribution for prompt ${k + 1}/${prompts.length}`);
-    const scores = knScores(model, tok, p, truthIds, { steps: hp.steps, batchSize: hp.batch_size, extendPrompt, ...(ctx.log ? { log: ctx.log } : {}) });
+    const scores = knScores(model, tok, p, truthIds, {
+      steps: hp.steps,
+      batchSize: hp.batch_size,
+      extendPrompt,
+      ...(ctx.log ? { log: ctx.log } : {}),
+    });
     return { scores, coarse: coarseNeurons(scores.scores, scores.width, hp.adaptive_threshold) };
   });
   const neurons = refineNeurons(

@@ -43,8 +43,12 @@ const GPT2_REQ: EditRequest = {
   target_new: ' ice hockey',
   ground_truth: ' basketball',
 };
-const LLAMA_REQ: EditRequest = { prompt: 'Lily liked to play with her', subject: 'Lily', target_new: 'big red ball', ground_truth: 'doll' };
-
+const LLAMA_REQ: EditRequest = {
+  prompt: 'Lily liked to play with her',
+  subject: 'Lily',
+  target_new: 'big red ball',
+  ground_truth: 'doll',
+};
 
 /** The value slot of neuron i in a stored weight (row for Conv1D, column for Linear). */
 function slotOf(W: number[], shape: readonly number[], slot: 'row' | 'column', i: number): number[] {
@@ -68,7 +72,11 @@ describe('KN pieces', () => {
 
   test('coarseNeurons: row-major order, strict ">" against the float32 threshold, closest distance', () => {
     const c = coarseNeurons(Float32Array.of(1, 0.1, 0.5, 0.3), 2, 0.2);
-    assert.deepEqual(c.neurons, [[0, 0], [1, 0], [1, 1]]);
+    assert.deepEqual(c.neurons, [
+      [0, 0],
+      [1, 0],
+      [1, 1],
+    ]);
     assert.equal(c.maxScore, 1);
     assert.equal(c.threshold, 0.2);
     assert.equal(c.closestToThreshold, Math.abs(Math.fround(0.1) - 0.2));
@@ -79,27 +87,70 @@ describe('KN pieces', () => {
   });
 
   test('refineNeurons: counts over prompts, keeps count > p·n with refine, everything (first-seen order) without', () => {
-    const sets: [number, number][][] = [[[0, 1], [2, 3]], [[2, 3], [1, 1]], [[2, 3], [0, 1]]];
-    assert.deepEqual(refineNeurons(sets, 0.4, false), [[0, 1], [2, 3], [1, 1]]);
-    assert.deepEqual(refineNeurons(sets, 0.4, true), [[0, 1], [2, 3]]); // counts 2, 3, 1 vs t = 1.2
+    const sets: [number, number][][] = [
+      [
+        [0, 1],
+        [2, 3],
+      ],
+      [
+        [2, 3],
+        [1, 1],
+      ],
+      [
+        [2, 3],
+        [0, 1],
+      ],
+    ];
+    assert.deepEqual(refineNeurons(sets, 0.4, false), [
+      [0, 1],
+      [2, 3],
+      [1, 1],
+    ]);
+    assert.deepEqual(refineNeurons(sets, 0.4, true), [
+      [0, 1],
+      [2, 3],
+    ]); // counts 2, 3, 1 vs t = 1.2
     assert.deepEqual(refineNeurons(sets, 0.7, true), [[2, 3]]); // t = 2.1
     assert.deepEqual(refineNeurons([[[0, 5]]], 0.4, true), [[0, 5]]); // one prompt: 1 > 0.4
   });
 
   test('slotTokens: −2·old (first), −1 each for a continuation, +1 each target token, +2 for one token with kn_symmetric', () => {
     const base = { kn_old_tokens: 'first', kn_symmetric: false } as const;
-    assert.deepEqual(slotTokens([7, 8], [4, 5], base), [{ id: 7, factor: -2 }, { id: 4, factor: 1 }, { id: 5, factor: 1 }]);
-    assert.deepEqual(slotTokens([7], [4], base), [{ id: 7, factor: -2 }, { id: 4, factor: 1 }]);
-    assert.deepEqual(slotTokens([7, 8], [4], { ...base, kn_old_tokens: 'continuation' }), [{ id: 7, factor: -1 }, { id: 8, factor: -1 }, { id: 4, factor: 1 }]);
-    assert.deepEqual(slotTokens([7], [4], { ...base, kn_old_tokens: 'continuation' }), [{ id: 7, factor: -2 }, { id: 4, factor: 1 }]);
-    assert.deepEqual(slotTokens([7], [4], { ...base, kn_symmetric: true }), [{ id: 7, factor: -2 }, { id: 4, factor: 2 }]);
-    assert.deepEqual(slotTokens([7], [4, 5], { ...base, kn_symmetric: true }), [{ id: 7, factor: -2 }, { id: 4, factor: 1 }, { id: 5, factor: 1 }]);
+    assert.deepEqual(slotTokens([7, 8], [4, 5], base), [
+      { id: 7, factor: -2 },
+      { id: 4, factor: 1 },
+      { id: 5, factor: 1 },
+    ]);
+    assert.deepEqual(slotTokens([7], [4], base), [
+      { id: 7, factor: -2 },
+      { id: 4, factor: 1 },
+    ]);
+    assert.deepEqual(slotTokens([7, 8], [4], { ...base, kn_old_tokens: 'continuation' }), [
+      { id: 7, factor: -1 },
+      { id: 8, factor: -1 },
+      { id: 4, factor: 1 },
+    ]);
+    assert.deepEqual(slotTokens([7], [4], { ...base, kn_old_tokens: 'continuation' }), [
+      { id: 7, factor: -2 },
+      { id: 4, factor: 1 },
+    ]);
+    assert.deepEqual(slotTokens([7], [4], { ...base, kn_symmetric: true }), [
+      { id: 7, factor: -2 },
+      { id: 4, factor: 2 },
+    ]);
+    assert.deepEqual(slotTokens([7], [4, 5], { ...base, kn_symmetric: true }), [
+      { id: 7, factor: -2 },
+      { id: 4, factor: 1 },
+      { id: 5, factor: 1 },
+    ]);
     assert.throws(() => slotTokens([7], [], base), /no tokens/);
   });
 
   test('hparams: presets, EasyEdit YAML fields, clear errors', () => {
     assert.deepEqual(
-      Object.fromEntries(Object.entries(KN_PRESETS).map(([k, h]) => [k, [h.steps, h.batch_size, h.adaptive_threshold, h.refine, h.p]])),
+      Object.fromEntries(
+        Object.entries(KN_PRESETS).map(([k, h]) => [k, [h.steps, h.batch_size, h.adaptive_threshold, h.refine, h.p]]),
+      ),
       {
         'gpt2-xl': [20, 20, 0.2, false, 0.4],
         'gpt-j-6b': [20, 20, 0.1, false, 0.4],
@@ -109,10 +160,25 @@ describe('KN pieces', () => {
         stories260K: [20, 20, 0.2, false, 0.4],
       },
     );
-    const yaml = { alg_name: 'KN', model_name: 'gpt2-xl', device: 0, lr_scale: 1.0, n_toks: 10, model_parallel: false, refine: false, batch_size: 20, steps: 20, adaptive_threshold: 0.2, p: 0.4 };
+    const yaml = {
+      alg_name: 'KN',
+      model_name: 'gpt2-xl',
+      device: 0,
+      lr_scale: 1.0,
+      n_toks: 10,
+      model_parallel: false,
+      refine: false,
+      batch_size: 20,
+      steps: 20,
+      adaptive_threshold: 0.2,
+      p: 0.4,
+    };
     assert.deepEqual(parseKNHParams(yaml, 'gpt2-xl.yaml'), KN_PRESETS['gpt2-xl']);
     assert.equal(parseKNHParams({ ...yaml, adaptive_threshold: '1e-1' }, 'x.yaml').adaptive_threshold, 0.1);
-    assert.throws(() => parseKNHParams({ ...yaml, batch_size: 3 }, 'x.yaml'), /"steps" \(20\) must be divisible by "batch_size" \(3\)/);
+    assert.throws(
+      () => parseKNHParams({ ...yaml, batch_size: 3 }, 'x.yaml'),
+      /"steps" \(20\) must be divisible by "batch_size" \(3\)/,
+    );
     assert.throws(() => parseKNHParams({ ...yaml, p: 1 }, 'x.yaml'), /"p" must be in \[0, 1\)/);
     assert.throws(() => parseKNHParams({ ...yaml, stepz: 3 }, 'x.yaml'), /unknown field\(s\) "stepz"/);
     assert.throws(() => parseKNHParams({ ...yaml, alg_name: 'ROME' }, 'x.yaml'), /alg_name is "ROME" but this is KN/);
@@ -151,39 +217,54 @@ function synthetic(config: Record<string, unknown>): { model: CausalLM; tok: Tok
 }
 
 const tinyGptj = (): { model: CausalLM; tok: Tokenizer } =>
-  synthetic({ model_type: 'gptj', n_embd: 24, n_layer: 3, n_head: 3, rotary_dim: 4, n_positions: 64, layer_norm_epsilon: 1e-5, activation_function: 'gelu_new' });
+  synthetic({
+    model_type: 'gptj',
+    n_embd: 24,
+    n_layer: 3,
+    n_head: 3,
+    rotary_dim: 4,
+    n_positions: 64,
+    layer_norm_epsilon: 1e-5,
+    activation_function: 'gelu_new',
+  });
 
 describe('KN on GPT-J (synthetic)', () => {
   test('fc_in hook, fc_out COLUMNS, every answer token at the bare prompt, FD gradient, resumed forward', () => {
     const { model, tok } = tinyGptj();
     const before = snapshotParams(model);
     const mods = knModules(model);
-    assert.deepEqual([mods.activationTemplate, mods.valueTemplate, mods.slot, mods.embedding], [
-      'transformer.h.{}.mlp.fc_in',
-      'transformer.h.{}.mlp.fc_out.weight',
-      'column',
-      'transformer.wte.weight',
-    ]);
+    assert.deepEqual(
+      [mods.activationTemplate, mods.valueTemplate, mods.slot, mods.embedding],
+      ['transformer.h.{}.mlp.fc_in', 'transformer.h.{}.mlp.fc_out.weight', 'column', 'transformer.wte.weight'],
+    );
     const req: EditRequest = { prompt: 'the cat sat on the', subject: 'cat', target_new: 'mat', ground_truth: 'dog' };
     const base = runBaseline(model, mods, tok.encode(req.prompt));
     try {
       const F = base.width;
       const targets = tok.encode('dog');
-      const clean = T.noGrad(() => T.tidy(() => {
-        const out = model.forward({ ids: T.tensor(base.ids, [1, base.ids.length], 'int32'), logits: 'last' });
-        const p = T.softmax(T.reshape(out.logits!, [-1]), -1).toArray();
-        return targets.reduce((s, t) => s + p[t]!, 0);
-      }));
+      const clean = T.noGrad(() =>
+        T.tidy(() => {
+          const out = model.forward({ ids: T.tensor(base.ids, [1, base.ids.length], 'int32'), logits: 'last' });
+          const p = T.softmax(T.reshape(out.logits!, [-1]), -1).toArray();
+          return targets.reduce((s, t) => s + p[t]!, 0);
+        }),
+      );
       for (let l = 0; l < 3; l++) {
-        const p = T.noGrad(() => T.tidy(() => patchedProbability(model, mods, base, l, T.tensor(base.acts[l]!, [1, F]), targets).item()));
+        const p = T.noGrad(() =>
+          T.tidy(() => patchedProbability(model, mods, base, l, T.tensor(base.acts[l]!, [1, F]), targets).item()),
+        );
         assert.ok(Math.abs(p - clean) <= 1e-5 * clean, `layer ${l}: ${p} vs ${clean}`);
       }
-      const X = T.tensor(base.acts[2]!.map((v) => Math.fround(0.5 * v)), [1, F]);
+      const X = T.tensor(
+        base.acts[2]!.map((v) => Math.fround(0.5 * v)),
+        [1, F],
+      );
       const [gx] = T.grad(() => patchedProbability(model, mods, base, 2, X, targets), [X]);
       const ga = gx!.toArray();
       const xs = new Float32Array(X.toArray());
       [gx!, X].forEach((t) => t.dispose());
-      const f = (arr: Float32Array): number => T.noGrad(() => T.tidy(() => patchedProbability(model, mods, base, 2, T.tensor(arr, [1, F]), targets).item()));
+      const f = (arr: Float32Array): number =>
+        T.noGrad(() => T.tidy(() => patchedProbability(model, mods, base, 2, T.tensor(arr, [1, F]), targets).item()));
       const k = [...ga.keys()].sort((p, q) => Math.abs(ga[q]!) - Math.abs(ga[p]!))[0]!;
       const up = xs.slice();
       const dn = xs.slice();
@@ -222,7 +303,15 @@ describe('KN on GPT-J (synthetic)', () => {
 
 describe('KN with thousands of neurons (synthetic GPT-2, d_ff 4096)', () => {
   test('adaptive_threshold 1e-6: over 5k slots edited through one dense ΔW per layer, nothing leaks', () => {
-    const { model, tok } = synthetic({ model_type: 'gpt2', n_embd: 32, n_inner: 4096, n_layer: 3, n_head: 2, n_positions: 64, layer_norm_epsilon: 1e-5 });
+    const { model, tok } = synthetic({
+      model_type: 'gpt2',
+      n_embd: 32,
+      n_inner: 4096,
+      n_layer: 3,
+      n_head: 2,
+      n_positions: 64,
+      layer_norm_epsilon: 1e-5,
+    });
     const hp: KNHParams = { ...KN_PRESETS['gpt2-xl']!, adaptive_threshold: 1e-6, steps: 2, batch_size: 2 };
     const req: EditRequest = { prompt: 'the cat sat on the', subject: 'cat', target_new: 'mat', ground_truth: 'dog' };
     const mem0 = T.memoryStats();
@@ -243,7 +332,10 @@ describe('KN with thousands of neurons (synthetic GPT-2, d_ff 4096)', () => {
         }
         const nonzeroRows = new Set<number>();
         arr.forEach((x, k) => x !== 0 && nonzeroRows.add(Math.floor(k / 32)));
-        assert.ok([...nonzeroRows].every((r) => picked.has(r)), `${name}: only selected rows change`);
+        assert.ok(
+          [...nonzeroRows].every((r) => picked.has(r)),
+          `${name}: only selected rows change`,
+        );
       }
       assert.equal(edited, run.neurons.length);
     } finally {
@@ -274,7 +366,9 @@ describe('KN on the tiny models', { skip: skipNoShared }, () => {
         // resuming at block l − 1 and writing a_l back into its own row changes nothing
         const clean = greedyProbe(model, tok, LLAMA_REQ.prompt, targets).targetProb;
         for (let l = 0; l < model.arch.numLayers; l++) {
-          const p = T.noGrad(() => T.tidy(() => patchedProbability(model, mods, base, l, T.tensor(base.acts[l]!, [1, F]), targets).item()));
+          const p = T.noGrad(() =>
+            T.tidy(() => patchedProbability(model, mods, base, l, T.tensor(base.acts[l]!, [1, F]), targets).item()),
+          );
           assert.ok(Math.abs(p - clean) <= 1e-5 * clean, `layer ${l}: ${p} vs clean ${clean}`);
         }
         const layer = 1;
@@ -287,7 +381,8 @@ describe('KN on the tiny models', { skip: skipNoShared }, () => {
         const ga = gx!.toArray();
         gx!.dispose();
         X.dispose();
-        const f = (arr: Float32Array): number => T.noGrad(() => T.tidy(() => patchedProbability(model, mods, base, layer, T.tensor(arr, [2, F]), targets).item()));
+        const f = (arr: Float32Array): number =>
+          T.noGrad(() => T.tidy(() => patchedProbability(model, mods, base, layer, T.tensor(arr, [2, F]), targets).item()));
         const top = [...ga.keys()].sort((p, q) => Math.abs(ga[q]!) - Math.abs(ga[p]!)).slice(0, 5);
         assert.ok(Math.abs(ga[top[0]!]!) > 1e-4, 'a non-trivial gradient');
         for (const k of top) {
@@ -314,7 +409,8 @@ describe('KN on the tiny models', { skip: skipNoShared }, () => {
       const layer = 2;
       const F = base.width;
       const targets = [base.argmax];
-      const P = (x: Float32Array): number => T.noGrad(() => T.tidy(() => patchedProbability(model, mods, base, layer, T.tensor(x, [1, F]), targets).item()));
+      const P = (x: Float32Array): number =>
+        T.noGrad(() => T.tidy(() => patchedProbability(model, mods, base, layer, T.tensor(x, [1, F]), targets).item()));
       const gap = P(base.acts[layer]!) - P(new Float32Array(F));
       const err = (m: number, bs: number): number =>
         Math.abs(layerAttribution(model, mods, base, layer, targets, m, bs).reduce((s, v) => s + v, 0) - gap) / Math.abs(gap);
@@ -363,7 +459,10 @@ describe('KN on the tiny models', { skip: skipNoShared }, () => {
       assert.deepEqual(run.slot, slotTokens([run.before.argmaxTokens[0]!], run.targetIds, hp));
       const v = [...slotVector(model, mods, run.slot)];
       const layers = new Set(run.neurons.map(([l]) => l));
-      assert.deepEqual([...run.result.deltas.keys()].sort(), [...layers].sort().map((l) => `model.layers.${l}.mlp.down_proj.weight`));
+      assert.deepEqual(
+        [...run.result.deltas.keys()].sort(),
+        [...layers].sort().map((l) => `model.layers.${l}.mlp.down_proj.weight`),
+      );
       for (const l of layers) {
         const name = `model.layers.${l}.mlp.down_proj.weight`;
         const d = run.result.deltas.get(name)!;
@@ -372,7 +471,11 @@ describe('KN on the tiny models', { skip: skipNoShared }, () => {
         for (let i = 0; i < d.shape[1]!; i++) {
           const col = slotOf(arr, d.shape, 'column', i);
           if (picked.has(i)) assert.deepEqual(col, v, `${name} column ${i} = −2·E(old) + ΣE(new)`);
-          else assert.ok(col.every((x) => x === 0), `${name} column ${i} untouched`);
+          else
+            assert.ok(
+              col.every((x) => x === 0),
+              `${name} column ${i} untouched`,
+            );
         }
       }
       const s = run.result.requests[0]!.scalars;
@@ -430,14 +533,28 @@ describe('KN on the tiny models', { skip: skipNoShared }, () => {
   test('refine over rephrase_prompts keeps the neurons shared by more than p·#prompts coarse sets', async () => {
     const { model, tok } = await load('tiny-gpt2');
     const hp: KNHParams = { ...KN_PRESETS['tiny-gpt2']!, refine: true, steps: 1, batch_size: 1 };
-    const req: EditRequest = { ...GPT2_REQ, rephrase_prompts: ['LeBron James is a professional player of', 'The sport LeBron James plays is'] };
+    const req: EditRequest = {
+      ...GPT2_REQ,
+      rephrase_prompts: ['LeBron James is a professional player of', 'The sport LeBron James plays is'],
+    };
     const run = executeKN('KN', model, req, hp, { tokenizer: tok });
     try {
       assert.deepEqual(run.prompts, [req.prompt, ...req.rephrase_prompts!]);
-      assert.deepEqual(run.neurons, refineNeurons(run.perPrompt.map((p) => p.coarse.neurons), 0.4, true));
+      assert.deepEqual(
+        run.neurons,
+        refineNeurons(
+          run.perPrompt.map((p) => p.coarse.neurons),
+          0.4,
+          true,
+        ),
+      );
       const counts = new Map<string, number>();
-      for (const p of run.perPrompt) for (const [l, i] of p.coarse.neurons) counts.set(`${l},${i}`, (counts.get(`${l},${i}`) ?? 0) + 1);
-      assert.deepEqual(new Set(run.neurons.map(([l, i]) => `${l},${i}`)), new Set([...counts].filter(([, c]) => c >= 2).map(([k]) => k)));
+      for (const p of run.perPrompt)
+        for (const [l, i] of p.coarse.neurons) counts.set(`${l},${i}`, (counts.get(`${l},${i}`) ?? 0) + 1);
+      assert.deepEqual(
+        new Set(run.neurons.map(([l, i]) => `${l},${i}`)),
+        new Set([...counts].filter(([, c]) => c >= 2).map(([k]) => k)),
+      );
       // without refine the rephrasings are not attributed (EasyEdit passes the prompt alone)
       const plain = executeKN('KN', model, req, { ...hp, refine: false }, { tokenizer: tok, apply: false });
       assert.deepEqual(plain.prompts, [req.prompt]);
@@ -457,9 +574,16 @@ describe('KN on the tiny models', { skip: skipNoShared }, () => {
       const cont = executeKN('KN', model, GPT2_REQ, { ...hp, kn_old_tokens: 'continuation' }, { tokenizer: tok, apply: false });
       assertParamsUnchanged(model, before);
       assert.equal(cont.before.argmaxTokens.length, 2, 'one greedy token per target token');
-      assert.deepEqual(cont.slot.slice(0, 2), cont.before.argmaxTokens.map((id) => ({ id, factor: -1 })));
+      assert.deepEqual(
+        cont.slot.slice(0, 2),
+        cont.before.argmaxTokens.map((id) => ({ id, factor: -1 })),
+      );
       const plain = executeKN('KN', model, GPT2_REQ, hp, { tokenizer: tok, apply: false });
-      const halved = executeKN('KN', model, GPT2_REQ, hp, { tokenizer: tok, apply: false, transformDelta: (_n, d) => T.mul(d, 0.5) });
+      const halved = executeKN('KN', model, GPT2_REQ, hp, {
+        tokenizer: tok,
+        apply: false,
+        transformDelta: (_n, d) => T.mul(d, 0.5),
+      });
       assertParamsUnchanged(model, before);
       for (const [pname, d] of plain.result.deltas) {
         const h = halved.result.deltas.get(pname)!.toArray();
@@ -483,7 +607,10 @@ describe('KN on the tiny models', { skip: skipNoShared }, () => {
       const pred = executeKN('KN', model, noTruth, { ...hp, kn_missing_truth: 'prediction' }, { tokenizer: tok, apply: false });
       assert.deepEqual(pred.truthIds, [greedyProbe(model, tok, GPT2_REQ.prompt, [0]).argmaxTokens[0]]);
       pred.result.dispose();
-      assert.throws(() => executeKN('KN', model, noTruth, { ...hp, kn_missing_truth: 'error' }, { tokenizer: tok }), /no ground_truth/);
+      assert.throws(
+        () => executeKN('KN', model, noTruth, { ...hp, kn_missing_truth: 'error' }, { tokenizer: tok }),
+        /no ground_truth/,
+      );
     } finally {
       model.dispose();
     }
@@ -516,12 +643,22 @@ describe('KN on the tiny models', { skip: skipNoShared }, () => {
     try {
       const hp: KNHParams = { ...KN_PRESETS['tiny-gpt2']!, steps: 1, batch_size: 1 };
       let seen = 0;
-      const summary = runEdits(model, kn, [GPT2_REQ], hp, { tokenizer: tok }, { onEdit: ({ result }) => (seen = result.requests[0]!.scalars['neurons']!) });
+      const summary = runEdits(
+        model,
+        kn,
+        [GPT2_REQ],
+        hp,
+        { tokenizer: tok },
+        { onEdit: ({ result }) => (seen = result.requests[0]!.scalars['neurons']!) },
+      );
       assert.equal(summary.edits, 1);
       assert.ok(seen > 0);
       assertParamsUnchanged(model, before);
       summary.results.forEach((r) => r.dispose());
-      assert.throws(() => runEdits(model, kn, [GPT2_REQ, GPT2_REQ], hp, { tokenizer: tok }, { batchSize: 2 }), /one request at a time/);
+      assert.throws(
+        () => runEdits(model, kn, [GPT2_REQ, GPT2_REQ], hp, { tokenizer: tok }, { batchSize: 2 }),
+        /one request at a time/,
+      );
     } finally {
       model.dispose();
     }

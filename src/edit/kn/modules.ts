@@ -34,12 +34,27 @@ function modulesOf(model: CausalLM): KNModules {
   const embedding = `${model.arch.embedding}.weight`;
   switch (model.config.arch) {
     case 'gpt2':
-      return { activationTemplate: 'transformer.h.{}.mlp.c_fc', valueTemplate: 'transformer.h.{}.mlp.c_proj.weight', slot, embedding };
+      return {
+        activationTemplate: 'transformer.h.{}.mlp.c_fc',
+        valueTemplate: 'transformer.h.{}.mlp.c_proj.weight',
+        slot,
+        embedding,
+      };
     case 'gptj':
-      return { activationTemplate: 'transformer.h.{}.mlp.fc_in', valueTemplate: 'transformer.h.{}.mlp.fc_out.weight', slot, embedding };
+      return {
+        activationTemplate: 'transformer.h.{}.mlp.fc_in',
+        valueTemplate: 'transformer.h.{}.mlp.fc_out.weight',
+        slot,
+        embedding,
+      };
     case 'llama':
       // the gate, before SiLU and before the product with up_proj (EasyEdit's input_ff_attr)
-      return { activationTemplate: 'model.layers.{}.mlp.gate_proj', valueTemplate: 'model.layers.{}.mlp.down_proj.weight', slot, embedding };
+      return {
+        activationTemplate: 'model.layers.{}.mlp.gate_proj',
+        valueTemplate: 'model.layers.{}.mlp.down_proj.weight',
+        slot,
+        embedding,
+      };
   }
 }
 

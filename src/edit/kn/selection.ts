@@ -22,7 +22,8 @@ export interface CoarseNeurons {
  * @example coarseNeurons(Float32Array.of(1, 0.1, 0.5, 0.3), 2, 0.2).neurons // [[0, 0], [1, 0], [1, 1]]
  */
 export function coarseNeurons(scores: Float32Array, width: number, adaptiveThreshold: number): CoarseNeurons {
-  if (scores.length === 0 || scores.length % width !== 0) throw new Error(`KN: ${scores.length} scores do not fill rows of ${width}`);
+  if (scores.length === 0 || scores.length % width !== 0)
+    throw new Error(`KN: ${scores.length} scores do not fill rows of ${width}`);
   let maxScore = -Infinity;
   for (const s of scores) {
     if (Number.isNaN(s)) throw new Error('KN: an attribution score is NaN');

@@ -61,7 +61,11 @@ export type WeightedTokens = { id: number; factor: number }[];
  * once each (it is always a list), or twice for a single token with `kn_symmetric`.
  * @example slotTokens([13084], [4771, 12217], hp) // [{id: 13084, factor: -2}, {id: 4771, factor: 1}, {id: 12217, factor: 1}]
  */
-export function slotTokens(oldIds: readonly number[], newIds: readonly number[], hp: Pick<KNHParams, 'kn_old_tokens' | 'kn_symmetric'>): WeightedTokens {
+export function slotTokens(
+  oldIds: readonly number[],
+  newIds: readonly number[],
+  hp: Pick<KNHParams, 'kn_old_tokens' | 'kn_symmetric'>,
+): WeightedTokens {
   if (oldIds.length === 0) throw new Error('KN: no old prediction to subtract');
   if (newIds.length === 0) throw new Error('KN: the target encodes to no tokens');
   const old = hp.kn_old_tokens === 'first' ? [oldIds[0]!] : [...oldIds];
@@ -75,9 +79,12 @@ export function slotTokens(oldIds: readonly number[], newIds: readonly number[],
 export function slotVector(model: CausalLM, mods: KNModules, tokens: WeightedTokens): Float32Array {
   const E = model.param(mods.embedding); // [V, D]
   const [V, D] = [E.shape[0]!, E.shape[1]!];
-  for (const { id } of tokens) if (!(Number.isInteger(id) && id >= 0 && id < V)) throw new Error(`KN: token id ${id} is outside the embedding [0, ${V})`);
+  for (const { id } of tokens)
+    if (!(Number.isInteger(id) && id >= 0 && id < V)) throw new Error(`KN: token id ${id} is outside the embedding [0, ${V})`);
   const rows = T.noGrad(() =>
-    T.tidy(() => T.cast(T.indexSelect(E, T.tensor(Int32Array.from(tokens.map((t) => t.id)), [tokens.length], 'int32')), 'float32').toArray()),
+    T.tidy(() =>
+      T.cast(T.indexSelect(E, T.tensor(Int32Array.from(tokens.map((t) => t.id)), [tokens.length], 'int32')), 'float32').toArray(),
+    ),
   ); // [n, D]
   const acc = new Float64Array(D);
   tokens.forEach(({ factor }, r) => {
@@ -96,7 +103,8 @@ export function layerDelta(model: CausalLM, mods: KNModules, layer: number, indi
   const W = model.param(knLayerNames(mods, layer).value);
   const [R, C] = [W.shape[0]!, W.shape[1]!];
   const [F, D] = mods.slot === 'row' ? [R, C] : [C, R];
-  if (v.length !== D) throw new Error(`KN: the slot vector has ${v.length} entries, the value weight ${W.name ?? ''} [${R}, ${C}] needs ${D}`);
+  if (v.length !== D)
+    throw new Error(`KN: the slot vector has ${v.length} entries, the value weight ${W.name ?? ''} [${R}, ${C}] needs ${D}`);
   const dW = T.zeros([R, C]);
   const d = dW.storage as Float32Array;
   for (const i of indices) {

@@ -17,7 +17,7 @@ import { spacedTarget, validateRequest } from '../request.js';
 import type { EditContext, EditRequest } from '../types.js';
 import { inContext, lookupRows, readAt, requestParts, templateMean, type LookupRow } from '../shared/keys.js';
 import { encodeTarget } from '../shared/subject-index.js';
-import { checkLayers } from '../shared/modules.js';
+import { checkLayers, checkModules } from '../shared/modules.js';
 import { computeZs, type MemitZ } from './compute-z.js';
 import type { MemitHParams } from './hparams.js';
 
@@ -78,6 +78,7 @@ export function executeMemit(
   if (requests.length === 0) throw new Error('MEMIT: no requests');
   requests.forEach((r, i) => validateRequest(r, `MEMIT request ${i}`, { needsSubject: true }));
   const layers = checkLayers(model, hp.layers, hp.rewrite_module_tmp, 'MEMIT');
+  checkModules(model, hp, 'MEMIT');
   if (!ctx.stats) throw new Error('MEMIT needs second-moment statistics (EditContext.stats)');
   const templates = groups.flat();
   if (templates.length === 0) throw new Error('MEMIT: no context templates');
@@ -99,7 +100,14 @@ export function executeMemit(
   const seconds = { z: now() - tz, layers: 0 };
   const run = T.owning({ zs, layers: results, targetIds, keyRows, promptRows, seconds }, [zs, results]);
   try {
-    using Z = T.noGrad(() => T.tidy(() => T.stack(zs.map((z) => z.z), 0))); // [n, D]
+    using Z = T.noGrad(() =>
+      T.tidy(() =>
+        T.stack(
+          zs.map((z) => z.z),
+          0,
+        ),
+      ),
+    ); // [n, D]
     for (const [j, layer] of layers.entries()) {
       const t0 = now();
       const share = layers.length - j; // the layers left, this one included
@@ -143,7 +151,11 @@ function memitLayer(
   using hAll = read.outputs.get(blockL)!; // [m + n, D]
   return T.noGrad(() =>
     T.tidy(() => {
-      const keys = templateMean(T.narrow(kAll, 0, 0, m), n, at.groups.map((g) => g.length)); // [n, d_k]
+      const keys = templateMean(
+        T.narrow(kAll, 0, 0, m),
+        n,
+        at.groups.map((g) => g.length),
+      ); // [n, d_k]
       const curZ = T.contiguous(T.narrow(hAll, 0, m, m + n)); // [n, D]
       // z − cur_z in float32 as the reference does, then float64
       const resid = T.div(T.transpose(T.cast(T.sub(Z, curZ), 'float64')), at.share); // [D, n]

@@ -24,8 +24,6 @@ const REQUESTS: EditRequest[] = [
   { prompt: 'The Eiffel Tower is located in the city of', subject: 'The Eiffel Tower', target_new: 'Rome' },
 ];
 
-
-
 describe('MEMIT on tiny-gpt2', { skip: skipNoShared }, () => {
   let model: CausalLM;
   let tok: Tokenizer;
@@ -143,7 +141,16 @@ describe('MEMIT on tiny-gpt2', { skip: skipNoShared }, () => {
           ),
         /NaN|finite/i,
       ],
-      ['bad hparams', () => memit.parseHParams({ ...hp, layer_selection: 'random' }, 'memit.yaml'), /field "layer_selection": expected one of "all", got "random"/],
+      [
+        "a module name that is not this model's",
+        () => memit.apply(model, REQUESTS, { ...hp, ln_f_module: 'transformer.ln_x' }, ctx),
+        /ln_f_module is "transformer.ln_x", but this model's is "transformer.ln_f"/,
+      ],
+      [
+        'bad hparams',
+        () => memit.parseHParams({ ...hp, layer_selection: 'random' }, 'memit.yaml'),
+        /field "layer_selection": expected one of "all", got "random"/,
+      ],
     ];
     for (const [what, run, msg] of cases) {
       assert.throws(run, msg, what);
@@ -157,26 +164,52 @@ describe('MEMIT z of several requests at once (stories260K)', { skip: skipNoShar
     const model = loadModel(modelDir('stories260K'));
     const tok = await loadTokenizer(sharedPath('data', 'stories260K'));
     const enc = promptEncoding(tok);
-    const hp: MemitHParams = { ...MEMIT_PRESETS['tiny-llama']!, layers: [0, 1, 2], v_loss_layer: 4, v_num_grad_steps: 12, clamp_norm_factor: 4 };
+    const hp: MemitHParams = {
+      ...MEMIT_PRESETS['tiny-llama']!,
+      layers: [0, 1, 2],
+      v_loss_layer: 4,
+      v_num_grad_steps: 12,
+      clamp_norm_factor: 4,
+    };
     const templates = ['{}', 'The sky. {}'];
     const cases = [
       { parts: { pre: '', subject: 'Lily', post: ' went to the' }, target: ' moon' },
       { parts: { pre: '', subject: 'Once', post: ' upon a' }, target: ' time' }, // already likely: stops at once
       { parts: { pre: 'One day, ', subject: 'Tom', post: ' saw a big' }, target: ' dog' },
     ].map((c) => ({ ...c, ids: tok.encode(c.target, enc) }));
-    const together = computeZs(model, tok, cases.map((c) => c.parts), cases.map((c) => c.ids), templates, 2, hp);
+    const together = computeZs(
+      model,
+      tok,
+      cases.map((c) => c.parts),
+      cases.map((c) => c.ids),
+      templates,
+      2,
+      hp,
+    );
     const alone = cases.map((c) => computeZ(model, tok, c.parts, c.ids, templates, 2, hp));
-    assert.deepEqual(alone.map((z) => z.steps.length), [12, 1, 12], 'the second request stops at its first step');
+    assert.deepEqual(
+      alone.map((z) => z.steps.length),
+      [12, 1, 12],
+      'the second request stops at its first step',
+    );
     together.forEach((zt, i) => {
       const za = alone[i]!;
       assert.equal(zt.steps.length, za.steps.length, `request ${i}: number of steps`);
       zt.steps.forEach((st, k) =>
-        st.forEach((x, j) => assert.ok(Math.abs(x - za.steps[k]![j]!) <= 1e-4 * Math.max(1, Math.abs(x)), `request ${i} step ${k} term ${j}: ${x} vs ${za.steps[k]![j]}`)),
+        st.forEach((x, j) =>
+          assert.ok(
+            Math.abs(x - za.steps[k]![j]!) <= 1e-4 * Math.max(1, Math.abs(x)),
+            `request ${i} step ${k} term ${j}: ${x} vs ${za.steps[k]![j]}`,
+          ),
+        ),
       );
       const rel = maxRelDiff(zt.z.toArray(), za.z.toArray());
       assert.ok(rel < 1e-4, `request ${i}: z differs by ${rel} (relative)`);
     });
-    assert.ok(together[1]!.delta.toArray().every((x) => x === 0), 'the stopped request kept δ = 0');
+    assert.ok(
+      together[1]!.delta.toArray().every((x) => x === 0),
+      'the stopped request kept δ = 0',
+    );
     for (const z of [...together, ...alone]) [z.z, z.delta, z.h0].forEach((t) => t.dispose());
     model.dispose();
   });
@@ -189,11 +222,26 @@ describe('MEMIT with z at the last block and non-contiguous layers (tiny random 
   // its z must stay exactly at h. A request whose subject ends the prompt (its last token scores
   // target 0) is reachable and must move.
   const model = randomModel(
-    { model_type: 'llama', vocab_size: 50, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 3, num_attention_heads: 2, max_position_embeddings: 64, rms_norm_eps: 1e-6 },
+    {
+      model_type: 'llama',
+      vocab_size: 50,
+      hidden_size: 16,
+      intermediate_size: 24,
+      num_hidden_layers: 3,
+      num_attention_heads: 2,
+      max_position_embeddings: 64,
+      rms_norm_eps: 1e-6,
+    },
     { seed: 7 },
   );
   const tok = charTokenizer();
-  const hp: MemitHParams = { ...MEMIT_PRESETS['tiny-llama']!, layers: [0, 2], v_loss_layer: 2, v_num_grad_steps: 6, clamp_norm_factor: 4 };
+  const hp: MemitHParams = {
+    ...MEMIT_PRESETS['tiny-llama']!,
+    layers: [0, 2],
+    v_loss_layer: 2,
+    v_num_grad_steps: 6,
+    clamp_norm_factor: 4,
+  };
   const groups = [['{}'], ['The sky. {}']];
   const stats: StatsProvider = { secondMoment: () => T.keep(T.eye(24)) };
   const ctx: EditContext = { tokenizer: tok, contextTemplates: groups, stats };
@@ -209,12 +257,21 @@ describe('MEMIT with z at the last block and non-contiguous layers (tiny random 
     using run = executeMemit(model, tok, [...unreachable, reachable], hp, groups, ctx);
     assertParamsUnchanged(model, before);
     run.zs.slice(0, 3).forEach((z, i) => {
-      assert.ok(z.delta.toArray().every((x) => x === 0), `request ${i}: δ stays 0`);
+      assert.ok(
+        z.delta.toArray().every((x) => x === 0),
+        `request ${i}: δ stays 0`,
+      );
       assert.deepEqual(z.z.toArray(), z.h0.toArray(), `request ${i}: z = h`);
-      assert.ok(z.steps.every((s) => s[1] === z.steps[0]![1]), `request ${i}: the NLL never changes`);
+      assert.ok(
+        z.steps.every((s) => s[1] === z.steps[0]![1]),
+        `request ${i}: the NLL never changes`,
+      );
     });
     const moved = run.zs[3]!;
-    assert.ok(moved.delta.toArray().some((x) => x !== 0), 'the reachable request moves');
+    assert.ok(
+      moved.delta.toArray().some((x) => x !== 0),
+      'the reachable request moves',
+    );
     assert.ok(moved.steps[moved.steps.length - 1]![1] < moved.steps[0]![1], 'and lowers its NLL');
     // resid_j = (Z − cur_z)ᵀ / (|R| − j): 1/2 at layer 0, 1/1 at layer 2 (by count, not by distance)
     const Z = run.zs.map((z) => z.z.toArray());
@@ -224,8 +281,11 @@ describe('MEMIT with z at the last block and non-contiguous layers (tiny random 
       const n = Z.length;
       for (let d = 0; d < 16; d++)
         for (let i = 0; i < n; i++) {
-          const want = (Math.fround(Z[i]![d]! - cur[i * 16 + d]!)) / (2 - j);
-          assert.ok(Math.abs(resid[d * n + i]! - want) <= 1e-12 * Math.max(1, Math.abs(want)), `layer ${l.layer} resid[${d}, ${i}]`);
+          const want = Math.fround(Z[i]![d]! - cur[i * 16 + d]!) / (2 - j);
+          assert.ok(
+            Math.abs(resid[d * n + i]! - want) <= 1e-12 * Math.max(1, Math.abs(want)),
+            `layer ${l.layer} resid[${d}, ${i}]`,
+          );
         }
     });
   });

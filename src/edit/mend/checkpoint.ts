@@ -101,7 +101,13 @@ function disposeAll(m: Map<string, Tensor>): void {
  * names them, both atomically, so a reader never sees a half-written editor.
  * @example saveEditor('runs/mend-gpt2', editor, hp, modelIdentity(model), summary);
  */
-export function saveEditor(dir: string, editor: MendEditor, hp: MendHParams, model: ModelIdentity, training: TrainingSummary | null): void {
+export function saveEditor(
+  dir: string,
+  editor: MendEditor,
+  hp: MendHParams,
+  model: ModelIdentity,
+  training: TrainingSummary | null,
+): void {
   mkdirSync(dir, { recursive: true });
   const tensors = editor.stateTensors();
   try {
@@ -155,13 +161,17 @@ function pickleError(path: string): Error {
 function checkInnerParams(json: EditorJson, model: CausalLM, hp: MendHParams, source: string): void {
   const want = json.hparams.inner_params;
   if (hp.inner_params.length !== want.length || hp.inner_params.some((n, i) => n !== want[i])) {
-    throw new Error(`${source}: the editor was trained for inner_params [${want.join(', ')}] but the hparams list [${hp.inner_params.join(', ')}] (same names in the same order are required: they index edit_lrs)`);
+    throw new Error(
+      `${source}: the editor was trained for inner_params [${want.join(', ')}] but the hparams list [${hp.inner_params.join(', ')}] (same names in the same order are required: they index edit_lrs)`,
+    );
   }
   for (const p of json.inner_params) {
     const w = model.param(p.name);
     const [din, dout] = model.arch.weightLayout === 'in_out' ? [w.shape[0], w.shape[1]] : [w.shape[1], w.shape[0]];
     if (din !== p.din || dout !== p.dout) {
-      throw new Error(`${source}: ${p.name} is ${din} -> ${dout} in this model but ${p.din} -> ${p.dout} in the editor (trained on a different model: ${json.model.arch} ${json.model.numLayers}x${json.model.hiddenSize})`);
+      throw new Error(
+        `${source}: ${p.name} is ${din} -> ${dout} in this model but ${p.din} -> ${p.dout} in the editor (trained on a different model: ${json.model.arch} ${json.model.numLayers}x${json.model.hiddenSize})`,
+      );
     }
   }
 }
@@ -172,8 +182,10 @@ function checkInnerParams(json: EditorJson, model: CausalLM, hp: MendHParams, so
  */
 export function readEditorDir(dir: string, model: CausalLM, hp: MendHParams): { editor: MendEditor; json: EditorJson } {
   const json = readJsonFile<EditorJson>(join(dir, EDITOR_JSON));
-  if (json.format !== FORMAT) throw new Error(`${join(dir, EDITOR_JSON)}: not an lmedit MEND editor (format "${String(json.format)}")`);
-  if (json.version > VERSION) throw new Error(`${join(dir, EDITOR_JSON)}: format version ${json.version} is newer than this lmedit (${VERSION})`);
+  if (json.format !== FORMAT)
+    throw new Error(`${join(dir, EDITOR_JSON)}: not an lmedit MEND editor (format "${String(json.format)}")`);
+  if (json.version > VERSION)
+    throw new Error(`${join(dir, EDITOR_JSON)}: format version ${json.version} is newer than this lmedit (${VERSION})`);
   checkInnerParams(json, model, hp, dir);
   const trained = json.hparams;
   const { tensors } = loadSafetensors(join(dir, json.tensors || EDITOR_TENSORS), { dtype: 'keep' });
@@ -218,20 +230,41 @@ let cache: { key: string; editor: MendEditor } | null = null;
 export function loadEditor(archive: string | null, model: CausalLM, hp: MendHParams, log?: (m: string) => void): MendEditor {
   validateMendHParams(hp);
   if (!archive) {
-    throw new Error('MEND needs a trained editor: set `archive` in the hparams to a folder written by `lmedit mend train` (it also writes DIR/mend.yaml to pass as --hparams), or to a safetensors export of an EasyEdit MEND checkpoint');
+    throw new Error(
+      'MEND needs a trained editor: set `archive` in the hparams to a folder written by `lmedit mend train` (it also writes DIR/mend.yaml to pass as --hparams), or to a safetensors export of an EasyEdit MEND checkpoint',
+    );
   }
   let path = resolve(archive);
   if (!existsSync(path)) throw new Error(`MEND archive ${archive} does not exist`);
   if (PICKLE_RE.test(path)) throw pickleError(path);
   if (statSync(path).isDirectory()) {
-    if (!existsSync(join(path, EDITOR_JSON))) throw new Error(`MEND archive ${archive}: no ${EDITOR_JSON} in the folder (train one with lmedit mend train)`);
+    if (!existsSync(join(path, EDITOR_JSON)))
+      throw new Error(`MEND archive ${archive}: no ${EDITOR_JSON} in the folder (train one with lmedit mend train)`);
   } else if (path.endsWith(EDITOR_JSON)) {
     path = resolve(path, '..');
   } else if (!path.endsWith('.safetensors')) {
-    throw new Error(`MEND archive ${archive}: expected a folder written by lmedit mend train or a .safetensors state_dict export`);
+    throw new Error(
+      `MEND archive ${archive}: expected a folder written by lmedit mend train or a .safetensors state_dict export`,
+    );
   }
   const file = statSync(path).isDirectory() ? join(path, EDITOR_TENSORS) : path;
-  const key = JSON.stringify([path, statSync(file).mtimeMs, statSync(file).size, hp.inner_params, model.arch.weightLayout, hp.rank, hp.n_hidden, hp.init, hp.norm, hp.combine, hp.shared, hp.one_sided, hp.x_only, hp.delta_only, hp.seed]);
+  const key = JSON.stringify([
+    path,
+    statSync(file).mtimeMs,
+    statSync(file).size,
+    hp.inner_params,
+    model.arch.weightLayout,
+    hp.rank,
+    hp.n_hidden,
+    hp.init,
+    hp.norm,
+    hp.combine,
+    hp.shared,
+    hp.one_sided,
+    hp.x_only,
+    hp.delta_only,
+    hp.seed,
+  ]);
   if (cache?.key === key) return cache.editor;
   const editor = statSync(path).isDirectory() ? readEditorDir(path, model, hp).editor : readStateDict(path, model, hp);
   log?.(`MEND: loaded editor ${archive}`);
@@ -276,7 +309,12 @@ export interface TrainingStateJson {
  * training-state-<iteration>.safetensors, then the JSON naming it (atomic), then remove
  * older tensor files: a kill at any point leaves a consistent pair.
  */
-export function saveTrainingState(dir: string, editor: MendEditor, extra: Map<string, Tensor>, json: Omit<TrainingStateJson, 'tensors'>): void {
+export function saveTrainingState(
+  dir: string,
+  editor: MendEditor,
+  extra: Map<string, Tensor>,
+  json: Omit<TrainingStateJson, 'tensors'>,
+): void {
   mkdirSync(dir, { recursive: true });
   const file = `${STATE_TENSORS_PREFIX}${json.iteration}.safetensors`;
   const tensors = editor.stateTensors();
@@ -302,13 +340,19 @@ export function hasTrainingState(dir: string): boolean {
  * Load a training state into a fresh editor; returns the JSON and the extra tensors (Adam
  * moments, accumulated gradients), which the caller owns.
  */
-export function loadTrainingState(dir: string, model: CausalLM): { json: TrainingStateJson; editor: MendEditor; extra: Map<string, Tensor> } {
+export function loadTrainingState(
+  dir: string,
+  model: CausalLM,
+): { json: TrainingStateJson; editor: MendEditor; extra: Map<string, Tensor> } {
   const json = readJsonFile<TrainingStateJson>(join(dir, STATE_JSON));
-  if (json.format !== 'lmedit-mend-training-state') throw new Error(`${join(dir, STATE_JSON)}: not an lmedit MEND training state`);
+  if (json.format !== 'lmedit-mend-training-state')
+    throw new Error(`${join(dir, STATE_JSON)}: not an lmedit MEND training state`);
   const { tensors, metadata } = loadSafetensors(join(dir, json.tensors), { dtype: 'keep' });
   if (metadata['iteration'] !== String(json.iteration)) {
     disposeAll(tensors);
-    throw new Error(`${dir}: ${json.tensors} (iteration ${metadata['iteration']}) does not match ${STATE_JSON} (iteration ${json.iteration})`);
+    throw new Error(
+      `${dir}: ${json.tensors} (iteration ${metadata['iteration']}) does not match ${STATE_JSON} (iteration ${json.iteration})`,
+    );
   }
   const extra = new Map<string, Tensor>();
   const editorTensors = new Map<string, Tensor>();

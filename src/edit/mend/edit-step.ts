@@ -70,7 +70,14 @@ export interface MetaTerms {
  * lr_scale, as EasyEdit's MEND.edit). Differentiable w.r.t. the editor's parameters.
  * `preLocLogProbs` [B, L, V] are the unedited model's log-probabilities on `batch.loc`.
  */
-export function metaLoss(model: CausalLM, editor: MendEditor, capture: Capture, batch: MetaBatch, preLocLogProbs: Tensor, hp: MendHParams): MetaTerms {
+export function metaLoss(
+  model: CausalLM,
+  editor: MendEditor,
+  capture: Capture,
+  batch: MetaBatch,
+  preLocLogProbs: Tensor,
+  hp: MendHParams,
+): MetaTerms {
   const deltas = editor.deltas(capture.factors, 1);
   return withEditedWeights(model, deltas, () => {
     const rephraseLogits = forwardBatch(model, batch.rephrase); // [B, L, V]
@@ -89,7 +96,9 @@ export function metaLoss(model: CausalLM, editor: MendEditor, capture: Capture, 
 export function applyMend(model: CausalLM, requests: EditRequest[], hp: MendHParams, ctx: EditContext): EditResult {
   const t0 = performance.now();
   if (requests.length === 0) throw new Error('MEND: no requests');
-  requests.forEach((r, i) => validateRequest(r, `MEND request ${i}${r.case_id !== undefined ? ` (case ${r.case_id})` : ''}`, { needsSubject: false }));
+  requests.forEach((r, i) =>
+    validateRequest(r, `MEND request ${i}${r.case_id !== undefined ? ` (case ${r.case_id})` : ''}`, { needsSubject: false }),
+  );
   const editor = loadEditor(hp.archive, model, hp, ctx.log);
   const t1 = performance.now();
   const batch = editBatch(

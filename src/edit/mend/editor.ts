@@ -39,11 +39,13 @@ export interface InnerParam {
 export function resolveInnerParams(model: CausalLM, names: readonly string[], shared: boolean): InnerParam[] {
   const modes = new Map<string, number>();
   return names.map((name, index) => {
-    if (!name.endsWith('.weight')) throw new Error(`MEND: inner param "${name}" is not a weight (expected a name ending in .weight)`);
+    if (!name.endsWith('.weight'))
+      throw new Error(`MEND: inner param "${name}" is not a weight (expected a name ending in .weight)`);
     const w = model.param(name);
     if (w.rank !== 2) throw new Error(`MEND: inner param ${name} has shape [${w.shape.join(', ')}], expected a matrix`);
     const module = name.slice(0, -'.weight'.length);
-    if (!model.hookPoints.has(module)) throw new Error(`MEND: inner param ${name} does not belong to a hookable module (${module})`);
+    if (!model.hookPoints.has(module))
+      throw new Error(`MEND: inner param ${name} does not belong to a hookable module (${module})`);
     const layout = model.arch.weightLayout;
     const [din, dout] = layout === 'in_out' ? [w.shape[0]!, w.shape[1]!] : [w.shape[1]!, w.shape[0]!];
     const shapeKey = `(${din}, ${dout})`;
@@ -146,9 +148,14 @@ export class MendEditor {
     };
     for (const [name, p] of this.namedParameters()) {
       const t = take(name);
-      if (!t) throw new Error(`${source}: missing tensor "${name}" [${p.shape.join(', ')}] (check inner_params, rank, n_hidden, shared and combine against the checkpoint)`);
+      if (!t)
+        throw new Error(
+          `${source}: missing tensor "${name}" [${p.shape.join(', ')}] (check inner_params, rank, n_hidden, shared and combine against the checkpoint)`,
+        );
       if (t.rank !== p.rank || t.shape.some((d, i) => d !== p.shape[i])) {
-        throw new Error(`${source}: tensor "${name}" has shape [${t.shape.join(', ')}], the editor expects [${p.shape.join(', ')}]`);
+        throw new Error(
+          `${source}: tensor "${name}" has shape [${t.shape.join(', ')}], the editor expects [${p.shape.join(', ')}]`,
+        );
       }
       T.noGrad(() => T.tidy(() => T.assign(p, T.cast(t, p.dtype))));
     }
@@ -159,7 +166,10 @@ export class MendEditor {
         if (t) st[s] = t.toArray();
       }
       if (!st.u_mean || !st.v_mean) {
-        if (norm) throw new Error(`${source}: no normalisation statistics for "${key}" (mend.${key}.u_mean missing); is the editor trained?`);
+        if (norm)
+          throw new Error(
+            `${source}: no normalisation statistics for "${key}" (mend.${key}.u_mean missing); is the editor trained?`,
+          );
         continue;
       }
       const count = st.k?.[0] ?? NaN;
@@ -169,7 +179,14 @@ export class MendEditor {
     }
     const unexpected = [...byName.keys()].filter((k) => !used.has(k));
     if (unexpected.length) {
-      throw new Error(`${source}: unexpected tensor(s) ${unexpected.slice(0, 5).map((k) => `"${k}"`).join(', ')}${unexpected.length > 5 ? ', ...' : ''} (the checkpoint was trained with other inner_params or network settings)`);
+      throw new Error(
+        `${source}: unexpected tensor(s) ${unexpected
+          .slice(0, 5)
+          .map((k) => `"${k}"`)
+          .join(
+            ', ',
+          )}${unexpected.length > 5 ? ', ...' : ''} (the checkpoint was trained with other inner_params or network settings)`,
+      );
     }
   }
 
@@ -193,7 +210,10 @@ export class MendEditor {
       const g = this.transforms.get(p.netKey)!;
       let G: Tensor;
       if (f.x.shape[0] === 0) {
-        G = T.zeros(p.layout === 'in_out' ? [p.din, p.dout] : [p.dout, p.din], this.editLrs.dtype === 'float64' ? 'float64' : 'float32');
+        G = T.zeros(
+          p.layout === 'in_out' ? [p.din, p.dout] : [p.dout, p.din],
+          this.editLrs.dtype === 'float64' ? 'float64' : 'float32',
+        );
       } else {
         const [xt, dt] = g.forward(f.x, f.delta, p.mode); // [N, din], [N, dout]
         G = p.layout === 'in_out' ? T.matmul(T.transpose(xt), dt) : T.matmul(T.transpose(dt), xt); // [din, dout] | [dout, din]
@@ -223,7 +243,9 @@ function factorsOf(factors: ReadonlyMap<string, Factors>, p: InnerParam): Factor
   const f = factors.get(p.module);
   if (!f) throw new Error(`MEND: no captured x/δ for ${p.module}`);
   if (f.x.shape[1] !== p.din || f.delta.shape[1] !== p.dout) {
-    throw new Error(`MEND: captured x [${f.x.shape.join(', ')}] / δ [${f.delta.shape.join(', ')}] do not fit ${p.name} (${p.din} -> ${p.dout})`);
+    throw new Error(
+      `MEND: captured x [${f.x.shape.join(', ')}] / δ [${f.delta.shape.join(', ')}] do not fit ${p.name} (${p.din} -> ${p.dout})`,
+    );
   }
   return f;
 }

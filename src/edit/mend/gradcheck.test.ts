@@ -34,7 +34,8 @@ describe('IDMLP', () => {
   test('gradients w.r.t. the input and all parameters match finite differences (D 7, rank 3, 2 modes)', () => {
     const rng = new T.Rng(3);
     const net = IDMLP.create({ dim: 7, rank: 3, nHidden: 1, nModes: 2, init: 'id', rng, dtype: 'float64' });
-    for (const [, p] of net.namedParameters()) T.noGrad(() => T.tidy(() => T.assign(p, T.add(p, rng.normal(p.shape, 0.5, 0, 'float64')))));
+    for (const [, p] of net.namedParameters())
+      T.noGrad(() => T.tidy(() => T.assign(p, T.add(p, rng.normal(p.shape, 0.5, 0, 'float64')))));
     const h = T.keep(rng.normal([5, 7], 1, 0, 'float64'));
     const params = net.namedParameters().map(([, t]) => t);
     const r = T.tidy(() => gradcheck((x) => net.forward(x, 1), [h, ...params], { atol: 1e-7, rtol: 1e-6 }));
@@ -57,7 +58,10 @@ describe('captured x and δ', () => {
   for (const kind of ['gpt2', 'llama'] as const) {
     test(`${kind}: identity transform without normalisation gives Σ x δᵀ = ∂L/∂W in the stored layout`, () => {
       const model = tinyModel(kind, 'float64', 5);
-      const names = kind === 'gpt2' ? ['transformer.h.1.mlp.c_fc.weight', 'transformer.h.1.mlp.c_proj.weight'] : ['model.layers.1.mlp.up_proj.weight', 'model.layers.1.mlp.down_proj.weight'];
+      const names =
+        kind === 'gpt2'
+          ? ['transformer.h.1.mlp.c_fc.weight', 'transformer.h.1.mlp.c_proj.weight']
+          : ['model.layers.1.mlp.up_proj.weight', 'model.layers.1.mlp.down_proj.weight'];
       const hp = mendDefaults(names, { norm: false, edit_lr: 1, rank: 3 });
       const editor = MendEditor.create(model, hp, 'float64');
       const batch = editBatch(charTokenizer, [{ prompt: 'abc de', target: 'fgh' }], false);
@@ -102,7 +106,11 @@ describe('captured x and δ', () => {
     });
     const b = editBatch(charTokenizer, items, false);
     const cap = captureFor(model, editor, b);
-    assert.equal(cap.factors.get('model.layers.0.mlp.down_proj')!.x.shape[0], single[0]!.rows + single[1]!.rows, 'padding rows are dropped');
+    assert.equal(
+      cap.factors.get('model.layers.0.mlp.down_proj')!.x.shape[0],
+      single[0]!.rows + single[1]!.rows,
+      'padding rows are dropped',
+    );
     T.tidy(() => {
       const gb = T.noGrad(() => editor.deltas(cap.factors, 1).get(hp.inner_params[0]!)!);
       const [n1, n2] = b.counts as [number, number];
@@ -129,18 +137,39 @@ describe('meta-gradient', () => {
       const editor = MendEditor.create(model, hp, 'float64');
       randomize(editor, 21);
       const batch: MetaBatch = {
-        edit: editBatch(charTokenizer, [{ prompt: 'abc de', target: 'fg' }, { prompt: 'hijk', target: 'lmn' }], false),
-        rephrase: editBatch(charTokenizer, [{ prompt: 'xab cd', target: 'fg' }, { prompt: 'hik', target: 'lmn' }], false),
-        loc: promptTargetBatch(charTokenizer, [{ prompt: 'qrs tu', target: 'vw' }, { prompt: 'yz', target: 'abc' }]),
+        edit: editBatch(
+          charTokenizer,
+          [
+            { prompt: 'abc de', target: 'fg' },
+            { prompt: 'hijk', target: 'lmn' },
+          ],
+          false,
+        ),
+        rephrase: editBatch(
+          charTokenizer,
+          [
+            { prompt: 'xab cd', target: 'fg' },
+            { prompt: 'hik', target: 'lmn' },
+          ],
+          false,
+        ),
+        loc: promptTargetBatch(charTokenizer, [
+          { prompt: 'qrs tu', target: 'vw' },
+          { prompt: 'yz', target: 'abc' },
+        ]),
       };
       const cap = captureFor(model, editor, batch.edit);
       editor.observe(cap.factors); // statistics from these rows, then frozen
       const preLocLogProbs = T.keep(T.noGrad(() => T.tidy(() => T.logSoftmax(forwardBatch(model, batch.loc), -1))));
       const params = editor.namedParameters().map(([, t]) => t);
-      const r = T.tidy(() => gradcheck(() => metaLoss(model, editor, cap, batch, preLocLogProbs, hp).total, params, { atol: 1e-8, rtol: 1e-5 }));
+      const r = T.tidy(() =>
+        gradcheck(() => metaLoss(model, editor, cap, batch, preLocLogProbs, hp).total, params, { atol: 1e-8, rtol: 1e-5 }),
+      );
       assert.ok(r.maxAbsErr < 1e-7, `max error ${r.maxAbsErr} at ${r.worst}`);
       // the objective really depends on the network (not only on α)
-      const gU = T.tidy(() => T.grad(() => metaLoss(model, editor, cap, batch, preLocLogProbs, hp).total, [params[0]!])[0]!.toArray());
+      const gU = T.tidy(() =>
+        T.grad(() => metaLoss(model, editor, cap, batch, preLocLogProbs, hp).total, [params[0]!])[0]!.toArray(),
+      );
       assert.ok(Math.max(...gU.map(Math.abs)) > 1e-6);
       preLocLogProbs.dispose();
       cap.dispose();

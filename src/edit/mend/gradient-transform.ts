@@ -48,8 +48,16 @@ export class GradientTransform {
   }
 
   /** Fresh networks as MEND builds them (`combined_net`, or `x_net` / `delta_net` / identity). */
-  static create(din: number, dout: number, cfg: TransformConfig, nModes: number | null, rng: T.Rng, dtype: 'float32' | 'float64' = 'float32'): GradientTransform {
-    const net = (dim: number): IDMLP => IDMLP.create({ dim, rank: cfg.rank, nHidden: cfg.nHidden, nModes, init: cfg.init, rng, dtype });
+  static create(
+    din: number,
+    dout: number,
+    cfg: TransformConfig,
+    nModes: number | null,
+    rng: T.Rng,
+    dtype: 'float32' | 'float64' = 'float32',
+  ): GradientTransform {
+    const net = (dim: number): IDMLP =>
+      IDMLP.create({ dim, rank: cfg.rank, nHidden: cfg.nHidden, nModes, init: cfg.init, rng, dtype });
     if (cfg.combine) return new GradientTransform(din, dout, cfg, net(din + dout), null, null);
     let xNet = true;
     let dNet = true;
@@ -65,7 +73,11 @@ export class GradientTransform {
   /** Parameters under EasyEdit's names relative to the transform (`mlp.layers.0.u`, `mlp1...`). */
   namedParameters(): [string, Tensor][] {
     const out: [string, Tensor][] = [];
-    for (const [prefix, net] of [['mlp', this.mlp], ['mlp1', this.mlp1], ['mlp2', this.mlp2]] as const) {
+    for (const [prefix, net] of [
+      ['mlp', this.mlp],
+      ['mlp1', this.mlp1],
+      ['mlp2', this.mlp2],
+    ] as const) {
       if (net) for (const [n, t] of net.namedParameters()) out.push([`${prefix}.${n}`, t]);
     }
     return out;

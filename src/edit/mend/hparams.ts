@@ -86,7 +86,8 @@ export function validateMendHParams(hp: MendHParams, source = 'MEND hparams'): v
   const bad = (msg: string): never => {
     throw new Error(`${source}: ${msg}`);
   };
-  if (hp.archive !== null && typeof hp.archive !== 'string') bad(`"archive" must be a path or null, got ${JSON.stringify(hp.archive)}`);
+  if (hp.archive !== null && typeof hp.archive !== 'string')
+    bad(`"archive" must be a path or null, got ${JSON.stringify(hp.archive)}`);
   if (hp.alg.toUpperCase() !== 'MEND') bad(`alg is "${hp.alg}" but this is MEND`);
   if (hp.inner_params.length === 0) bad('"inner_params" is empty');
   if (new Set(hp.inner_params).size !== hp.inner_params.length) bad('"inner_params" lists a parameter twice');
@@ -96,14 +97,24 @@ export function validateMendHParams(hp: MendHParams, source = 'MEND hparams'): v
   if (hp.dropout !== 0) bad(`dropout must be 0 (the reference IDMLP has none), got ${hp.dropout}`);
   if (hp.half) bad('half: true is not supported (the editor runs in float32)');
   if (hp.opt !== 'Adam') bad(`opt "${hp.opt}" is not supported (Adam only)`);
-  if (hp.combine && (hp.one_sided || hp.x_only || hp.delta_only)) bad('combine cannot be used with one_sided / x_only / delta_only (as in MEND)');
+  if (hp.combine && (hp.one_sided || hp.x_only || hp.delta_only))
+    bad('combine cannot be used with one_sided / x_only / delta_only (as in MEND)');
   if (hp.rank < 1) bad(`"rank" must be >= 1, got ${hp.rank}`);
   if (hp.n_hidden < 0) bad(`"n_hidden" must be >= 0, got ${hp.n_hidden}`);
-  for (const k of ['batch_size', 'val_interval', 'val_batch_size', 'accumulate_bs', 'model_save_pt', 'log_interval', 'val_steps'] as const) {
+  for (const k of [
+    'batch_size',
+    'val_interval',
+    'val_batch_size',
+    'accumulate_bs',
+    'model_save_pt',
+    'log_interval',
+    'val_steps',
+  ] as const) {
     if (!(hp[k] >= 1)) bad(`"${k}" must be >= 1, got ${hp[k]}`);
   }
   if (hp.max_iters < 0) bad(`"max_iters" must be >= 0, got ${hp.max_iters}`);
-  if (hp.max_epochs !== null && !(typeof hp.max_epochs === 'number' && hp.max_epochs > 0)) bad(`"max_epochs" must be a positive number or null`);
+  if (hp.max_epochs !== null && !(typeof hp.max_epochs === 'number' && hp.max_epochs > 0))
+    bad(`"max_epochs" must be a positive number or null`);
   if (!(hp.grad_clip > 0)) bad(`"grad_clip" must be > 0, got ${hp.grad_clip}`);
   if (!(hp.lr >= 0 && hp.lr_lr >= 0)) bad('"lr" and "lr_lr" must be >= 0');
 }

@@ -37,7 +37,15 @@ export class IDMLP {
   ) {}
 
   /** Fresh parameters: U = 0 and V ~ N(0, 1) ('id'), or Xavier ('xavier'); scale 1, shift 0, bias 0. */
-  static create(o: { dim: number; rank: number; nHidden: number; nModes: number | null; init: IdmlpInit; rng: T.Rng; dtype?: 'float32' | 'float64' }): IDMLP {
+  static create(o: {
+    dim: number;
+    rank: number;
+    nHidden: number;
+    nModes: number | null;
+    init: IdmlpInit;
+    rng: T.Rng;
+    dtype?: 'float32' | 'float64';
+  }): IDMLP {
     const dt = o.dtype ?? 'float32';
     const D = o.dim;
     const r = Math.min(o.rank, D);
@@ -78,7 +86,8 @@ export class IDMLP {
       let pre = T.add(T.matmul(low, T.transpose(L.u)), L.bias); // [N, D]
       if (mode !== null) {
         if (!L.modeScale || !L.modeShift) throw new Error('IDMLP: a mode was given but the network has no modes');
-        if (mode < 0 || mode >= L.modeScale.shape[0]!) throw new Error(`IDMLP: mode ${mode} outside [0, ${L.modeScale.shape[0]})`);
+        if (mode < 0 || mode >= L.modeScale.shape[0]!)
+          throw new Error(`IDMLP: mode ${mode} outside [0, ${L.modeScale.shape[0]})`);
         pre = T.add(T.mul(pre, T.select(L.modeScale, 0, mode)), T.select(L.modeShift, 0, mode)); // [N, D]
       }
       // clamp, not relu: its gradient at exactly 0 is 1, so U = 0 still learns

@@ -31,7 +31,18 @@ export { GradientTransform, type TransformConfig } from './gradient-transform.js
 export { MendEditor, resolveInnerParams, type InnerParam } from './editor.js';
 export { captureFactors, type Capture, type CaptureTarget, type Factors } from './gradient-capture.js';
 export { applyMend, captureFor, metaLoss, withEditedWeights, type MetaBatch, type MetaTerms } from './edit-step.js';
-export { editBatch, promptTargetBatch, legacyPromptTargetBatch, targetNll, locKl, tokenAccuracy, rowNll, forwardBatch, type LabelledBatch, type PromptTarget } from './inputs.js';
+export {
+  editBatch,
+  promptTargetBatch,
+  legacyPromptTargetBatch,
+  targetNll,
+  locKl,
+  tokenAccuracy,
+  rowNll,
+  forwardBatch,
+  type LabelledBatch,
+  type PromptTarget,
+} from './inputs.js';
 export {
   loadEditor,
   clearEditorCache,
@@ -47,5 +58,12 @@ export {
   type TrainingSummary,
   type ModelIdentity,
 } from './checkpoint.js';
-export { trainMend, mendTrainRecords, type MendTrainRecord, type TrainMendOptions, type TrainMendResult, type TrainProgress } from './trainer.js';
+export {
+  trainMend,
+  mendTrainRecords,
+  type MendTrainRecord,
+  type TrainMendOptions,
+  type TrainMendResult,
+  type TrainProgress,
+} from './trainer.js';
 export { NamedAdam, GradAccumulator } from './optimizer.js';

@@ -56,7 +56,15 @@ function mask(lengths: number[], L: number, left: boolean): Tensor | null {
   return T.keep(T.tensor(m, [lengths.length, L], 'uint8'));
 }
 
-function batchOf(ids: Tensor, attentionMask: Tensor | null, positionIds: Tensor | null, labels: Int32Array, B: number, L: number, counts: number[]): LabelledBatch {
+function batchOf(
+  ids: Tensor,
+  attentionMask: Tensor | null,
+  positionIds: Tensor | null,
+  labels: Int32Array,
+  B: number,
+  L: number,
+  counts: number[],
+): LabelledBatch {
   const labelT = T.keep(T.tensor(labels, [B, L - 1], 'int32'));
   return {
     ids,
@@ -133,7 +141,15 @@ export function legacyPromptTargetBatch(tok: Tokenizer, items: readonly PromptTa
     L,
     true,
   );
-  const positionIds = attentionMask ? T.keep(T.tensor(Int32Array.from({ length: B * L }, (_, i) => i % L), [B, L], 'int32')) : null;
+  const positionIds = attentionMask
+    ? T.keep(
+        T.tensor(
+          Int32Array.from({ length: B * L }, (_, i) => i % L),
+          [B, L],
+          'int32',
+        ),
+      )
+    : null;
   return batchOf(int32(sentences, L, pad, true), attentionMask, positionIds, labels, B, L, new Array<number>(B).fill(K));
 }
 

@@ -18,7 +18,17 @@ import type { Tokenizer } from '../../tokenizer/index.js';
 import { makeDeltaTransform } from '../rect/index.js';
 import { runEdits } from '../runner.js';
 import type { EditRequest } from '../types.js';
-import { clearEditorCache, EDIT_YAML, EDITOR_TENSORS, loadEditor, modelIdentity, readEditorDir, readStateDict, saveEditor, STATE_JSON } from './checkpoint.js';
+import {
+  clearEditorCache,
+  EDIT_YAML,
+  EDITOR_TENSORS,
+  loadEditor,
+  modelIdentity,
+  readEditorDir,
+  readStateDict,
+  saveEditor,
+  STATE_JSON,
+} from './checkpoint.js';
 import { captureFor } from './edit-step.js';
 import { MendEditor } from './editor.js';
 import { MEND_PRESETS, mendDefaults, parseMendHParams, type MendHParams } from './hparams.js';
@@ -107,8 +117,14 @@ describe('hyperparameters', () => {
   });
 
   test('presets follow the EasyEdit MEND YAML files (README.md, Presets)', () => {
-    assert.deepEqual(MEND_PRESETS['gpt-j-6b']!.inner_params, [25, 26, 27].flatMap((l) => ['fc_in', 'fc_out'].map((m) => `transformer.h.${l}.mlp.${m}.weight`)));
-    assert.deepEqual(MEND_PRESETS['llama-2-7b']!.inner_params, [29, 30, 31].flatMap((l) => ['gate_proj', 'up_proj', 'down_proj'].map((m) => `model.layers.${l}.mlp.${m}.weight`)));
+    assert.deepEqual(
+      MEND_PRESETS['gpt-j-6b']!.inner_params,
+      [25, 26, 27].flatMap((l) => ['fc_in', 'fc_out'].map((m) => `transformer.h.${l}.mlp.${m}.weight`)),
+    );
+    assert.deepEqual(
+      MEND_PRESETS['llama-2-7b']!.inner_params,
+      [29, 30, 31].flatMap((l) => ['gate_proj', 'up_proj', 'down_proj'].map((m) => `model.layers.${l}.mlp.${m}.weight`)),
+    );
     assert.equal(MEND_PRESETS['llama-2-7b']!.early_stop_key, 'edit/acc_val');
     for (const p of Object.values(MEND_PRESETS)) {
       assert.equal(p.legacy_mend_labels, false);
@@ -155,16 +171,37 @@ describe('running statistics', () => {
 });
 
 /** A tiny trained editor written to `dir` (a few iterations: enough for statistics and nonzero U). */
-function trainedEditorDir(kind: 'gpt2' | 'llama', dir: string, hpOver: Partial<MendHParams> = {}): { hp: MendHParams; model: ReturnType<typeof tinyModel> } {
+function trainedEditorDir(
+  kind: 'gpt2' | 'llama',
+  dir: string,
+  hpOver: Partial<MendHParams> = {},
+): { hp: MendHParams; model: ReturnType<typeof tinyModel> } {
   const model = tinyModel(kind);
-  const names = kind === 'gpt2' ? ['transformer.h.1.mlp.c_fc.weight', 'transformer.h.1.mlp.c_proj.weight'] : ['model.layers.0.mlp.down_proj.weight', 'model.layers.1.mlp.down_proj.weight', 'model.layers.1.mlp.up_proj.weight'];
-  const hp = mendDefaults(names, { rank: 4, lr: 1e-2, lr_lr: 1e-2, edit_lr: 1e-2, accumulate_bs: 2, max_iters: 6, log_interval: 100, ...hpOver });
+  const names =
+    kind === 'gpt2'
+      ? ['transformer.h.1.mlp.c_fc.weight', 'transformer.h.1.mlp.c_proj.weight']
+      : ['model.layers.0.mlp.down_proj.weight', 'model.layers.1.mlp.down_proj.weight', 'model.layers.1.mlp.up_proj.weight'];
+  const hp = mendDefaults(names, {
+    rank: 4,
+    lr: 1e-2,
+    lr_lr: 1e-2,
+    edit_lr: 1e-2,
+    accumulate_bs: 2,
+    max_iters: 6,
+    log_interval: 100,
+    ...hpOver,
+  });
   const { editor } = trainMend({ model, tokenizer: charTokenizer, hparams: hp, train: testRecords(10), outDir: dir });
   editor.dispose();
   return { hp: { ...hp, archive: dir }, model };
 }
 
-const request = (prompt: string, target: string, case_id?: number): EditRequest => ({ prompt, subject: prompt.split(' ')[0]!, target_new: target, ...(case_id !== undefined ? { case_id } : {}) });
+const request = (prompt: string, target: string, case_id?: number): EditRequest => ({
+  prompt,
+  subject: prompt.split(' ')[0]!,
+  target_new: target,
+  ...(case_id !== undefined ? { case_id } : {}),
+});
 
 function bytesOf(model: ReturnType<typeof tinyModel>, names: string[]): Uint8Array[] {
   return names.map((n) => new Uint8Array(T.snapshot(model.param(n)).bytes));
@@ -187,11 +224,23 @@ describe('editing with a trained editor', () => {
       for (const [n, d] of d1) assert.deepEqual(d.toArray(), d2.get(n)!.toArray());
       assert.ok(Math.max(...d1.get(hp.inner_params[0]!)!.toArray().map(Math.abs)) > 0);
     });
-    const json = JSON.parse(readFileSync(join(dir, 'editor.json'), 'utf8')) as { format: string; model: { arch: string }; inner_params: { net: string; mode: number }[]; training: { iterations: number } };
+    const json = JSON.parse(readFileSync(join(dir, 'editor.json'), 'utf8')) as {
+      format: string;
+      model: { arch: string };
+      inner_params: { net: string; mode: number }[];
+      training: { iterations: number };
+    };
     assert.equal(json.format, 'lmedit-mend');
     assert.equal(json.model.arch, 'llama');
     // down_proj (13 -> 8) twice shares one network with modes 0 and 1; up_proj (8 -> 13) has its own
-    assert.deepEqual(json.inner_params.map((p) => [p.net, p.mode]), [['(13, 8)', 0], ['(13, 8)', 1], ['(8, 13)', 0]]);
+    assert.deepEqual(
+      json.inner_params.map((p) => [p.net, p.mode]),
+      [
+        ['(13, 8)', 0],
+        ['(13, 8)', 1],
+        ['(8, 13)', 0],
+      ],
+    );
     assert.equal(json.training.iterations, 6);
     cap.dispose();
     b.dispose();
@@ -202,7 +251,11 @@ describe('editing with a trained editor', () => {
   test('EasyEdit state_dict export (gtn./mend. keys, edit_lrs, model.* skipped) gives the same ΔW; pickles are refused', () => {
     const ours = loadSafetensors(join(dir, EDITOR_TENSORS), { dtype: 'keep' }).tensors;
     const exported = new Map<string, T.Tensor>();
-    for (const [k, t] of ours) exported.set(k.startsWith('mend.') ? `gtn.${k.slice(5)}` : k, k.endsWith('.k') || k.includes('_mean') || k.includes('_std') || k.includes('_s') ? T.cast(t, 'float32') : t);
+    for (const [k, t] of ours)
+      exported.set(
+        k.startsWith('mend.') ? `gtn.${k.slice(5)}` : k,
+        k.endsWith('.k') || k.includes('_mean') || k.includes('_std') || k.includes('_s') ? T.cast(t, 'float32') : t,
+      );
     exported.set('model.model.embed_tokens.weight', T.zeros([2, 2]));
     const file = join(root, 'easyedit-export.safetensors');
     saveSafetensors(file, exported);
@@ -223,16 +276,25 @@ describe('editing with a trained editor', () => {
     writeFileSync(pt, 'not really a pickle');
     assert.throws(() => loadEditor(pt, model, hp), /pickle.*save_file\(\{k: v\.contiguous\(\) for k, v in ckpt\["model"\]/s);
     assert.throws(() => loadEditor(null, model, { ...hp, archive: null }), /needs a trained editor/);
-    assert.throws(() => loadEditor(dir, model, { ...hp, inner_params: [...hp.inner_params].reverse() }), /same names in the same order/);
+    assert.throws(
+      () => loadEditor(dir, model, { ...hp, inner_params: [...hp.inner_params].reverse() }),
+      /same names in the same order/,
+    );
     const gpt2 = tinyModel('gpt2');
-    assert.throws(() => loadEditor(file, gpt2, { ...hp, archive: file }), /no parameter|not found|unknown parameter|model.layers/i);
+    assert.throws(
+      () => loadEditor(file, gpt2, { ...hp, archive: file }),
+      /no parameter|not found|unknown parameter|model.layers/i,
+    );
     gpt2.dispose();
   });
 
   test('mend.apply: ΔW through WeightEditor (RECT keeps 40 %, restore is bit-exact), diagnostics per request', () => {
     const before = bytesOf(model, hp.inner_params);
     const rect = makeDeltaTransform({ mode: 'rect', keep: 0.4 });
-    const res = mend.apply(model, [request('abc de', 'xyz', 3), request('fgh', 'ij', 4)], hp, { tokenizer: charTokenizer, transformDelta: rect });
+    const res = mend.apply(model, [request('abc de', 'xyz', 3), request('fgh', 'ij', 4)], hp, {
+      tokenizer: charTokenizer,
+      transformDelta: rect,
+    });
     assert.equal(res.method, 'MEND');
     assert.deepEqual([...res.deltas.keys()], hp.inner_params);
     for (const [name, d] of res.deltas) {
@@ -291,7 +353,11 @@ describe('editing with a trained editor', () => {
 
 describe('legacy batch labels (quirk 15)', () => {
   test('left padding, default positions, targets with BOS and unmasked pads aligned to the last K shifted logits', () => {
-    const withBos: Tokenizer = { ...charTokenizer, bosId: 1, encode: (t, o) => [...(o?.addSpecialTokens === false ? [] : [1]), ...charTokenizer.encode(t)] };
+    const withBos: Tokenizer = {
+      ...charTokenizer,
+      bosId: 1,
+      encode: (t, o) => [...(o?.addSpecialTokens === false ? [] : [1]), ...charTokenizer.encode(t)],
+    };
     const b = legacyPromptTargetBatch(withBos, [
       { prompt: 'abcd', target: 'xy' },
       { prompt: 'ef', target: 'z' },
@@ -316,7 +382,18 @@ describe('legacy batch labels (quirk 15)', () => {
 
 describe('training', () => {
   const names = ['model.layers.1.mlp.down_proj.weight', 'model.layers.1.mlp.up_proj.weight'];
-  const hp = mendDefaults(names, { rank: 3, lr: 1e-2, lr_lr: 1e-2, edit_lr: 1e-2, accumulate_bs: 3, max_iters: 12, model_save_pt: 4, val_interval: 5, val_batch_size: 2, log_interval: 100 });
+  const hp = mendDefaults(names, {
+    rank: 3,
+    lr: 1e-2,
+    lr_lr: 1e-2,
+    edit_lr: 1e-2,
+    accumulate_bs: 3,
+    max_iters: 12,
+    model_save_pt: 4,
+    val_interval: 5,
+    val_batch_size: 2,
+    log_interval: 100,
+  });
   const train = testRecords(9);
   const val = testRecords(4, 99);
 
@@ -343,9 +420,21 @@ describe('training', () => {
     const killed = JSON.parse(readFileSync(join(b, STATE_JSON), 'utf8')) as { iteration: number };
     assert.equal(killed.iteration, 8, 'the last checkpoint was after iteration 7');
     assert.throws(() => trainMend({ model, tokenizer: charTokenizer, hparams: hp, train, val, outDir: b }), /--resume/);
-    assert.throws(() => trainMend({ model, tokenizer: charTokenizer, hparams: hp, train: testRecords(9, 8), val, outDir: b, resume: true }), /other data/);
+    assert.throws(
+      () => trainMend({ model, tokenizer: charTokenizer, hparams: hp, train: testRecords(9, 8), val, outDir: b, resume: true }),
+      /other data/,
+    );
     const seen: number[] = [];
-    const res = trainMend({ model, tokenizer: charTokenizer, hparams: hp, train, val, outDir: b, resume: true, progress: (p) => seen.push(p.iteration) });
+    const res = trainMend({
+      model,
+      tokenizer: charTokenizer,
+      hparams: hp,
+      train,
+      val,
+      outDir: b,
+      resume: true,
+      progress: (p) => seen.push(p.iteration),
+    });
     assert.deepEqual(seen, [9, 10, 11, 12]);
     assert.equal(res.summary.iterations, 12);
     res.editor.dispose();
@@ -381,7 +470,10 @@ describe('training', () => {
     assert.equal(res.summary.iteration, 0, 'the returned editor is the best one (iteration 0)');
     res.editor.dispose();
     const moved = trainMend({ model, tokenizer: charTokenizer, hparams: { ...hp, max_iters: 7 }, train });
-    assert.ok(moved.editor.editLrs.toArray().every((x) => Math.abs(x - 1e-2) > 1e-4), 'two Adam steps moved every α');
+    assert.ok(
+      moved.editor.editLrs.toArray().every((x) => Math.abs(x - 1e-2) > 1e-4),
+      'two Adam steps moved every α',
+    );
     moved.editor.dispose();
     assert.throws(() => MendEditor.create(model, mendDefaults(['model.layers.1.mlp.gate.weight'])), /gate\.weight/);
     model.dispose();

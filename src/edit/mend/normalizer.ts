@@ -66,7 +66,8 @@ export class RunningStats {
   /** σ per feature; throws with fewer than two samples (as MEND). */
   std(): Float64Array {
     if (this.fixedStd) return this.fixedStd;
-    if (this.count < 2) throw new Error(`MEND normalisation needs at least 2 samples, have ${this.count} (an untrained editor has none)`);
+    if (this.count < 2)
+      throw new Error(`MEND normalisation needs at least 2 samples, have ${this.count} (an untrained editor has none)`);
     return this.m2.map((s) => Math.sqrt(s / (this.count - 1)));
   }
 
@@ -77,7 +78,8 @@ export class RunningStats {
     this.m2 = Float64Array.from(m2);
     this.count = count;
     this.fixedStd = std ? Float64Array.from(std) : null;
-    if (this.fixedStd && this.fixedStd.length !== this.dim) throw new Error(`RunningStats.load: std has ${this.fixedStd.length} values, expected ${this.dim}`);
+    if (this.fixedStd && this.fixedStd.length !== this.dim)
+      throw new Error(`RunningStats.load: std has ${this.fixedStd.length} values, expected ${this.dim}`);
   }
 
   /**

@@ -8,7 +8,8 @@ import type { Tensor } from '../../tensor/index.js';
 
 /** The float storage of a contiguous whole tensor (parameters and their buffers). */
 function data(t: Tensor): Float32Array | Float64Array {
-  if (!t.isWholeStorage() || (t.dtype !== 'float32' && t.dtype !== 'float64')) throw new Error(`optimizer: ${t.name ?? 'tensor'} must be a whole float tensor`);
+  if (!t.isWholeStorage() || (t.dtype !== 'float32' && t.dtype !== 'float64'))
+    throw new Error(`optimizer: ${t.name ?? 'tensor'} must be a whole float tensor`);
   return t.storage as Float32Array | Float64Array;
 }
 
@@ -77,7 +78,8 @@ export class GradAccumulator {
       for (const [n, g] of grads) {
         const whole = g.isWholeStorage() ? g : T.noGrad(() => T.clone(g));
         if (whole !== g) copies.push(whole);
-        if (whole.dtype !== 'float32' && whole.dtype !== 'float64') throw new Error(`GradAccumulator: gradient of ${n} is ${whole.dtype}`);
+        if (whole.dtype !== 'float32' && whole.dtype !== 'float64')
+          throw new Error(`GradAccumulator: gradient of ${n} is ${whole.dtype}`);
         const a = whole.storage as Float32Array | Float64Array;
         for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return false;
         arrays.set(n, a);
@@ -85,7 +87,8 @@ export class GradAccumulator {
       for (const [n, a] of arrays) {
         const s = this.sums.get(n);
         if (!s) throw new Error(`GradAccumulator: unknown parameter ${n}`);
-        if (s.length !== a.length) throw new Error(`GradAccumulator: gradient of ${n} has ${a.length} values, the parameter ${s.length}`);
+        if (s.length !== a.length)
+          throw new Error(`GradAccumulator: gradient of ${n} has ${a.length} values, the parameter ${s.length}`);
         for (let i = 0; i < a.length; i++) s[i]! += a[i]! / divisor;
       }
       return true;
@@ -122,7 +125,12 @@ export function optimizerTensors(opts: Record<string, NamedAdam>, acc: GradAccum
 }
 
 /** Restore what optimizerTensors saved; `steps` is each optimizer's step count. */
-export function restoreOptimizer(opts: Record<string, NamedAdam>, acc: GradAccumulator, tensors: ReadonlyMap<string, Tensor>, steps: number): void {
+export function restoreOptimizer(
+  opts: Record<string, NamedAdam>,
+  acc: GradAccumulator,
+  tensors: ReadonlyMap<string, Tensor>,
+  steps: number,
+): void {
   const fill = (dst: Float64Array, name: string): void => {
     const t = tensors.get(name);
     if (!t || t.size !== dst.length) throw new Error(`MEND training state: missing or mis-sized "${name}"`);

@@ -23,7 +23,16 @@ const CONFIGS: Record<'gpt2' | 'llama', Record<string, unknown>> = {
     rms_norm_eps: 1e-6,
     rope_theta: 10000,
   },
-  gpt2: { model_type: 'gpt2', vocab_size: TEST_VOCAB, n_embd: 6, n_inner: 11, n_layer: 2, n_head: 2, n_positions: 64, layer_norm_epsilon: 1e-5 },
+  gpt2: {
+    model_type: 'gpt2',
+    vocab_size: TEST_VOCAB,
+    n_embd: 6,
+    n_inner: 11,
+    n_layer: 2,
+    n_head: 2,
+    n_positions: 64,
+    layer_norm_epsilon: 1e-5,
+  },
 };
 
 /** A random model whose MLP matrices have odd shapes (LLaMA 8 ↔ 13, GPT-2 6 ↔ 11). */

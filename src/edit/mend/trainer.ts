@@ -162,7 +162,6 @@ function dataHash(records: readonly MendTrainRecord[]): string {
   return h.digest('hex').slice(0, 16);
 }
 
-
 /** Whether a larger value of this statistic is better (accuracies); losses are lower-better. */
 function higherIsBetter(key: string): boolean {
   return /acc/.test(key);
@@ -240,7 +239,8 @@ function editStep(
 function validate(model: CausalLM, tok: Tokenizer, editor: MendEditor, hp: MendHParams, val: readonly MendTrainRecord[]): Stats {
   const avg = new Averager();
   const steps = Math.min(hp.val_steps, Math.ceil(val.length / hp.val_batch_size));
-  for (let s = 0; s < steps; s++) avg.add(editStep(model, tok, editor, hp, val.slice(s * hp.val_batch_size, (s + 1) * hp.val_batch_size), null));
+  for (let s = 0; s < steps; s++)
+    avg.add(editStep(model, tok, editor, hp, val.slice(s * hp.val_batch_size, (s + 1) * hp.val_batch_size), null));
   return avg.average('_val');
 }
 
@@ -273,12 +273,17 @@ export function trainMend(o: TrainMendOptions): TrainMendResult {
   let secondsBefore = 0;
   let resumedExtra: Map<string, Tensor> | null = null;
   if (o.outDir && hasTrainingState(o.outDir)) {
-    if (!o.resume) throw new Error(`${o.outDir} already holds a MEND training run; pass --resume to continue it or choose another output folder`);
+    if (!o.resume)
+      throw new Error(
+        `${o.outDir} already holds a MEND training run; pass --resume to continue it or choose another output folder`,
+      );
     const st = loadTrainingState(o.outDir, model);
     if (st.json.dataHash !== hash) {
       st.editor.dispose();
       st.extra.forEach((t) => t.dispose());
-      throw new Error(`${o.outDir}: the saved run was trained on other data (hash ${st.json.dataHash}, now ${hash}); resume with the same training file`);
+      throw new Error(
+        `${o.outDir}: the saved run was trained on other data (hash ${st.json.dataHash}, now ${hash}); resume with the same training file`,
+      );
     }
     hp = st.json.hparams;
     editor = st.editor;
@@ -298,7 +303,13 @@ export function trainMend(o: TrainMendOptions): TrainMendResult {
   const maxIters = o.maxIters ?? hp.max_iters;
   const params = editor.namedParameters();
   const netParams = params.filter(([n]) => n !== 'edit_lrs');
-  const opts = { opt: new NamedAdam(netParams, hp.lr), lr_opt: new NamedAdam(params.filter(([n]) => n === 'edit_lrs'), hp.lr_lr) };
+  const opts = {
+    opt: new NamedAdam(netParams, hp.lr),
+    lr_opt: new NamedAdam(
+      params.filter(([n]) => n === 'edit_lrs'),
+      hp.lr_lr,
+    ),
+  };
   const acc = new GradAccumulator(params);
   if (resumedExtra) {
     restoreOptimizer(opts, acc, resumedExtra, optimizerSteps);
@@ -315,11 +326,22 @@ export function trainMend(o: TrainMendOptions): TrainMendResult {
   const seconds = () => secondsBefore + (Date.now() - t0) / 1000;
   let stoppedBy: TrainingSummary['stoppedBy'] = 'max_iters';
   let iter = start;
-  const line = new ProgressLine(o.progress === true, { label: 'MEND training', total: maxIters, initial: start, unit: 'iterations' });
+  const line = new ProgressLine(o.progress === true, {
+    label: 'MEND training',
+    total: maxIters,
+    initial: start,
+    unit: 'iterations',
+  });
   const progress = {
     update: (p: TrainProgress): void => {
       if (typeof o.progress === 'function') return o.progress(p);
-      line.update(p.iteration, ['loss/total_edit', 'edit/acc'].filter((k) => k in p.stats).map((k) => `${k} ${p.stats[k]!.toFixed(3)}`).join(' '));
+      line.update(
+        p.iteration,
+        ['loss/total_edit', 'edit/acc']
+          .filter((k) => k in p.stats)
+          .map((k) => `${k} ${p.stats[k]!.toFixed(3)}`)
+          .join(' '),
+      );
     },
     stop: (ok = true): void => line.stop(ok),
   };
@@ -360,7 +382,7 @@ export function trainMend(o: TrainMendOptions): TrainMendResult {
   };
 
   try {
-    for (; iter < maxIters; ) {
+    for (; iter < maxIters;) {
       if (iter >= epochLimit) {
         stoppedBy = 'max_epochs';
         break;
@@ -380,7 +402,12 @@ export function trainMend(o: TrainMendOptions): TrainMendResult {
       if (i % hp.log_interval === 0 || iter === maxIters) {
         const stats = trainAvg.average();
         trainLog.push({ iteration: i, stats });
-        log(`MEND iteration ${i}: ${fmtStats(stats)} edit_lrs [${editor.editLrs.toArray().map((x) => x.toExponential(2)).join(', ')}]`);
+        log(
+          `MEND iteration ${i}: ${fmtStats(stats)} edit_lrs [${editor.editLrs
+            .toArray()
+            .map((x) => x.toExponential(2))
+            .join(', ')}]`,
+        );
         trainAvg.reset();
       }
       let stop = false;
@@ -388,7 +415,10 @@ export function trainMend(o: TrainMendOptions): TrainMendResult {
         const stats = validate(model, tok, editor, hp, val);
         validations.push({ iteration: i, stats });
         const value = stats[hp.early_stop_key];
-        if (value === undefined) throw new Error(`early_stop_key "${hp.early_stop_key}" is not a validation statistic (have ${Object.keys(stats).join(', ')})`);
+        if (value === undefined)
+          throw new Error(
+            `early_stop_key "${hp.early_stop_key}" is not a validation statistic (have ${Object.keys(stats).join(', ')})`,
+          );
         const better = best.value === null || (higherIsBetter(hp.early_stop_key) ? value > best.value : value < best.value);
         best.current = i;
         if (better) {
@@ -432,7 +462,9 @@ export function trainMend(o: TrainMendOptions): TrainMendResult {
       editor.dispose();
     }
   }
-  log(`MEND training: ${iter} iterations, ${optimizerSteps} optimizer steps in ${seconds().toFixed(1)} s${o.outDir ? `; editor in ${join(o.outDir, EDITOR_JSON)}` : ''}`);
+  log(
+    `MEND training: ${iter} iterations, ${optimizerSteps} optimizer steps in ${seconds().toFixed(1)} s${o.outDir ? `; editor in ${join(o.outDir, EDITOR_JSON)}` : ''}`,
+  );
   return { editor: result, summary: summaryAt(val ? best.iteration : iter, bestStats), validations, trainLog };
 }
 

@@ -1,5 +1,5 @@
 /**
- * ROME step 3 (methods.md §2, §1.5): v* = h₀ + δ, with δ added to the MLP output of layer ℓ
+ * ROME step 3 (./README.md, "The method"; ../shared/README.md, "Computing v* and z"): v* = h₀ + δ, with δ added to the MLP output of layer ℓ
  * at the subject token of every rewriting prompt and of the KL prompt "{subject} is a".
  */
 import * as T from '../../tensor/index.js';

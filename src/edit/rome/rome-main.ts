@@ -17,7 +17,7 @@ import { spacedTarget, validateRequest } from '../request.js';
 import type { EditContext, EditRequest } from '../types.js';
 import { requestParts } from '../shared/keys.js';
 import { encodeTarget, type SubjectPrompt } from '../shared/subject-index.js';
-import { checkLayers } from '../shared/modules.js';
+import { checkLayers, checkModules } from '../shared/modules.js';
 import { inverseSecondMoment, leftVector, romeKeys, type RomeKeys } from './compute-u.js';
 import { computeV, type RomeV } from './compute-v.js';
 import type { RomeHParams } from './hparams.js';
@@ -61,6 +61,7 @@ export function executeRome(
 ): RomeRun {
   validateRequest(request, 'ROME request', { needsSubject: true });
   const layers = checkLayers(model, hp.layers, hp.rewrite_module_tmp, 'ROME');
+  checkModules(model, hp, 'ROME');
   if (hp.mom2_adjustment && !ctx.stats)
     throw new Error('ROME: mom2_adjustment is true but no statistics provider was given (EditContext.stats)');
   if (templates.length === 0) throw new Error('ROME: no context templates');

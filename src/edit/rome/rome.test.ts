@@ -17,7 +17,6 @@ import { assertParamsUnchanged, maxRelDiff, snapshotParams } from '../testing.js
 const TEMPLATES = ['{}', 'The sky. {}', 'I am told. {}'];
 const REQUEST: EditRequest = { prompt: 'LeBron James plays the sport of', subject: 'LeBron James', target_new: 'ice hockey' };
 
-
 /** max |W·k − want| / max |want| for W in stored layout (Conv1D [d_k, D]: kᵀW). */
 function applyDelta(model: CausalLM, deltaW: T.Tensor, k: T.Tensor): number[] {
   return T.noGrad(() => {
@@ -27,7 +26,6 @@ function applyDelta(model: CausalLM, deltaW: T.Tensor, k: T.Tensor): number[] {
     return out;
   });
 }
-
 
 describe('ROME on tiny-gpt2', { skip: skipNoShared }, () => {
   let model: CausalLM;

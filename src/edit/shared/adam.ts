@@ -45,7 +45,8 @@ export class Adam {
    * p ← p − (lr / (1−β1ᵗ)) · m / (√v / √(1−β2ᵗ) + eps)  (eps added after the bias correction).
    */
   stepArrays(param: Float32Array, grad: ArrayLike<number>): void {
-    if (param.length !== this.n || grad.length !== this.n) throw new Error(`Adam: expected ${this.n} elements, got ${param.length} / ${grad.length}`);
+    if (param.length !== this.n || grad.length !== this.n)
+      throw new Error(`Adam: expected ${this.n} elements, got ${param.length} / ${grad.length}`);
     this.t += 1;
     const { beta1: b1, beta2: b2 } = this;
     const bc1 = 1 - Math.pow(b1, this.t);
@@ -66,7 +67,8 @@ export class Adam {
 
   /** Update a contiguous float32 tensor in place from its gradient tensor. */
   step(param: Tensor, grad: Tensor): void {
-    if (param.dtype !== 'float32' || !param.isContiguous()) throw new Error('Adam: the parameter must be a contiguous float32 tensor');
+    if (param.dtype !== 'float32' || !param.isContiguous())
+      throw new Error('Adam: the parameter must be a contiguous float32 tensor');
     const p = (param.storage as Float32Array).subarray(param.offset, param.offset + param.size);
     this.stepArrays(p, grad.toArray());
   }

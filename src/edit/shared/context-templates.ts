@@ -85,7 +85,14 @@ export function contextTemplates(
     } else {
       // all seed words in one batch, as EasyEdit's generate_fast call does
       const per = Math.floor(n / SEED_WORDS.length);
-      const texts = generateFast(model, tok, SEED_WORDS.map((w) => tok.encode(w, enc)), per, length, nextSeed());
+      const texts = generateFast(
+        model,
+        tok,
+        SEED_WORDS.map((w) => tok.encode(w, enc)),
+        per,
+        length,
+        nextSeed(),
+      );
       // a SentencePiece-style dummy prefix decodes as a leading space HF's decode would drop
       samples.push(...texts.map((t) => (t.startsWith(' ') ? t.slice(1) : t)));
     }

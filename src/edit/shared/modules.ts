@@ -35,3 +35,27 @@ export function checkLayers(model: CausalLM, layers: readonly number[], rewriteT
   }
   return [...layers].sort((a, b) => a - b);
 }
+
+/**
+ * The module-name hyperparameters must name this model's own modules: the v* and z optimisations
+ * run the model's blocks, final norm and LM head, so a template pointing elsewhere would be
+ * ignored silently. A tied head may be named either way (`lm_head` or the embedding).
+ */
+export function checkModules(
+  model: CausalLM,
+  hp: { layer_module_tmp: string; mlp_module_tmp: string; ln_f_module: string; lm_head_module: string },
+  method: string,
+): void {
+  const { arch } = model;
+  const want: [string, string, string][] = [
+    ['layer_module_tmp', hp.layer_module_tmp, arch.layerTemplate],
+    ['mlp_module_tmp', hp.mlp_module_tmp, arch.mlpTemplate],
+    ['ln_f_module', hp.ln_f_module, arch.finalNorm],
+  ];
+  for (const [field, got, expected] of want) {
+    if (got !== expected) throw new Error(`${method}: ${field} is "${got}", but this model's is "${expected}"`);
+  }
+  const heads = new Set([arch.lmHead, ...(model.config.tieWordEmbeddings ? ['lm_head', arch.embedding] : [])]);
+  if (!heads.has(hp.lm_head_module))
+    throw new Error(`${method}: lm_head_module is "${hp.lm_head_module}", but this model's LM head is "${arch.lmHead}"`);
+}

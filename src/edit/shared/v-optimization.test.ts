@@ -29,8 +29,17 @@ test('lengthGroups: a partition of the rows with the least padded rows + per-bat
     const lengths = Array.from({ length: n }, () => 1 + rng.nextInt(25));
     const overhead = rng.nextInt(40);
     const groups = lengthGroups(lengths, overhead);
-    assert.deepEqual(groups.flat().sort((a, b) => a - b), lengths.map((_, i) => i), 'every row exactly once');
-    for (const g of groups) assert.deepEqual(g, [...g].sort((a, b) => a - b), 'rows keep their order inside a group');
+    assert.deepEqual(
+      groups.flat().sort((a, b) => a - b),
+      lengths.map((_, i) => i),
+      'every row exactly once',
+    );
+    for (const g of groups)
+      assert.deepEqual(
+        g,
+        [...g].sort((a, b) => a - b),
+        'rows keep their order inside a group',
+      );
     assert.equal(cost(lengths, groups, overhead), bruteForce(lengths, overhead), `lengths ${lengths}, overhead ${overhead}`);
   }
   for (let trial = 0; trial < 100; trial++) {
@@ -39,10 +48,30 @@ test('lengthGroups: a partition of the rows with the least padded rows + per-bat
     const overhead = rng.nextInt(60);
     const maxRows = 1 + rng.nextInt(4);
     const groups = lengthGroups(lengths, overhead, maxRows);
-    assert.ok(groups.every((g) => g.length <= maxRows), 'no group over maxRows');
-    assert.equal(cost(lengths, groups, overhead), bruteForce(lengths, overhead, maxRows), `lengths ${lengths}, overhead ${overhead}, maxRows ${maxRows}`);
+    assert.ok(
+      groups.every((g) => g.length <= maxRows),
+      'no group over maxRows',
+    );
+    assert.equal(
+      cost(lengths, groups, overhead),
+      bruteForce(lengths, overhead, maxRows),
+      `lengths ${lengths}, overhead ${overhead}, maxRows ${maxRows}`,
+    );
   }
   assert.deepEqual(lengthGroups([5, 5, 5], 24), [[0, 1, 2]], 'equal lengths: one batch');
-  assert.deepEqual(lengthGroups([5, 5, 5], 24, 2).map((g) => g.length).sort(), [1, 2], 'maxRows splits');
-  assert.deepEqual(lengthGroups([3, 30, 3, 30], 0), [[0, 2], [1, 3]], 'no overhead: split by length');
+  assert.deepEqual(
+    lengthGroups([5, 5, 5], 24, 2)
+      .map((g) => g.length)
+      .sort(),
+    [1, 2],
+    'maxRows splits',
+  );
+  assert.deepEqual(
+    lengthGroups([3, 30, 3, 30], 0),
+    [
+      [0, 2],
+      [1, 3],
+    ],
+    'no overhead: split by length',
+  );
 });

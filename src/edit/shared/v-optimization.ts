@@ -1,7 +1,6 @@
 /**
  * The δ optimisation shared by ROME (v*: δ at the MLP output of layer ℓ) and MEMIT (z: δ at the
- * block output of L), as kmeng01/rome's compute_v.py writes it (equations in ../rome/README.md,
- * "Computing v*"):
+ * block output of L), as kmeng01/rome's compute_v.py writes it (./README.md, "Computing v* and z"):
  *
  *   L(δ) = NLL + KL + weight decay
  *        = mean_p −(1/|t|) Σ_j log P_δ(t_j | p) + kl_factor · KL(P_δ ‖ P_0) + v_weight_decay · ‖δ‖ / ‖h₀‖²
@@ -84,7 +83,12 @@ export function optimizeDelta(model: CausalLM, prompts: DeltaPrompts, site: Delt
  * result equals one request at a time, since a request's prompts see only its own δ.
  * @example const [a, b] = optimizeDeltas(model, [promptsA, promptsB], { site: 'block', layer: 8, lossLayer: 47 }, hp);
  */
-export function optimizeDeltas(model: CausalLM, requests: readonly DeltaPrompts[], site: DeltaSite, hp: VOptHParams): VOptResult[] {
+export function optimizeDeltas(
+  model: CausalLM,
+  requests: readonly DeltaPrompts[],
+  site: DeltaSite,
+  hp: VOptHParams,
+): VOptResult[] {
   if (requests.length === 0) return [];
   checkInputs(model, requests, site);
   const P = requests.length;
@@ -104,7 +108,10 @@ export function optimizeDeltas(model: CausalLM, requests: readonly DeltaPrompts[
   /** [loss, nll, kl, weight decay] of each request, each [P]. */
   const objective = (rows: { nll: Tensor; kl: Tensor | null }): Tensor[] => {
     const logProbs = T.logSoftmax(model.lmHead(rows.nll), -1); // [R, V]
-    const nll = batch.perRequest(T.mul(T.nllLoss(logProbs, batch.labels, { reduction: 'none' }), batch.nllWeight), batch.nllOwner);
+    const nll = batch.perRequest(
+      T.mul(T.nllLoss(logProbs, batch.labels, { reduction: 'none' }), batch.nllWeight),
+      batch.nllOwner,
+    );
     let kl = T.zeros([P]);
     if (rows.kl) {
       const klLogProbs = T.logSoftmax(model.lmHead(rows.kl), -1); // [K, V]

@@ -176,7 +176,6 @@ export interface StatsProgressInfo {
 /** true: a bar on a TTY, a line every 10 s otherwise; false: silent; a function: called instead. */
 export type ProgressOption = boolean | ((p: StatsProgressInfo) => void);
 
-
 export interface CachedAccumulateOptions {
   /** model identity for the key (a directory or hub id; default: the model type) */
   modelId?: string;

@@ -2538,11 +2538,23 @@ export function runConformance(candidate: Backend, oracle: Backend, opts: Confor
               const out = nans(dt, nq * c.D);
               const lse = nans(dt, nq);
               B.attention({ ...dims, q: mk(dt, q), k: widen(k), v: widen(v), out, lse, kvCapacity: cap });
-              assert.deepEqual(Array.from(out), Array.from(want), `${B === C ? 'native' : 'reference'} ${dt} ${c.name} cap ${cap} out`);
-              assert.deepEqual(Array.from(lse), Array.from(wlse), `${B === C ? 'native' : 'reference'} ${dt} ${c.name} cap ${cap} lse`);
+              assert.deepEqual(
+                Array.from(out),
+                Array.from(want),
+                `${B === C ? 'native' : 'reference'} ${dt} ${c.name} cap ${cap} out`,
+              );
+              assert.deepEqual(
+                Array.from(lse),
+                Array.from(wlse),
+                `${B === C ? 'native' : 'reference'} ${dt} ${c.name} cap ${cap} lse`,
+              );
             }
           }
-          assert.throws(() => C.attention({ ...dims, q, k, v, out: new Float64Array(nq * c.D), lse: new Float64Array(nq), kvCapacity: c.Tk - 1 }), /kvCapacity/);
+          assert.throws(
+            () =>
+              C.attention({ ...dims, q, k, v, out: new Float64Array(nq * c.D), lse: new Float64Array(nq), kvCapacity: c.Tk - 1 }),
+            /kvCapacity/,
+          );
         }
       });
       check('semantics checked without the oracle: GQA head mapping, causal offset, key mask', (rng) => {

@@ -358,7 +358,10 @@ test('release: small buffers are detached, large ones pooled and handed out agai
   const b = be!.alloc('float32', 1 << 20) as Float32Array;
   assert.equal(b, a, 'the same length gets the pooled buffer');
   assert.equal(pooledBytes(), 0);
-  assert.ok(b.every((x) => x === 0), 'a recycled buffer reads as zeros');
+  assert.ok(
+    b.every((x) => x === 0),
+    'a recycled buffer reads as zeros',
+  );
   const c = be!.alloc('float64', 1 << 19) as Float64Array; // same bytes, other dtype: fresh
   assert.notEqual(c.buffer, a.buffer);
   be!.release(b);
@@ -380,54 +383,58 @@ test('info describes the build', { skip }, () => {
   assert.ok(info.blas.length > 0 && info.lapack.length > 0 && info.simd.length > 0);
 });
 
-test('allocUninit hands out a pooled buffer as it is; op outputs built on poisoned recycled buffers are right', { skip }, async () => {
-  const T = await import('../index.js');
-  drainBufferPool();
-  const a = be!.alloc('float32', 1 << 18) as Float32Array;
-  a.fill(5);
-  be!.release(a);
-  const b = be!.allocUninit!('float32', 1 << 18) as Float32Array;
-  assert.equal(b, a, 'the pooled buffer comes back');
-  assert.equal(b[123], 5, 'not zeroed');
-  be!.release(b);
-  drainBufferPool();
-  // every op below writes a [R, C] output of 256 Ki floats; the pool holds NaN-filled buffers of that size
-  const R = 256;
-  const C = 1024;
-  const poison = (): void => {
-    for (let i = 0; i < 4; i++) {
-      const t = T.Tensor.zeros([R, C]);
-      (t.storage as Float32Array).fill(NaN);
-      t.dispose();
+test(
+  'allocUninit hands out a pooled buffer as it is; op outputs built on poisoned recycled buffers are right',
+  { skip },
+  async () => {
+    const T = await import('../index.js');
+    drainBufferPool();
+    const a = be!.alloc('float32', 1 << 18) as Float32Array;
+    a.fill(5);
+    be!.release(a);
+    const b = be!.allocUninit!('float32', 1 << 18) as Float32Array;
+    assert.equal(b, a, 'the pooled buffer comes back');
+    assert.equal(b[123], 5, 'not zeroed');
+    be!.release(b);
+    drainBufferPool();
+    // every op below writes a [R, C] output of 256 Ki floats; the pool holds NaN-filled buffers of that size
+    const R = 256;
+    const C = 1024;
+    const poison = (): void => {
+      for (let i = 0; i < 4; i++) {
+        const t = T.Tensor.zeros([R, C]);
+        (t.storage as Float32Array).fill(NaN);
+        t.dispose();
+      }
+    };
+    const rng = new T.Rng(7);
+    const x = rng.normal([R, C]);
+    const y = rng.normal([R, C]);
+    const w = rng.normal([C, C], 0.05);
+    const g = rng.normal([C]);
+    const q = rng.normal([1, 4, R, 256]);
+    const ops: [string, () => Tensor][] = [
+      ['matmul', () => T.matmul(x, w)],
+      ['gelu', () => T.gelu(x)],
+      ['add', () => T.add(x, y)],
+      ['where', () => T.where(T.gt(x, 0), x, y)],
+      ['layerNorm', () => T.layerNorm(x, g, null, 1e-5)],
+      ['rmsNorm', () => T.rmsNorm(x, g, 1e-5)],
+      ['softmax', () => T.softmax(x, -1)],
+      ['attention', () => T.reshape(T.attention(q, q, q), [R, C])],
+    ];
+    for (const [name, op] of ops) {
+      poison();
+      const got = T.noGrad(op);
+      const want = T.withBackend('reference', () => T.noGrad(op));
+      const ga = got.toArray();
+      const wa = want.toArray();
+      let worst = 0;
+      for (let i = 0; i < ga.length; i++) worst = Math.max(worst, Math.abs(ga[i]! - wa[i]!));
+      assert.ok(worst < 1e-3, `${name}: max |native − reference| ${worst}`);
+      got.dispose();
+      want.dispose();
     }
-  };
-  const rng = new T.Rng(7);
-  const x = rng.normal([R, C]);
-  const y = rng.normal([R, C]);
-  const w = rng.normal([C, C], 0.05);
-  const g = rng.normal([C]);
-  const q = rng.normal([1, 4, R, 256]);
-  const ops: [string, () => Tensor][] = [
-    ['matmul', () => T.matmul(x, w)],
-    ['gelu', () => T.gelu(x)],
-    ['add', () => T.add(x, y)],
-    ['where', () => T.where(T.gt(x, 0), x, y)],
-    ['layerNorm', () => T.layerNorm(x, g, null, 1e-5)],
-    ['rmsNorm', () => T.rmsNorm(x, g, 1e-5)],
-    ['softmax', () => T.softmax(x, -1)],
-    ['attention', () => T.reshape(T.attention(q, q, q), [R, C])],
-  ];
-  for (const [name, op] of ops) {
-    poison();
-    const got = T.noGrad(op);
-    const want = T.withBackend('reference', () => T.noGrad(op));
-    const ga = got.toArray();
-    const wa = want.toArray();
-    let worst = 0;
-    for (let i = 0; i < ga.length; i++) worst = Math.max(worst, Math.abs(ga[i]! - wa[i]!));
-    assert.ok(worst < 1e-3, `${name}: max |native − reference| ${worst}`);
-    got.dispose();
-    want.dispose();
-  }
-  drainBufferPool();
-});
+    drainBufferPool();
+  },
+);

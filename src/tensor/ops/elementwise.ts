@@ -7,7 +7,18 @@ import type { BinaryOp, UnaryOp } from '../backend.js';
 import { record } from '../autograd.js';
 import { Tensor, fmtShape } from '../tensor.js';
 import { scalar } from './creation.js';
-import { be, broadcastShapes, broadcastStrides, computeDtype, f, output, sameDtype, sumToShape, withContiguous, type ComputeDType } from './util.js';
+import {
+  be,
+  broadcastShapes,
+  broadcastStrides,
+  computeDtype,
+  f,
+  output,
+  sameDtype,
+  sumToShape,
+  withContiguous,
+  type ComputeDType,
+} from './util.js';
 
 export type Operand = Tensor | number;
 

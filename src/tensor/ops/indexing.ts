@@ -35,7 +35,11 @@ export function gather(x: Tensor, idx: Tensor): Tensor {
   const C = x.shape[x.rank - 1]!;
   const k = idx.shape[idx.rank - 1]!;
   const rows = shapeSize(x.shape.slice(0, -1));
-  if (idx.rank !== x.rank || shapeSize(idx.shape.slice(0, -1)) !== rows || idx.shape.slice(0, -1).some((d, i) => d !== x.shape[i])) {
+  if (
+    idx.rank !== x.rank ||
+    shapeSize(idx.shape.slice(0, -1)) !== rows ||
+    idx.shape.slice(0, -1).some((d, i) => d !== x.shape[i])
+  ) {
     throw new Error(`gather: index ${fmtShape(idx.shape)} does not match ${fmtShape(x.shape)} outside the last dim`);
   }
   const out = empty(idx.shape, dt);
@@ -98,7 +102,10 @@ export function addRows(x: Tensor, rows: Tensor, values: Tensor): Tensor {
   const out = withContiguous(x, (xc) => copyOf(xc));
   withContiguousAll([values, rows], ([vc, rc]) => be().indexAdd(f(vc!), rc!.storage as Int32Array, f(out), n, cols));
   void dt;
-  return record(out, 'addRows', [x, values], (g) => [x.requiresGrad ? withContiguous(g, copyOf) : null, values.requiresGrad ? indexSelect(g, rows) : null]);
+  return record(out, 'addRows', [x, values], (g) => [
+    x.requiresGrad ? withContiguous(g, copyOf) : null,
+    values.requiresGrad ? indexSelect(g, rows) : null,
+  ]);
 }
 
 /**

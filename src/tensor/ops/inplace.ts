@@ -27,7 +27,9 @@ export function assertFinite(op: string, t: Tensor, what = 'update'): void {
     const data = f(c);
     for (let i = 0; i < data.length; i++) {
       if (!Number.isFinite(data[i]!)) {
-        throw new Error(`${op}: ${what} ${t.name ? `"${t.name}" ` : ''}${fmtShape(t.shape)} has a non-finite value (${data[i]}) at flat index ${i}`);
+        throw new Error(
+          `${op}: ${what} ${t.name ? `"${t.name}" ` : ''}${fmtShape(t.shape)} has a non-finite value (${data[i]}) at flat index ${i}`,
+        );
       }
     }
   } finally {
@@ -70,7 +72,9 @@ export function assign(w: Tensor, src: Tensor): void {
 export function addOuterInPlace(w: Tensor, u: Tensor, v: Tensor, alpha = 1): void {
   checkTarget('addOuterInPlace', w);
   if (w.rank !== 2 || u.rank !== 1 || v.rank !== 1 || u.shape[0] !== w.shape[0] || v.shape[0] !== w.shape[1]) {
-    throw new Error(`addOuterInPlace: need W [m, n], u [m], v [n]; got ${fmtShape(w.shape)}, ${fmtShape(u.shape)}, ${fmtShape(v.shape)}`);
+    throw new Error(
+      `addOuterInPlace: need W [m, n], u [m], v [n]; got ${fmtShape(w.shape)}, ${fmtShape(u.shape)}, ${fmtShape(v.shape)}`,
+    );
   }
   assertFinite('addOuterInPlace', u, 'u');
   assertFinite('addOuterInPlace', v, 'v');
@@ -81,10 +85,27 @@ export function addOuterInPlace(w: Tensor, u: Tensor, v: Tensor, alpha = 1): voi
   try {
     const [m, n] = w.shape as [number, number];
     be().gemm({
-      transA: false, transB: false, M: m, N: n, K: 1, alpha, beta: 1, batch: 1,
-      a: f(uc), aOffset: 0, lda: 1, aBatchStride: 0,
-      b: f(vc), bDtype: dt, bOffset: 0, ldb: n, bBatchStride: 0,
-      c: f(target), cOffset: 0, ldc: n, cBatchStride: 0,
+      transA: false,
+      transB: false,
+      M: m,
+      N: n,
+      K: 1,
+      alpha,
+      beta: 1,
+      batch: 1,
+      a: f(uc),
+      aOffset: 0,
+      lda: 1,
+      aBatchStride: 0,
+      b: f(vc),
+      bDtype: dt,
+      bOffset: 0,
+      ldb: n,
+      bBatchStride: 0,
+      c: f(target),
+      cOffset: 0,
+      ldc: n,
+      cBatchStride: 0,
     });
     if (target !== w) copyInto(w, target, false);
   } finally {

@@ -14,7 +14,8 @@ function square(op: string, a: Tensor): number {
 
 function rhs(op: string, a: Tensor, b: Tensor, n: number): number {
   if (b.dtype !== a.dtype) throw new Error(`${op}: A is ${a.dtype} but B is ${b.dtype}`);
-  if (b.rank < 1 || b.rank > 2 || b.shape[0] !== n) throw new Error(`${op}: B must be [${n}] or [${n}, k], got ${fmtShape(b.shape)}`);
+  if (b.rank < 1 || b.rank > 2 || b.shape[0] !== n)
+    throw new Error(`${op}: B must be [${n}] or [${n}, k], got ${fmtShape(b.shape)}`);
   return b.rank === 1 ? 1 : b.shape[1]!;
 }
 

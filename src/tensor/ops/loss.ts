@@ -5,7 +5,7 @@
 import { Tensor, fmtShape } from '../tensor.js';
 import { tensor } from './creation.js';
 import { div, exp, mul, neg, sub } from './elementwise.js';
-import { gather, } from './indexing.js';
+import { gather } from './indexing.js';
 import { logSoftmax } from './nn.js';
 import { mean, sum } from './reduce.js';
 import { reshape } from './shape.js';

@@ -29,7 +29,8 @@ function matLayout(t: Tensor): MatLayout | null {
 }
 
 function weightDtype(op: string, b: Tensor): WeightDType {
-  if (b.dtype === 'int32' || b.dtype === 'uint8') throw new Error(`${op}: cannot multiply by a ${b.dtype} tensor ${fmtShape(b.shape)}`);
+  if (b.dtype === 'int32' || b.dtype === 'uint8')
+    throw new Error(`${op}: cannot multiply by a ${b.dtype} tensor ${fmtShape(b.shape)}`);
   return b.dtype;
 }
 
@@ -65,7 +66,8 @@ function mmForward(a: Tensor, b: Tensor): Tensor {
   if (bdt !== dt && !(dt === 'float32' && (bdt === 'float16' || bdt === 'bfloat16'))) {
     throw new Error(`matmul: dtype mismatch ${dt} ${fmtShape(a.shape)} @ ${bdt} ${fmtShape(b.shape)}`);
   }
-  if (a.rank < 2 || b.rank < 2) throw new Error(`matmul: operands must have rank >= 2, got ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}`);
+  if (a.rank < 2 || b.rank < 2)
+    throw new Error(`matmul: operands must have rank >= 2, got ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}`);
   const M = a.shape[a.rank - 2]!;
   const K = a.shape[a.rank - 1]!;
   const K2 = b.shape[b.rank - 2]!;
@@ -121,7 +123,16 @@ function mmForward(a: Tensor, b: Tensor): Tensor {
     ldc: N,
   };
   if (sa !== null && sb !== null) {
-    be().gemm({ ...common, batch, aOffset: a.offset, aBatchStride: sa, bOffset: b.offset, bBatchStride: sb, cOffset: 0, cBatchStride: M * N });
+    be().gemm({
+      ...common,
+      batch,
+      aOffset: a.offset,
+      aBatchStride: sa,
+      bOffset: b.offset,
+      bBatchStride: sb,
+      cOffset: 0,
+      cBatchStride: M * N,
+    });
     return out;
   }
   // irregular batch layout: one gemm per batch entry

@@ -10,7 +10,19 @@ import type { RopeLayout } from '../backend.js';
 import { record } from '../autograd.js';
 import { Tensor, fmtShape, shapeSize } from '../tensor.js';
 import { transpose } from './shape.js';
-import { assertShape, be, computeDtype, done, empty, f, normAxis, output, sameDtype, withContiguous, withContiguousAll } from './util.js';
+import {
+  assertShape,
+  be,
+  computeDtype,
+  done,
+  empty,
+  f,
+  normAxis,
+  output,
+  sameDtype,
+  withContiguous,
+  withContiguousAll,
+} from './util.js';
 
 function rowsOf(x: Tensor): [number, number] {
   const cols = x.shape[x.rank - 1] ?? 1;
@@ -126,7 +138,13 @@ export function rope(x: Tensor, positions: Tensor, cos: Tensor, sin: Tensor, opt
   }
   assertShape('rope', 'positions', positions, [B, T]);
   if (positions.dtype !== 'int32') throw new Error(`rope: positions must be int32, got ${positions.dtype}`);
-  if (cos.rank !== 2 || cos.shape[1] !== rotaryDim / 2 || sin.rank !== 2 || sin.shape[1] !== rotaryDim / 2 || sin.shape[0] !== cos.shape[0]) {
+  if (
+    cos.rank !== 2 ||
+    cos.shape[1] !== rotaryDim / 2 ||
+    sin.rank !== 2 ||
+    sin.shape[1] !== rotaryDim / 2 ||
+    sin.shape[0] !== cos.shape[0]
+  ) {
     throw new Error(`rope: cos/sin must be [P, ${rotaryDim / 2}], got ${fmtShape(cos.shape)} and ${fmtShape(sin.shape)}`);
   }
   const P = cos.shape[0]!;
@@ -137,7 +155,20 @@ export function rope(x: Tensor, positions: Tensor, cos: Tensor, sin: Tensor, opt
       for (let i = 0; i < pos.length; i++) {
         if (pos[i]! < 0 || pos[i]! >= P) throw new Error(`rope: position ${pos[i]} outside the angle table of ${P} rows`);
       }
-      be().rope({ x: f(sc!), out: f(out), B, H, T, D, rotaryDim, positions: pos, cos: f(cc!), sin: f(snc!), layout: opts.layout, inverse });
+      be().rope({
+        x: f(sc!),
+        out: f(out),
+        B,
+        H,
+        T,
+        D,
+        rotaryDim,
+        positions: pos,
+        cos: f(cc!),
+        sin: f(snc!),
+        layout: opts.layout,
+        inverse,
+      });
     });
     return out;
   };
@@ -206,11 +237,42 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   if (cap !== null) {
     // k, v are the first Tk positions of preallocated cache buffers: read them in place
     withContiguousAll([q], ([qc]) => {
-      be().attention({ q: f(qc!), k: f(k), v: f(v), out: f(out), lse: f(lse), B, H, KVH, Tq, Tk, D, scale, causal, keyMask: maskArr(), kvCapacity: cap });
+      be().attention({
+        q: f(qc!),
+        k: f(k),
+        v: f(v),
+        out: f(out),
+        lse: f(lse),
+        B,
+        H,
+        KVH,
+        Tq,
+        Tk,
+        D,
+        scale,
+        causal,
+        keyMask: maskArr(),
+        kvCapacity: cap,
+      });
     });
   } else {
     withContiguousAll([q, k, v], ([qc, kc, vc]) => {
-      be().attention({ q: f(qc!), k: f(kc!), v: f(vc!), out: f(out), lse: f(lse), B, H, KVH, Tq, Tk, D, scale, causal, keyMask: maskArr() });
+      be().attention({
+        q: f(qc!),
+        k: f(kc!),
+        v: f(vc!),
+        out: f(out),
+        lse: f(lse),
+        B,
+        H,
+        KVH,
+        Tq,
+        Tk,
+        D,
+        scale,
+        causal,
+        keyMask: maskArr(),
+      });
     });
   }
   const r = record(out, 'attention', [q, k, v], (g) => {
@@ -254,7 +316,8 @@ export function embedding(ids: Tensor, table: Tensor): Tensor {
   table.assertAlive('embedding');
   if (ids.dtype !== 'int32') throw new Error(`embedding: ids must be int32, got ${ids.dtype} ${fmtShape(ids.shape)}`);
   if (table.rank !== 2) throw new Error(`embedding: table must be [V, C], got ${fmtShape(table.shape)}`);
-  if (table.dtype === 'int32' || table.dtype === 'uint8') throw new Error(`embedding: table must be floating, got ${table.dtype}`);
+  if (table.dtype === 'int32' || table.dtype === 'uint8')
+    throw new Error(`embedding: table must be floating, got ${table.dtype}`);
   const [V, C] = table.shape as [number, number];
   const outDt = table.dtype === 'float64' ? 'float64' : 'float32';
   const out = empty([...ids.shape, C], outDt);

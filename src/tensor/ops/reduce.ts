@@ -179,7 +179,10 @@ export function logsumexp(x: Tensor, axis = -1, keepdim = false): Tensor {
   const l = log(s);
   const r = add(l, mc);
   if (keepdim) return done(r, m, mc, shifted, e, s, l);
-  const out = reshape(r, x.shape.filter((_, i) => i !== normAxis('logsumexp', axis, x.rank)));
+  const out = reshape(
+    r,
+    x.shape.filter((_, i) => i !== normAxis('logsumexp', axis, x.rank)),
+  );
   return done(out, m, mc, shifted, e, s, l, r);
 }
 

@@ -14,7 +14,8 @@ export function reshape(t: Tensor, shape: Shape): Tensor {
   const neg = sh.indexOf(-1);
   if (neg >= 0) {
     const rest = shapeSize(sh.filter((_, i) => i !== neg));
-    if (rest === 0 || t.size % rest !== 0) throw new Error(`reshape: cannot reshape ${fmtShape(t.shape)} into ${fmtShape(shape)}`);
+    if (rest === 0 || t.size % rest !== 0)
+      throw new Error(`reshape: cannot reshape ${fmtShape(t.shape)} into ${fmtShape(shape)}`);
     sh[neg] = t.size / rest;
   }
   if (shapeSize(sh) !== t.size || sh.some((d) => !Number.isInteger(d) || d < 0)) {
@@ -141,7 +142,11 @@ export function unsqueeze(t: Tensor, axis: number): Tensor {
 
 /** Remove a size-1 dim (or all of them). */
 export function squeeze(t: Tensor, axis?: number): Tensor {
-  if (axis === undefined) return reshape(t, t.shape.filter((d) => d !== 1));
+  if (axis === undefined)
+    return reshape(
+      t,
+      t.shape.filter((d) => d !== 1),
+    );
   const a = normAxis('squeeze', axis, t.rank);
   if (t.shape[a] !== 1) throw new Error(`squeeze: dim ${a} of ${fmtShape(t.shape)} is not 1`);
   const shape = [...t.shape];
@@ -188,7 +193,9 @@ export function concat(ts: readonly Tensor[], axis = 0): Tensor {
   for (const t of ts) {
     t.assertAlive('concat');
     if (t.dtype !== first.dtype || t.rank !== first.rank || t.shape.some((d, i) => i !== a && d !== first.shape[i])) {
-      throw new Error(`concat: incompatible tensors ${ts.map((x) => `${x.dtype} ${fmtShape(x.shape)}`).join(', ')} along axis ${a}`);
+      throw new Error(
+        `concat: incompatible tensors ${ts.map((x) => `${x.dtype} ${fmtShape(x.shape)}`).join(', ')} along axis ${a}`,
+      );
     }
   }
   const shape = [...first.shape];

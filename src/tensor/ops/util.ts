@@ -25,7 +25,9 @@ export function sameDtype(op: string, ...ts: Tensor[]): ComputeDType {
   const d = computeDtype(op, ts[0]!);
   for (const t of ts) {
     if (computeDtype(op, t) !== d) {
-      throw new Error(`${op}: dtype mismatch (${ts.map((x) => `${x.dtype} ${fmtShape(x.shape)}`).join(' vs ')}); cast() explicitly`);
+      throw new Error(
+        `${op}: dtype mismatch (${ts.map((x) => `${x.dtype} ${fmtShape(x.shape)}`).join(' vs ')}); cast() explicitly`,
+      );
     }
   }
   return d;

@@ -88,7 +88,8 @@ export function attention(p: AttentionParams): void {
  */
 export function attentionGrad(p: AttentionGradParams): void {
   checkShapes('attentionGrad', p);
-  if (p.kvCapacity !== undefined && p.kvCapacity !== p.Tk) throw new Error('attentionGrad: kvCapacity is forward-only (k and v must be [B, KVH, Tk, D])');
+  if (p.kvCapacity !== undefined && p.kvCapacity !== p.Tk)
+    throw new Error('attentionGrad: kvCapacity is forward-only (k and v must be [B, KVH, Tk, D])');
   const { B, H, KVH, Tq, Tk, D, q, k, v, lse, gout, gq, gk, gv, scale } = p;
   requireLength('attentionGrad', 'gout', gout, B * H * Tq * D);
   requireLength('attentionGrad', 'gq', gq, B * H * Tq * D);

@@ -176,15 +176,7 @@ export function unary(op: UnaryOp, x: FloatArray, out: FloatArray, n: number, p0
   for (let i = 0; i < n; i++) out[i] = unaryValue(op, x[i]!, p0, p1);
 }
 
-export function unaryGrad(
-  op: UnaryOp,
-  x: FloatArray,
-  gy: FloatArray,
-  gx: FloatArray,
-  n: number,
-  p0: number,
-  p1: number,
-): void {
+export function unaryGrad(op: UnaryOp, x: FloatArray, gy: FloatArray, gx: FloatArray, n: number, p0: number, p1: number): void {
   requireLength('unaryGrad', 'x', x, n);
   requireLength('unaryGrad', 'gy', gy, n);
   requireLength('unaryGrad', 'gx', gx, n);
@@ -239,14 +231,8 @@ export function where(p: WhereParams): void {
   requireStrided('where', 'a', a, p.aOffset, p.aStrides, p.shape);
   requireStrided('where', 'b', b, p.bOffset, p.bStrides, p.shape);
   requireLength('where', 'out', out, shapeSize(p.shape));
-  forEachStrided(
-    'where',
-    p.shape,
-    [p.condOffset, p.aOffset, p.bOffset],
-    [p.condStrides, p.aStrides, p.bStrides],
-    (i, offs) => {
-      // NaN != 0, so a NaN condition selects a (as bool(NaN) is true in PyTorch).
-      out[i] = cond[offs[0]!]! !== 0 ? a[offs[1]!]! : b[offs[2]!]!;
-    },
-  );
+  forEachStrided('where', p.shape, [p.condOffset, p.aOffset, p.bOffset], [p.condStrides, p.aStrides, p.bStrides], (i, offs) => {
+    // NaN != 0, so a NaN condition selects a (as bool(NaN) is true in PyTorch).
+    out[i] = cond[offs[0]!]! !== 0 ? a[offs[1]!]! : b[offs[2]!]!;
+  });
 }

@@ -16,11 +16,7 @@ export function readWeight(w: WeightArray, dtype: WeightDType, i: number): numbe
 /** Checks that a weight array's runtime type matches its declared dtype. */
 export function checkWeight(kernel: string, w: WeightArray, dtype: WeightDType): void {
   const ok =
-    dtype === 'float32'
-      ? w instanceof Float32Array
-      : dtype === 'float64'
-        ? w instanceof Float64Array
-        : w instanceof Uint16Array;
+    dtype === 'float32' ? w instanceof Float32Array : dtype === 'float64' ? w instanceof Float64Array : w instanceof Uint16Array;
   if (!ok) throw new Error(`${kernel}: weight array ${w.constructor.name} does not hold ${dtype}`);
 }
 
@@ -37,8 +33,18 @@ export function gemm(p: GemmParams): void {
   // BLAS convention: alpha = 0 (or K = 0) means A and B are not read at all.
   const readAB = alpha !== 0 && K > 0;
   if (readAB) {
-    requireLength('gemm', 'a', a, transA ? extent(p.aOffset, batch, p.aBatchStride, K, M, p.lda) : extent(p.aOffset, batch, p.aBatchStride, M, K, p.lda));
-    requireLength('gemm', 'b', b, transB ? extent(p.bOffset, batch, p.bBatchStride, N, K, p.ldb) : extent(p.bOffset, batch, p.bBatchStride, K, N, p.ldb));
+    requireLength(
+      'gemm',
+      'a',
+      a,
+      transA ? extent(p.aOffset, batch, p.aBatchStride, K, M, p.lda) : extent(p.aOffset, batch, p.aBatchStride, M, K, p.lda),
+    );
+    requireLength(
+      'gemm',
+      'b',
+      b,
+      transB ? extent(p.bOffset, batch, p.bBatchStride, N, K, p.ldb) : extent(p.bOffset, batch, p.bBatchStride, K, N, p.ldb),
+    );
   }
   for (let bi = 0; bi < batch; bi++) {
     const aBase = p.aOffset + bi * p.aBatchStride;

@@ -15,7 +15,8 @@ export function reduce(op: ReduceOp, x: FloatArray, out: FloatArray, outer: numb
       for (let s = 1; s < size; s++) {
         const v = x[(o * size + s) * inner + i]!;
         if (op === 'sum') acc += v;
-        else if (op === 'max') acc = Math.max(acc, v); // Math.max/min return NaN if any input is NaN
+        else if (op === 'max')
+          acc = Math.max(acc, v); // Math.max/min return NaN if any input is NaN
         else acc = Math.min(acc, v);
       }
       out[o * inner + i] = acc;

@@ -141,22 +141,77 @@ test('copy: strided transpose, offsets, dtype conversion', () => {
   // float -> int truncates toward zero; float64 -> float16/bfloat16 rounds to nearest.
   const vals = Float64Array.from([2.7, -2.7, 1 / 3]);
   const ints = new Int32Array(3);
-  R.copy({ src: vals, srcDtype: 'float64', srcOffset: 0, srcStrides: [1], dst: ints, dstDtype: 'int32', dstOffset: 0, dstStrides: [1], shape: [3], accumulate: false });
+  R.copy({
+    src: vals,
+    srcDtype: 'float64',
+    srcOffset: 0,
+    srcStrides: [1],
+    dst: ints,
+    dstDtype: 'int32',
+    dstOffset: 0,
+    dstStrides: [1],
+    shape: [3],
+    accumulate: false,
+  });
   assert.deepEqual(Array.from(ints), [2, -2, 0]);
   const half = new Uint16Array(3);
-  R.copy({ src: vals, srcDtype: 'float64', srcOffset: 0, srcStrides: [1], dst: half, dstDtype: 'float16', dstOffset: 0, dstStrides: [1], shape: [3], accumulate: false });
+  R.copy({
+    src: vals,
+    srcDtype: 'float64',
+    srcOffset: 0,
+    srcStrides: [1],
+    dst: half,
+    dstDtype: 'float16',
+    dstOffset: 0,
+    dstStrides: [1],
+    shape: [3],
+    accumulate: false,
+  });
   assert.deepEqual(Array.from(half), [numberToF16(2.7), numberToF16(-2.7), numberToF16(1 / 3)]);
   assert.equal(f16ToNumber(half[2]!), 0.333251953125);
   const back = poison(3);
-  R.copy({ src: half, srcDtype: 'float16', srcOffset: 0, srcStrides: [1], dst: back, dstDtype: 'float64', dstOffset: 0, dstStrides: [1], shape: [3], accumulate: false });
+  R.copy({
+    src: half,
+    srcDtype: 'float16',
+    srcOffset: 0,
+    srcStrides: [1],
+    dst: back,
+    dstDtype: 'float64',
+    dstOffset: 0,
+    dstStrides: [1],
+    shape: [3],
+    accumulate: false,
+  });
   assert.deepEqual(Array.from(back), [2.69921875, -2.69921875, 0.333251953125]);
   const bf = new Uint16Array(1);
-  R.copy({ src: vals, srcDtype: 'float64', srcOffset: 2, srcStrides: [1], dst: bf, dstDtype: 'bfloat16', dstOffset: 0, dstStrides: [1], shape: [1], accumulate: false });
+  R.copy({
+    src: vals,
+    srcDtype: 'float64',
+    srcOffset: 2,
+    srcStrides: [1],
+    dst: bf,
+    dstDtype: 'bfloat16',
+    dstOffset: 0,
+    dstStrides: [1],
+    shape: [1],
+    accumulate: false,
+  });
   assert.equal(bf16ToNumber(bf[0]!), 0.333984375);
 
   // scalar shape [] copies one element
   const one = poison(1);
-  R.copy({ src: vals, srcDtype: 'float64', srcOffset: 1, srcStrides: [], dst: one, dstDtype: 'float64', dstOffset: 0, dstStrides: [], shape: [], accumulate: false });
+  R.copy({
+    src: vals,
+    srcDtype: 'float64',
+    srcOffset: 1,
+    srcStrides: [],
+    dst: one,
+    dstDtype: 'float64',
+    dstOffset: 0,
+    dstStrides: [],
+    shape: [],
+    accumulate: false,
+  });
   assert.equal(one[0], -2.7);
 });
 
@@ -164,25 +219,83 @@ test('copy: accumulate with stride-0 destination sums broadcast gradients', () =
   // src [2, 3] summed over dim 0 into dst [3] (stride 0 on dim 0), added to existing values.
   const src = Float64Array.from([1, 2, 3, 4, 5, 6]);
   const dst = Float64Array.from([10, 20, 30]);
-  R.copy({ src, srcDtype: 'float64', srcOffset: 0, srcStrides: [3, 1], dst, dstDtype: 'float64', dstOffset: 0, dstStrides: [0, 1], shape: [2, 3], accumulate: true });
+  R.copy({
+    src,
+    srcDtype: 'float64',
+    srcOffset: 0,
+    srcStrides: [3, 1],
+    dst,
+    dstDtype: 'float64',
+    dstOffset: 0,
+    dstStrides: [0, 1],
+    shape: [2, 3],
+    accumulate: true,
+  });
   assert.deepEqual(Array.from(dst), [15, 27, 39]);
   // float32 destination: summed in doubles, rounded once.
   const many = new Float64Array(1000).fill(0.1);
   const d32 = new Float32Array(1);
-  R.copy({ src: many, srcDtype: 'float64', srcOffset: 0, srcStrides: [1], dst: d32, dstDtype: 'float32', dstOffset: 0, dstStrides: [0], shape: [1000], accumulate: true });
+  R.copy({
+    src: many,
+    srcDtype: 'float64',
+    srcOffset: 0,
+    srcStrides: [1],
+    dst: d32,
+    dstDtype: 'float32',
+    dstOffset: 0,
+    dstStrides: [0],
+    shape: [1000],
+    accumulate: true,
+  });
   let exact = 0;
   for (let i = 0; i < 1000; i++) exact += 0.1;
   assert.equal(d32[0], Math.fround(exact));
   assert.throws(
-    () => R.copy({ src, srcDtype: 'float64', srcOffset: 0, srcStrides: [1], dst: new Int32Array(6), dstDtype: 'int32', dstOffset: 0, dstStrides: [1], shape: [6], accumulate: true }),
+    () =>
+      R.copy({
+        src,
+        srcDtype: 'float64',
+        srcOffset: 0,
+        srcStrides: [1],
+        dst: new Int32Array(6),
+        dstDtype: 'int32',
+        dstOffset: 0,
+        dstStrides: [1],
+        shape: [6],
+        accumulate: true,
+      }),
     /copy: accumulate/,
   );
   assert.throws(
-    () => R.copy({ src, srcDtype: 'float64', srcOffset: 4, srcStrides: [1], dst: poison(6), dstDtype: 'float64', dstOffset: 0, dstStrides: [1], shape: [6], accumulate: false }),
+    () =>
+      R.copy({
+        src,
+        srcDtype: 'float64',
+        srcOffset: 4,
+        srcStrides: [1],
+        dst: poison(6),
+        dstDtype: 'float64',
+        dstOffset: 0,
+        dstStrides: [1],
+        shape: [6],
+        accumulate: false,
+      }),
     /copy: src/,
   );
   assert.throws(
-    () => R.copy({ src, srcDtype: 'float32', srcOffset: 0, srcStrides: [1], dst: poison(6), dstDtype: 'float64', dstOffset: 0, dstStrides: [1], shape: [6], accumulate: false }),
+    () =>
+      R.copy({
+        src,
+        srcDtype: 'float32',
+        srcOffset: 0,
+        srcStrides: [1],
+        dst: poison(6),
+        dstDtype: 'float64',
+        dstOffset: 0,
+        dstStrides: [1],
+        shape: [6],
+        accumulate: false,
+      }),
     /copy: src is a Float64Array, not float32 storage/,
   );
 });
@@ -260,7 +373,22 @@ test('gemm: batches, stride-0 batch, offsets and leading dimensions', () => {
   const ldc = N + 1;
   const c = poison(2 + batch * M * ldc);
   R.gemm(
-    gemmParams({ M, N, K, batch, a, aOffset: 4, lda, aBatchStride: M * lda, b, bBatchStride: 0, c, cOffset: 2, ldc, cBatchStride: M * ldc }),
+    gemmParams({
+      M,
+      N,
+      K,
+      batch,
+      a,
+      aOffset: 4,
+      lda,
+      aBatchStride: M * lda,
+      b,
+      bBatchStride: 0,
+      c,
+      cOffset: 2,
+      ldc,
+      cBatchStride: M * ldc,
+    }),
   );
   for (let bi = 0; bi < batch; bi++)
     for (let i = 0; i < M; i++)
@@ -333,7 +461,11 @@ test('unary: hand-computed values', () => {
   assertClose(run('sigmoid'), [0.11920292202211755, 0.3775406687981454, 0.5, 0.6224593312018546, 0.8807970779778823], 1e-15);
   assertClose(run('silu'), [-0.2384058440442351, -0.1887703343990727, 0, 0.3112296656009273, 1.7615941559557646], 1e-15);
   // gelu_erf(x) = x Phi(x); Phi(0.5) = 0.6914624612740131, Phi(2) = 0.9772498680518208
-  assertClose(run('gelu_erf'), [-2 * (1 - 0.9772498680518208), -0.5 * (1 - 0.6914624612740131), 0, 0.5 * 0.6914624612740131, 2 * 0.9772498680518208], 1e-15);
+  assertClose(
+    run('gelu_erf'),
+    [-2 * (1 - 0.9772498680518208), -0.5 * (1 - 0.6914624612740131), 0, 0.5 * 0.6914624612740131, 2 * 0.9772498680518208],
+    1e-15,
+  );
   // gelu_tanh(1) = 0.5 (1 + tanh(sqrt(2/pi) 1.044715)) = 0.8411919906082768
   assertClose(run('gelu_tanh', 0, 0, Float64Array.from([1, 0])), [0.8411919906082768, 0], 1e-15);
   assertClose(run('tanh'), x.map(Math.tanh), 0);
@@ -354,10 +486,26 @@ test('unary: hand-computed values', () => {
 
 test('unaryGrad: finite differences for every smooth op, conventions at kinks', () => {
   const ops: [UnaryOp, number, number][] = [
-    ['neg', 0, 0], ['exp', 0, 0], ['log', 0, 0], ['sqrt', 0, 0], ['rsqrt', 0, 0], ['tanh', 0, 0],
-    ['abs', 0, 0], ['sigmoid', 0, 0], ['relu', 0, 0], ['silu', 0, 0], ['gelu_tanh', 0, 0],
-    ['gelu_erf', 0, 0], ['square', 0, 0], ['reciprocal', 0, 0], ['sin', 0, 0], ['cos', 0, 0],
-    ['pow', 2.5, 0], ['pow', -1.5, 0], ['clamp', -0.4, 0.6], ['sign', 0, 0],
+    ['neg', 0, 0],
+    ['exp', 0, 0],
+    ['log', 0, 0],
+    ['sqrt', 0, 0],
+    ['rsqrt', 0, 0],
+    ['tanh', 0, 0],
+    ['abs', 0, 0],
+    ['sigmoid', 0, 0],
+    ['relu', 0, 0],
+    ['silu', 0, 0],
+    ['gelu_tanh', 0, 0],
+    ['gelu_erf', 0, 0],
+    ['square', 0, 0],
+    ['reciprocal', 0, 0],
+    ['sin', 0, 0],
+    ['cos', 0, 0],
+    ['pow', 2.5, 0],
+    ['pow', -1.5, 0],
+    ['clamp', -0.4, 0.6],
+    ['sign', 0, 0],
   ];
   // Points away from kinks; positive so that log/sqrt/pow are defined.
   const x = Float64Array.from([0.13, 0.71, 1.37, 2.9, 0.45, 0.9, 3.3]);
@@ -411,7 +559,17 @@ test('binary: broadcast, pow, NaN-propagating maximum/minimum, comparisons', () 
   assert.deepEqual(Array.from(out), [2, 4, 6, -4, -5, -6]);
   const ew = (op: Parameters<typeof R.binary>[0]['op'], x: number[], y: number[]): number[] => {
     const o = poison(x.length);
-    R.binary({ op, a: Float64Array.from(x), aOffset: 0, aStrides: [1], b: Float64Array.from(y), bOffset: 0, bStrides: [1], out: o, shape: [x.length] });
+    R.binary({
+      op,
+      a: Float64Array.from(x),
+      aOffset: 0,
+      aStrides: [1],
+      b: Float64Array.from(y),
+      bOffset: 0,
+      bStrides: [1],
+      out: o,
+      shape: [x.length],
+    });
     return Array.from(o);
   };
   assert.deepEqual(ew('sub', [5, 1], [2, 3]), [3, -2]);
@@ -427,7 +585,17 @@ test('binary: broadcast, pow, NaN-propagating maximum/minimum, comparisons', () 
   assert.deepEqual(ew('ge', [1, 2, 3], [2, 2, 2]), [0, 1, 1]);
   // scalar shape
   const s = poison(1);
-  R.binary({ op: 'mul', a: Float64Array.of(3), aOffset: 0, aStrides: [], b: Float64Array.of(4), bOffset: 0, bStrides: [], out: s, shape: [] });
+  R.binary({
+    op: 'mul',
+    a: Float64Array.of(3),
+    aOffset: 0,
+    aStrides: [],
+    b: Float64Array.of(4),
+    bOffset: 0,
+    bStrides: [],
+    out: s,
+    shape: [],
+  });
   assert.equal(s[0], 12);
 });
 
@@ -436,7 +604,19 @@ test('where: broadcast condition', () => {
   const a = Float64Array.from([1, 2, 3, 4, 5, 6]);
   const b = Float64Array.of(-1); // scalar broadcast
   const out = poison(6);
-  R.where({ cond, condOffset: 0, condStrides: [0, 1], a, aOffset: 0, aStrides: [3, 1], b, bOffset: 0, bStrides: [0, 0], out, shape: [2, 3] });
+  R.where({
+    cond,
+    condOffset: 0,
+    condStrides: [0, 1],
+    a,
+    aOffset: 0,
+    aStrides: [3, 1],
+    b,
+    bOffset: 0,
+    bStrides: [0, 0],
+    out,
+    shape: [2, 3],
+  });
   assert.deepEqual(Array.from(out), [1, -1, 3, 4, -1, 6]);
 });
 
@@ -528,8 +708,18 @@ test('layerNorm: values and grads against finite differences', () => {
     R.layerNormGrad(x, w, m, r, G, gx, gw, gb, rows, cols);
     assertClose(gx, numericGrad(loss, x), 1e-7, 'layerNorm gx');
     if (w && b && gw && gb) {
-      assertClose(gw, numericGrad(loss, w).map((v) => v + 1), 1e-7, 'layerNorm gw');
-      assertClose(gb, numericGrad(loss, b).map((v) => v + 1), 1e-7, 'layerNorm gb');
+      assertClose(
+        gw,
+        numericGrad(loss, w).map((v) => v + 1),
+        1e-7,
+        'layerNorm gw',
+      );
+      assertClose(
+        gb,
+        numericGrad(loss, b).map((v) => v + 1),
+        1e-7,
+        'layerNorm gb',
+      );
     }
   }
 });
@@ -559,7 +749,13 @@ test('rmsNorm: values and grads against finite differences', () => {
     const gw = affine ? new Float64Array(cols).fill(-2) : null;
     R.rmsNormGrad(x, w, r, G, gx, gw, rows, cols);
     assertClose(gx, numericGrad(loss, x), 1e-7, 'rmsNorm gx');
-    if (w && gw) assertClose(gw, numericGrad(loss, w).map((v) => v - 2), 1e-7, 'rmsNorm gw');
+    if (w && gw)
+      assertClose(
+        gw,
+        numericGrad(loss, w).map((v) => v - 2),
+        1e-7,
+        'rmsNorm gw',
+      );
   }
 });
 
@@ -599,7 +795,10 @@ test('indexAdd, gather, scatterAdd', () => {
   const gs = new Float64Array(6);
   R.scatterAdd(Float64Array.from([1, 2, 3, 4]), idx, gs, 2, 3, 2);
   assert.deepEqual(Array.from(gs), [2, 0, 1, 0, 7, 0]);
-  assert.throws(() => R.scatterAdd(Float64Array.from([1, 2, 3, 4]), Int32Array.from([0, 0, 0, -2]), gs, 2, 3, 2), /scatterAdd: index -2/);
+  assert.throws(
+    () => R.scatterAdd(Float64Array.from([1, 2, 3, 4]), Int32Array.from([0, 0, 0, -2]), gs, 2, 3, 2),
+    /scatterAdd: index -2/,
+  );
 });
 
 // ---- rope -------------------------------------------------------------------------------------
@@ -610,7 +809,10 @@ test('rope: half and interleaved pairing, partial rotary, inverse', () => {
   const cos = Float64Array.from([1, 1, Math.cos(a0), Math.cos(a1)]); // [P = 2, 2]
   const sin = Float64Array.from([0, 0, Math.sin(a0), Math.sin(a1)]);
   const x = Float64Array.from([1, 2, 3, 4, 5, 6]);
-  const rot = (x1: number, x2: number, a: number): [number, number] => [x1 * Math.cos(a) - x2 * Math.sin(a), x2 * Math.cos(a) + x1 * Math.sin(a)];
+  const rot = (x1: number, x2: number, a: number): [number, number] => [
+    x1 * Math.cos(a) - x2 * Math.sin(a),
+    x2 * Math.cos(a) + x1 * Math.sin(a),
+  ];
   const base = { B: 1, H: 1, T: 1, D: 6, rotaryDim: 4, positions: Int32Array.of(1), cos, sin, inverse: false };
   const half = poison(6);
   R.rope({ ...base, x, out: half, layout: 'half' });
@@ -687,13 +889,24 @@ function naiveAttention(p: AttentionParams): { out: Float64Array; lse: Float64Ar
         const z = e.reduce((a, c) => a + c, 0);
         lse[row] = m + Math.log(z);
         for (let j = 0; j < Tk; j++)
-          for (let d = 0; d < D; d++) out[row * D + d] = out[row * D + d]! + (e[j]! / z) * p.v[((b * KVH + kh) * Tk + j) * D + d]!;
+          for (let d = 0; d < D; d++)
+            out[row * D + d] = out[row * D + d]! + (e[j]! / z) * p.v[((b * KVH + kh) * Tk + j) * D + d]!;
       }
     }
   return { out, lse };
 }
 
-function attentionCase(seed: number, B: number, H: number, KVH: number, Tq: number, Tk: number, D: number, causal: boolean, masked: boolean): AttentionParams {
+function attentionCase(
+  seed: number,
+  B: number,
+  H: number,
+  KVH: number,
+  Tq: number,
+  Tk: number,
+  D: number,
+  causal: boolean,
+  masked: boolean,
+): AttentionParams {
   const rng = mulberry32(seed);
   let keyMask: Uint8Array | null = null;
   if (masked) {
@@ -840,7 +1053,10 @@ test('linear algebra errors: not SPD, singular', () => {
   const notSPD = Float64Array.from([1, 2, 2, 1]);
   const out = poison(4);
   assert.throws(() => R.cholesky(notSPD, 2, out), /cholesky: matrix is not symmetric positive definite/);
-  assert.throws(() => R.solveSPD(notSPD, Float64Array.of(1, 1), 2, 1, out), /solveSPD: matrix is not symmetric positive definite/);
+  assert.throws(
+    () => R.solveSPD(notSPD, Float64Array.of(1, 1), 2, 1, out),
+    /solveSPD: matrix is not symmetric positive definite/,
+  );
   assert.throws(() => R.cholesky(Float64Array.from([1, NaN, NaN, 1]), 2, out), /not symmetric positive definite/);
   const singular = Float64Array.from([1, 2, 2, 4]);
   assert.throws(() => R.solve(singular, Float64Array.of(1, 1), 2, 1, out), /solve: matrix is singular/);
@@ -896,7 +1112,16 @@ test('svd: tall, wide and square matrices', () => {
   assertClose(hand.s, [4, 3], 1e-15);
   const rng = mulberry32(45);
   for (const n of SIZES) checkSvd(rand(rng, n * n), n, n, `square ${n}`);
-  for (const [m, n] of [[33, 7], [64, 33], [7, 1], [2, 1], [7, 33], [33, 64], [1, 7], [1, 2]] as const) {
+  for (const [m, n] of [
+    [33, 7],
+    [64, 33],
+    [7, 1],
+    [2, 1],
+    [7, 33],
+    [33, 64],
+    [1, 7],
+    [1, 2],
+  ] as const) {
     checkSvd(rand(rng, m * n), m, n, `${m}x${n}`);
   }
   // singular values squared are the eigenvalues of A^T A

@@ -23,14 +23,7 @@ export function softmax(x: FloatArray, out: FloatArray, rows: number, cols: numb
   }
 }
 
-export function softmaxGrad(
-  y: FloatArray,
-  gy: FloatArray,
-  gx: FloatArray,
-  rows: number,
-  cols: number,
-  log: boolean,
-): void {
+export function softmaxGrad(y: FloatArray, gy: FloatArray, gx: FloatArray, rows: number, cols: number, log: boolean): void {
   requireLength('softmaxGrad', 'y', y, rows * cols);
   requireLength('softmaxGrad', 'gy', gy, rows * cols);
   requireLength('softmaxGrad', 'gx', gx, rows * cols);
