@@ -81,52 +81,20 @@ export class PromptBatches implements Disposable {
     this.lossBlock = where.lossLayer === arch.numLayers - 1 ? null : moduleAt(arch.layerTemplate, where.lossLayer);
     const site = where.site === 'mlp' ? moduleAt(arch.mlpTemplate, where.layer) : this.block;
 
-    // every prompt of every request: p = request, i = prompt (rewriting first, then KL)
-    const all = requests.flatMap((r, p) => [...r.rewriting, ...r.kl].map((row, i) => ({ p, i, row })));
-    const labels: number[] = [];
-    const nll = { owner: [] as number[], weight: [] as number[] };
-    const kl = { owner: [] as number[], weight: [] as number[] };
+    const plan = planBatches(requests);
+    const int32 = (xs: readonly number[], shape = [xs.length]): Tensor => T.tensor(Int32Array.from(xs), shape, 'int32');
+    const float32 = (xs: readonly number[]): Tensor => T.tensor(Float32Array.from(xs), [xs.length], 'float32');
     const h0: (Tensor | null)[] = requests.map(() => null);
     try {
-      for (const members of lengthGroups(all.map((a) => a.row.ids.length))) {
-        const ids = rightPad(members.map((k) => all[k]!.row.ids)); // [Bg, Tg]
+      for (const g of plan.batches) {
+        const ids = rightPad(g.rows); // [Bg, Tg]
         const Tg = ids.shape[1]!;
-        const nllRows: number[] = [];
-        const klRows: number[] = [];
-        members.forEach((k, b) => {
-          const { p, i, row } = all[k]!;
-          const r = requests[p]!;
-          const m = r.targetIds.length;
-          if (i < r.rewriting.length) {
-            // a rewriting prompt of n tokens predicts target j at position n − m + j
-            for (let j = 0; j < m; j++) {
-              nllRows.push(b * Tg + row.ids.length - m + j);
-              labels.push(r.targetIds[j]!);
-              nll.owner.push(p);
-              nll.weight.push(1 / (m * r.rewriting.length));
-            }
-          } else {
-            klRows.push(b * Tg + row.idx);
-            kl.owner.push(p);
-            kl.weight.push(1 / r.kl.length);
-          }
-        });
-        const int32 = (xs: number[]): Tensor => T.tensor(Int32Array.from(xs), [xs.length], 'int32');
-        const deltaRows = flatRows(
-          members.map((k) => all[k]!.row.idx),
-          Tg,
-        );
-        const promptZero = members.map((k) => (all[k]!.i === 0 ? all[k]!.p : -1));
-        const group = (base: Tensor): Group => ({
-          ids,
-          deltaRows,
-          owner: int32(members.map((k) => all[k]!.p)),
-          nllRows: int32(nllRows),
-          klRows: klRows.length > 0 ? int32(klRows) : null,
-          base,
-        });
+        const deltaRows = flatRows(g.lookup, Tg);
+        const flat = (rows: readonly [number, number][]): Tensor => int32(rows.map(([b, t]) => b * Tg + t));
         try {
-          this.groups.push(group(this.baseRun(ids, deltaRows, site, promptZero, h0)));
+          const base = this.baseRun(ids, deltaRows, site, g.promptZero, h0);
+          const klRows = g.klRows.length > 0 ? flat(g.klRows) : null;
+          this.groups.push({ ids, deltaRows, owner: int32(g.owner), nllRows: flat(g.nllRows), klRows, base });
         } catch (e) {
           ids.dispose();
           deltaRows.dispose();
@@ -139,14 +107,12 @@ export class PromptBatches implements Disposable {
       throw e;
     }
     this.h0 = h0.map((h) => h!);
-    const int32 = (xs: number[], shape: number[]): Tensor => T.tensor(Int32Array.from(xs), shape, 'int32');
-    const float32 = (xs: number[]): Tensor => T.tensor(Float32Array.from(xs), [xs.length], 'float32');
-    this.labels = int32(labels, [labels.length]);
-    this.nllOwner = int32(nll.owner, [1, nll.owner.length]);
-    this.nllWeight = float32(nll.weight);
-    const hasKl = kl.owner.length > 0;
-    this.klOwner = hasKl ? int32(kl.owner, [1, kl.owner.length]) : null;
-    this.klWeight = hasKl ? float32(kl.weight) : null;
+    this.labels = int32(plan.labels);
+    this.nllOwner = int32(plan.nll.owner, [1, plan.nll.owner.length]);
+    this.nllWeight = float32(plan.nll.weight);
+    const hasKl = plan.kl.owner.length > 0;
+    this.klOwner = hasKl ? int32(plan.kl.owner, [1, plan.kl.owner.length]) : null;
+    this.klWeight = hasKl ? float32(plan.kl.weight) : null;
   }
 
   /** The δ = 0 pass up to the edited block; records h₀ of the requests whose prompt 0 is in the batch. */
@@ -213,6 +179,61 @@ export class PromptBatches implements Disposable {
     this.h0.forEach((h) => h.dispose());
     for (const t of [this.labels, this.nllOwner, this.nllWeight, this.klOwner, this.klWeight]) t?.dispose();
   }
+}
+
+/** One batch of the plan: its prompts and, per row, where δ goes in and what is read out. */
+interface BatchPlan {
+  rows: number[][];
+  /** lookup token of each row */
+  lookup: number[];
+  /** request of each row */
+  owner: number[];
+  /** request whose rewriting prompt 0 is this row, or −1 (h₀ is read there) */
+  promptZero: number[];
+  /** [row, position] of each NLL row and each KL row, in the order of the global lists */
+  nllRows: [number, number][];
+  klRows: [number, number][];
+}
+
+/** Which prompts run together (length groups over all requests), and each NLL/KL row's label, owner and weight. */
+function planBatches(requests: readonly DeltaPrompts[]): {
+  batches: BatchPlan[];
+  labels: number[];
+  nll: { owner: number[]; weight: number[] };
+  kl: { owner: number[]; weight: number[] };
+} {
+  // every prompt of every request: p = request, i = prompt (rewriting first, then KL)
+  const all = requests.flatMap((r, p) => [...r.rewriting, ...r.kl].map((row, i) => ({ p, i, row })));
+  const labels: number[] = [];
+  const nll = { owner: [] as number[], weight: [] as number[] };
+  const kl = { owner: [] as number[], weight: [] as number[] };
+  const batches = lengthGroups(all.map((a) => a.row.ids.length)).map((members) => {
+    const g: BatchPlan = { rows: [], lookup: [], owner: [], promptZero: [], nllRows: [], klRows: [] };
+    members.forEach((k, b) => {
+      const { p, i, row } = all[k]!;
+      const r = requests[p]!;
+      const m = r.targetIds.length;
+      g.rows.push(row.ids);
+      g.lookup.push(row.idx);
+      g.owner.push(p);
+      g.promptZero.push(i === 0 ? p : -1);
+      if (i < r.rewriting.length) {
+        // a rewriting prompt of n tokens predicts target j at position n − m + j
+        for (let j = 0; j < m; j++) {
+          g.nllRows.push([b, row.ids.length - m + j]);
+          labels.push(r.targetIds[j]!);
+          nll.owner.push(p);
+          nll.weight.push(1 / (m * r.rewriting.length));
+        }
+      } else {
+        g.klRows.push([b, row.idx]);
+        kl.owner.push(p);
+        kl.weight.push(1 / r.kl.length);
+      }
+    });
+    return g;
+  });
+  return { batches, labels, nll, kl };
 }
 
 function disposeGroup(g: Group): void {
