@@ -11,8 +11,7 @@ import * as T from '../tensor/index.js';
 import { saveSafetensors } from '../io/safetensors.js';
 import { generate, openModel, saveModel, scoreContinuations, type CausalLM } from '../models/index.js';
 import type { Tokenizer } from '../tokenizer/index.js';
-import { readHParamsFile } from '../edit/hparams.js';
-import { getMethod, METHOD_NAMES, presetKeyFor, type AnyEditMethod } from '../edit/registry.js';
+import { getMethod, METHOD_NAMES, presetKeyFor, resolveHParams } from '../edit/registry.js';
 import { readRequestsFile, recordsToRequests, spacedTarget } from '../edit/request.js';
 import { runEdits } from '../edit/runner.js';
 import type { EditContext, EditRequest, EditResult } from '../edit/types.js';
@@ -61,20 +60,6 @@ function parseRequests(o: { request?: string; data?: string; limit?: number; off
   const all = readRequestsFile(o.data);
   const start = o.offset ?? 0;
   return all.slice(start, o.limit !== undefined ? start + o.limit : undefined);
-}
-
-export function resolveHParams(
-  method: AnyEditMethod,
-  model: CausalLM,
-  o: { hparams?: string; preset?: string },
-): { hp: unknown; source: string } {
-  if (o.hparams) return { hp: method.parseHParams(readHParamsFile(o.hparams), o.hparams), source: o.hparams };
-  const key = o.preset ?? presetKeyFor(model);
-  if (!key)
-    throw new Error(`no preset for this model; pass --hparams FILE.yaml or --preset (${Object.keys(method.presets).join(', ')})`);
-  const hp = method.presets[key];
-  if (!hp) throw new Error(`${method.name} has no preset "${key}" (available: ${Object.keys(method.presets).join(', ')})`);
-  return { hp, source: `preset ${key}` };
 }
 
 function continuation(model: CausalLM, tok: Tokenizer, prompt: string, n: number): string {

@@ -21,7 +21,8 @@ import {
   type MetricOptions,
   type MetricSet,
 } from '../eval/editing/index.js';
-import { defaultCorpus, resolveHParams } from './edit.js';
+import { defaultCorpus } from './edit.js';
+import { resolveHParams } from '../edit/registry.js';
 import { defaultModelDir } from './models.js';
 import { choiceOption, intOption } from './options.js';
 

@@ -7,6 +7,8 @@ import { registerModelCommands } from './models.js';
 import { registerEditCommands } from './edit.js';
 import { registerMendCommands } from './mend.js';
 import { registerEvalCommands } from './eval.js';
+import { registerStudyCommands } from './study.js';
+import { registerReportCommand } from './report.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -26,6 +28,8 @@ export function buildProgram(): Command {
   registerEditCommands(program);
   registerMendCommands(program);
   registerEvalCommands(program);
+  registerStudyCommands(program);
+  registerReportCommand(program);
   return program;
 }
 

@@ -4,6 +4,7 @@
  * hparams, presets, whether it batches — live in its folder) and says whether the method needs
  * the subject inside the prompt. Also the preset lookup by model.
  */
+import { readHParamsFile } from './hparams.js';
 import type { CausalLM } from '../models/types.js';
 import type { EditMethod } from './types.js';
 
@@ -58,4 +59,22 @@ export function presetKeyFor(model: CausalLM): string | null {
   if (c.arch === 'gpt2' && c.numLayers === 4 && c.hiddenSize === 64) return 'tiny-gpt2';
   if (c.arch === 'llama' && c.numLayers === 4 && c.hiddenSize === 64) return 'tiny-llama';
   return null;
+}
+
+/**
+ * A method's hparams: from a file (EasyEdit YAML/JSON), a named preset, or the preset for the model's shape.
+ * @example const { hp, source } = resolveHParams(rome, model, { preset: 'gpt2-xl' });
+ */
+export function resolveHParams(
+  method: AnyEditMethod,
+  model: CausalLM,
+  o: { hparams?: string; preset?: string },
+): { hp: unknown; source: string } {
+  if (o.hparams) return { hp: method.parseHParams(readHParamsFile(o.hparams), o.hparams), source: o.hparams };
+  const key = o.preset ?? presetKeyFor(model);
+  if (!key)
+    throw new Error(`no preset for this model; pass --hparams FILE.yaml or --preset (${Object.keys(method.presets).join(', ')})`);
+  const hp = method.presets[key];
+  if (!hp) throw new Error(`${method.name} has no preset "${key}" (available: ${Object.keys(method.presets).join(', ')})`);
+  return { hp, source: `preset ${key}` };
 }
