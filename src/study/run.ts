@@ -19,7 +19,7 @@ import { computeMetrics, summarize, type RecordMetrics } from '../eval/editing/e
 import { dataDir } from '../eval/data.js';
 import { evaluateTasks, type TaskResult } from '../eval/run.js';
 import { getTask } from '../eval/tasks/index.js';
-import { editPlan, editSlice, editsNeeded, expandCells } from './cells.js';
+import { cellFileName, editPlan, editSlice, editsNeeded, expandCells } from './cells.js';
 import { ResultsFile } from './results.js';
 import type { Cell, ResultKey, ResultLine, StudySpec } from './types.js';
 
@@ -55,8 +55,6 @@ export interface StudyOutcome {
   lines: number;
   failures: { cell: string; error: string }[];
 }
-
-const fsName = (cellId: string): string => cellId.replace(/\//g, '__');
 
 /** The baseline's pseudo-cell: the unedited model, every cell's 0-edit point. */
 export const BASELINE = 'baseline';
@@ -257,14 +255,16 @@ class StudyRun {
       onProgress: () => this.opts.point?.('eval'),
     });
     this.opts.log?.(`${label}: ${names.length} task(s) evaluated`);
-    const dir = join(this.opts.out, 'predictions', fsName(line.cell));
+    const dir = join(this.opts.out, 'predictions', cellFileName(line.cell));
     mkdirSync(dir, { recursive: true });
     const file = join(dir, `checkpoint-${line.edits}.jsonl`);
     writeFileSync(`${file}.tmp`, predictions.map((p) => JSON.stringify(p)).join('\n') + '\n');
     renameSync(`${file}.tmp`, file);
     for (const r of results) {
-      const { seconds: _s, ...rest } = r;
-      this.write(line, want(r), r.primaryOnSubset, rest as unknown as Record<string, unknown>);
+      // everything but the wall time: a rerun must write the same line
+      const values: Record<string, unknown> = { ...r };
+      delete values['seconds'];
+      this.write(line, want(r), r.primaryOnSubset, values);
     }
   }
 
@@ -302,7 +302,7 @@ class StudyRun {
         {},
       );
     if (last) {
-      const dir = join(this.opts.out, 'weights', fsName(line.cell));
+      const dir = join(this.opts.out, 'weights', cellFileName(line.cell));
       mkdirSync(dir, { recursive: true });
       for (const [name, d] of last.deltas) writeHeatmap(join(dir, `heatmap-${name}`), deltaHeatmap(d));
     }
