@@ -41,6 +41,16 @@ function testKiller(resultsPath: string): ((kind: RunPoint, text?: string) => vo
   };
 }
 
+interface StudyRunFlags {
+  out: string;
+  model?: string;
+  scale?: 'paper' | 'tiny';
+  hparams?: string;
+  rect?: number;
+  rectMode: 'rect' | 'random' | 'pca';
+  quiet?: boolean;
+}
+
 export function registerStudyCommands(program: Command): void {
   const study = program.command('study').description("run the paper's protocol from one study file, resumably");
 
@@ -56,51 +66,58 @@ export function registerStudyCommands(program: Command): void {
       choiceOption('--scale', ['paper', 'tiny']),
     )
     .option('--hparams <file.yaml>', 'hparams file for every method of the study (e.g. a trained MEND archive)')
+    .option('--rect <keep>', 'add a regularised twin of every method, keeping this fraction of ΔW (RECT: 0.4)', Number.parseFloat)
+    .option(
+      '--rect-mode <mode>',
+      'rect | random | pca: the regulariser of --rect',
+      choiceOption('--rect-mode', ['rect', 'random', 'pca']),
+      'rect',
+    )
     .option('--quiet', 'no progress lines')
-    .action(
-      async (file: string, o: { out: string; model?: string; scale?: 'paper' | 'tiny'; hparams?: string; quiet?: boolean }) => {
-        const spec = resolveStudy(file, {
-          ...(o.model ? { model: o.model } : {}),
-          ...(o.scale ? { scale: o.scale } : {}),
-          ...(o.hparams ? { hparams: o.hparams } : {}),
-        });
-        const log = (m: string): void => {
-          if (!o.quiet) process.stderr.write(`lmedit: ${m}\n`);
-        };
-        const { model, tokenizer, dir } = await openModel(spec.model.path === 'default' ? defaultModelDir() : spec.model.path, {
-          ...(spec.model.dtype !== 'float32' ? { dtype: spec.model.dtype } : {}),
-        });
-        const { resumed } = writeOrCheckManifest(o.out, await makeManifest(spec, dir));
-        log(
-          `${resumed ? 'resuming' : 'running'} study "${spec.name}" on ${dir} into ${o.out} (Ctrl-C stops at any moment; the same command resumes)`,
-        );
-        const corpus = join(dataDir(), 'wikitext', 'wikitext-2-raw-test.raw');
-        const stats = createStatsProvider({
-          tokenizer,
-          modelId: dir,
-          ...(existsSync(corpus) ? { corpus } : {}),
-          progress: !o.quiet,
-        });
-        const point = testKiller(join(o.out, 'results.jsonl'));
-        const outcome = await runStudy(spec, {
-          out: o.out,
-          model,
-          tokenizer,
-          stats,
-          log,
-          ...(point ? { point } : {}),
-          onProgress: (p) =>
-            log(
-              `[${p.done}/${p.total} checkpoints] ${p.current} done${p.eta !== null && p.done < p.total ? `, about ${duration(p.eta)} left` : ''}`,
-            ),
-        });
-        for (const f of outcome.failures) log(`cell ${f.cell} failed: ${f.error}`);
-        log(
-          `${outcome.lines} result lines in ${join(o.out, 'results.jsonl')}; \`lmedit report ${o.out}\` makes the tables and figures`,
-        );
-        if (outcome.failures.length > 0) process.exitCode = 1;
-      },
-    );
+    .action(async (file: string, o: StudyRunFlags) => {
+      if (o.rect !== undefined && !(o.rect > 0 && o.rect <= 1)) throw new Error(`--rect must be in (0, 1], got ${o.rect}`);
+      const spec = resolveStudy(file, {
+        ...(o.model ? { model: o.model } : {}),
+        ...(o.scale ? { scale: o.scale } : {}),
+        ...(o.hparams ? { hparams: o.hparams } : {}),
+        ...(o.rect !== undefined ? { rect: { keep: o.rect, mode: o.rectMode } } : {}),
+      });
+      const log = (m: string): void => {
+        if (!o.quiet) process.stderr.write(`lmedit: ${m}\n`);
+      };
+      const { model, tokenizer, dir } = await openModel(spec.model.path === 'default' ? defaultModelDir() : spec.model.path, {
+        ...(spec.model.dtype !== 'float32' ? { dtype: spec.model.dtype } : {}),
+      });
+      const { resumed } = writeOrCheckManifest(o.out, await makeManifest(spec, dir));
+      log(
+        `${resumed ? 'resuming' : 'running'} study "${spec.name}" on ${dir} into ${o.out} (Ctrl-C stops at any moment; the same command resumes)`,
+      );
+      const corpus = join(dataDir(), 'wikitext', 'wikitext-2-raw-test.raw');
+      const stats = createStatsProvider({
+        tokenizer,
+        modelId: dir,
+        ...(existsSync(corpus) ? { corpus } : {}),
+        progress: !o.quiet,
+      });
+      const point = testKiller(join(o.out, 'results.jsonl'));
+      const outcome = await runStudy(spec, {
+        out: o.out,
+        model,
+        tokenizer,
+        stats,
+        log,
+        ...(point ? { point } : {}),
+        onProgress: (p) =>
+          log(
+            `[${p.done}/${p.total} checkpoints] ${p.current} done${p.eta !== null && p.done < p.total ? `, about ${duration(p.eta)} left` : ''}`,
+          ),
+      });
+      for (const f of outcome.failures) log(`cell ${f.cell} failed: ${f.error}`);
+      log(
+        `${outcome.lines} result lines in ${join(o.out, 'results.jsonl')}; \`lmedit report ${o.out}\` makes the tables and figures`,
+      );
+      if (outcome.failures.length > 0) process.exitCode = 1;
+    });
 
   study
     .command('status')

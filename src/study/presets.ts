@@ -5,8 +5,8 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { TASK_NAMES, type TaskName } from '../eval/tasks/types.js';
-import { closest, parseStudy, readStudyFile } from './spec.js';
-import type { StudySpec } from './types.js';
+import { closest, parseStudy, readStudyFile, variantName } from './spec.js';
+import type { RegulariserModeName, StudySpec } from './types.js';
 
 export type PresetScale = 'paper' | 'tiny';
 export type PresetVariant = 'gpt2-xl' | 'llama-7b';
@@ -38,6 +38,8 @@ export interface PresetOptions {
    * without an archive.
    */
   hparams?: string;
+  /** add a regularised twin of every unregularised method (`--rect 0.4`: ROME vs ROME+RECT-40%) */
+  rect?: { keep: number; mode: RegulariserModeName };
 }
 
 export interface StudyPreset {
@@ -199,6 +201,16 @@ function withHParams(spec: StudySpec, hparams: string, source: string): StudySpe
   );
 }
 
+/** Each method without a regulariser gets a twin with `rect`, right after it. */
+function withRect(spec: StudySpec, rect: NonNullable<PresetOptions['rect']>, source: string): StudySpec {
+  const methods = spec.methods.flatMap((m) => {
+    if (m.rect) return [m];
+    const { name: _name, ...rest } = m;
+    return [m, { ...rest, name: variantName(m.method, rect), rect }];
+  });
+  return parseStudy({ ...spec, methods }, source);
+}
+
 function makePreset(def: PresetDef): StudyPreset {
   return {
     id: def.id,
@@ -266,9 +278,12 @@ export function resolveStudy(fileOrPreset: string, opts: PresetOptions = {}): St
     let spec = readStudyFile(fileOrPreset);
     if (opts.model !== undefined) spec = { ...spec, model: { ...spec.model, path: opts.model } };
     if (opts.hparams !== undefined) spec = withHParams(spec, opts.hparams, fileOrPreset);
-    return spec;
+    return opts.rect ? withRect(spec, opts.rect, fileOrPreset) : spec;
   }
-  if (PRESETS.some((p) => p.id === fileOrPreset)) return getPreset(fileOrPreset).build(opts);
+  if (PRESETS.some((p) => p.id === fileOrPreset)) {
+    const spec = getPreset(fileOrPreset).build(opts);
+    return opts.rect ? withRect(spec, opts.rect, `preset ${fileOrPreset}`) : spec;
+  }
   const ids = PRESETS.map((x) => x.id);
   const near = closest(fileOrPreset, ids);
   const looksLikeFile = /[/\\]|\.(ya?ml|json)$/i.test(fileOrPreset);

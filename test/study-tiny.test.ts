@@ -1,0 +1,78 @@
+/**
+ * The issue's acceptance run: the ROME Instance-Sequential preset at `--scale tiny` with RECT on
+ * stories260K (ROME vs ROME+RECT-40%, checkpoints 0/2/4, all eight tasks at three examples, the
+ * editing metrics on ZsRE) completes, and every cell × checkpoint has its lines.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { modelDir, skipNoShared } from './golden/shared.js';
+import { readResultLines } from '../src/study/results.js';
+import { TASK_NAMES } from '../src/eval/tasks/types.js';
+
+const bin = resolve(fileURLToPath(new URL('../bin/lmedit.js', import.meta.url)));
+
+describe('study: ROME Instance-Sequential preset, tiny scale, with RECT (stories260K)', { skip: skipNoShared }, () => {
+  test('runs to the end with every line of every cell and checkpoint; status says done', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lmedit-study-tiny-'));
+    try {
+      const out = join(dir, 'run');
+      const args = [
+        'study',
+        'run',
+        'rome-instance-sequential',
+        '--scale',
+        'tiny',
+        '--rect',
+        '0.4',
+        '--model',
+        modelDir('stories260K'),
+      ];
+      const r = spawnSync(process.execPath, [bin, ...args, '--out', out], { encoding: 'utf8', timeout: 600_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /\[5\/5 checkpoints\]/);
+      const { lines, tail } = readResultLines(join(out, 'results.jsonl'));
+      assert.equal(tail, null);
+      const at = (cell: string, cp: number) => lines.filter((l) => l.key.cell === cell && l.key.checkpoint === cp);
+      for (const [cell, cps] of [
+        ['baseline', [0]],
+        ['ROME/b1', [2, 4]],
+        ['ROME+RECT-40%/b1', [2, 4]],
+      ] as const) {
+        for (const cp of cps) {
+          const mine = at(cell, cp);
+          const tasks = mine.filter((l) => l.key.kind === 'task');
+          assert.deepEqual(new Set(tasks.map((l) => l.key.name)), new Set(TASK_NAMES), `${cell}@${cp}: all eight tasks`);
+          assert.equal(tasks.length, 16, `${cell}@${cp}: paper and clean scores`);
+          assert.ok(
+            tasks.every((l) => l.values['examples'] === 3 || l.key.name === 'conll2003'),
+            `${cell}@${cp}: three examples each`,
+          );
+          const metric = (n: string) => mine.find((l) => l.key.kind === 'metric' && l.key.name === n)?.value;
+          assert.equal(typeof metric('rewrite_acc'), 'number', `${cell}@${cp}: reliability`);
+          if (cell !== 'baseline') {
+            assert.equal(typeof metric('locality_acc'), 'number', `${cell}@${cp}: locality`);
+            const w = mine.find((l) => l.key.kind === 'weights' && l.key.name === 'manhattan');
+            assert.ok(w && w.value! > 0, `${cell}@${cp}: weight change`);
+          }
+          assert.ok(
+            mine.some((l) => l.key.kind === 'checkpoint'),
+            `${cell}@${cp}: finished`,
+          );
+        }
+      }
+      // RECT keeps 40% of each ΔW: the regularised run moves the weights less
+      const manhattan = (cell: string) => at(cell, 4).find((l) => l.key.kind === 'weights' && l.key.name === 'manhattan')!.value!;
+      assert.ok(manhattan('ROME+RECT-40%/b1') < manhattan('ROME/b1'));
+      const s = spawnSync(process.execPath, [bin, 'study', 'status', out, '--json'], { encoding: 'utf8' });
+      const status = JSON.parse(s.stdout) as { checkpoints: { done: number; total: number } };
+      assert.deepEqual(status.checkpoints, { done: 5, total: 5 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
