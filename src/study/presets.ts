@@ -205,8 +205,8 @@ function withHParams(spec: StudySpec, hparams: string, source: string): StudySpe
 function withRect(spec: StudySpec, rect: NonNullable<PresetOptions['rect']>, source: string): StudySpec {
   const methods = spec.methods.flatMap((m) => {
     if (m.rect) return [m];
-    const { name: _name, ...rest } = m;
-    return [m, { ...rest, name: variantName(m.method, rect), rect }];
+    const twin = { ...m, name: variantName(m.method, rect), rect };
+    return [m, twin];
   });
   return parseStudy({ ...spec, methods }, source);
 }
