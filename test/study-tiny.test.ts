@@ -1,15 +1,19 @@
 /**
  * The issue's acceptance run: the ROME Instance-Sequential preset at `--scale tiny` with RECT on
  * stories260K (ROME vs ROME+RECT-40%, checkpoints 0/2/4, all eight tasks at three examples, the
- * editing metrics on ZsRE) completes, and every cell × checkpoint has its lines.
+ * editing metrics on ZsRE) completes, every cell × checkpoint has its lines, and its HTML report
+ * renders in chromium (every chart with data marks, heat maps decoded, no console errors).
+ * LMEDIT_REPORT_SCREENSHOT=docs/report.png writes the README's screenshot from this real run.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { chromium } from 'playwright-core';
+import { checkCharts, chromiumExecutable, chromiumSkip } from './browser.js';
 import { modelDir, skipNoShared } from './golden/shared.js';
 import { readResultLines } from '../src/study/results.js';
 import { TASK_NAMES } from '../src/eval/tasks/types.js';
@@ -17,7 +21,7 @@ import { TASK_NAMES } from '../src/eval/tasks/types.js';
 const bin = resolve(fileURLToPath(new URL('../bin/lmedit.js', import.meta.url)));
 
 describe('study: ROME Instance-Sequential preset, tiny scale, with RECT (stories260K)', { skip: skipNoShared }, () => {
-  test('runs to the end with every line of every cell and checkpoint; status says done', () => {
+  test('runs to the end with every line of every cell and checkpoint; status says done; the report renders', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'lmedit-study-tiny-'));
     try {
       const out = join(dir, 'run');
@@ -71,6 +75,34 @@ describe('study: ROME Instance-Sequential preset, tiny scale, with RECT (stories
       const s = spawnSync(process.execPath, [bin, 'study', 'status', out, '--json'], { encoding: 'utf8' });
       const status = JSON.parse(s.stdout) as { checkpoints: { done: number; total: number } };
       assert.deepEqual(status.checkpoints, { done: 5, total: 5 });
+
+      const html = join(out, 'report.html');
+      const rep = spawnSync(process.execPath, [bin, 'report', out, '--format', 'html', '--out', html], { encoding: 'utf8' });
+      assert.equal(rep.status, 0, rep.stderr);
+      if (chromiumSkip) return t.skip(chromiumSkip);
+      const browser = await chromium.launch({ executablePath: chromiumExecutable!, headless: true, args: ['--no-sandbox'] });
+      try {
+        const page = await browser.newPage({ viewport: { width: 1280, height: 1600 } });
+        const errors: string[] = [];
+        page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+        page.on('pageerror', (e) => errors.push(String(e)));
+        await page.goto(pathToFileURL(html).href, { waitUntil: 'load' });
+        const charts = await checkCharts(page);
+        assert.ok(charts.length >= 4, `${charts.length} charts`);
+        for (const c of charts) assert.ok(c.svgs === 1 && c.marks > 0 && c.width > 100, `${c.id}: rendered with data marks`);
+        const heatmaps = await page.$$eval('figure.heatmap img', (imgs) =>
+          imgs.map((i) => (i as unknown as { naturalWidth: number }).naturalWidth),
+        );
+        assert.ok(heatmaps.length === 2 && heatmaps.every((w) => w > 0), 'one decoded heat map per cell');
+        assert.deepEqual(errors, []);
+        const shot = join(dir, 'report.png');
+        await page.screenshot({ path: shot, clip: { x: 0, y: 0, width: 1280, height: 1600 } });
+        assert.ok(statSync(shot).size > 10_000);
+        const docs = process.env['LMEDIT_REPORT_SCREENSHOT'];
+        if (docs) copyFileSync(shot, docs);
+      } finally {
+        await browser.close();
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
