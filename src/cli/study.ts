@@ -59,7 +59,7 @@ export function registerStudyCommands(program: Command): void {
     .description('run a study file or preset into RUN_DIR; on an existing RUN_DIR, resume where it stopped')
     .argument('<study>', 'study file (YAML) or preset name (`lmedit study presets`)')
     .requiredOption('--out <dir>', 'run directory (results.jsonl, manifest.json, predictions/, weights/)')
-    .option('--model <dir|hub-id>', "swap in another model (keeps the study's numbers)")
+    .option('--model <dir|hub-id>', "swap in another model (keeps the study's numbers); 'default' = the built-in stories260K")
     .option(
       '--scale <scale>',
       'paper | tiny (presets: shrink limits and checkpoints to run in minutes)',
