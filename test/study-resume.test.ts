@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { modelDir, sharedPath, skipNoShared } from './golden/shared.js';
+import * as T from '../src/tensor/index.js';
 import { readResultLines } from '../src/study/results.js';
 import { keyString } from '../src/study/types.js';
 
@@ -28,12 +29,6 @@ function studyRun(
     env: { ...process.env, ...env },
   });
   return { code: r.status, signal: r.signal, err: r.stderr };
-}
-
-/** A seeded generator, so a failing sequence of kill points can be replayed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 describe('study kill and resume (stories260K)', { skip: skipNoShared }, () => {
@@ -69,7 +64,8 @@ describe('study kill and resume (stories260K)', { skip: skipNoShared }, () => {
       assert.equal(readFileSync(join(again, 'results.jsonl'), 'utf8'), want, 'same seeds, identical numbers');
 
       const killed = join(dir, 'killed');
-      const random = rng(Number(process.env['LMEDIT_TEST_SEED'] ?? 11));
+      const rng = new T.Rng(Number(process.env['LMEDIT_TEST_SEED'] ?? 11)); // replayable kill points
+      const random = (): number => rng.next();
       const killLog = join(dir, 'kills.log');
       let kills = 0;
       let halfLines = 0;
