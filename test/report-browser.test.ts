@@ -75,6 +75,24 @@ describe('HTML report in chromium', { skip }, () => {
         images.every((w) => w > 0),
         'heat maps decode',
       );
+      // drawn at their aspect ratio, the colour scale right under the image
+      const boxes = await page.$$eval('figure.heatmap', (figs) =>
+        figs.map((f) => {
+          const img = f.querySelector('img') as unknown as {
+            naturalWidth: number;
+            naturalHeight: number;
+            getBoundingClientRect(): { width: number; height: number; bottom: number };
+          };
+          const r = img.getBoundingClientRect();
+          const scale = f.querySelector('.scale')!.getBoundingClientRect();
+          return { w: r.width, h: r.height, nw: img.naturalWidth, nh: img.naturalHeight, gap: scale.top - r.bottom };
+        }),
+      );
+      for (const b of boxes) {
+        assert.ok(Math.abs(b.w / b.h - b.nw / b.nh) < 0.05, `heat map ${b.nw}×${b.nh} drawn ${b.w}×${b.h}`);
+        assert.ok(b.w <= 260 && b.h <= 320, `heat map within its box: ${b.w}×${b.h}`);
+        assert.ok(b.gap >= 0 && b.gap < 10, `colour scale right under the heat map (gap ${b.gap})`);
+      }
       assert.deepEqual(errors, [], 'no console errors');
       assert.deepEqual(requests, [], 'nothing fetched from the network');
       const shot = join(dir, `report${compare.length ? '-compare' : ''}.png`);

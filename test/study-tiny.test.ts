@@ -94,6 +94,30 @@ describe('study: ROME Instance-Sequential preset, tiny scale, with RECT (stories
           imgs.map((i) => (i as unknown as { naturalWidth: number }).naturalWidth),
         );
         assert.ok(heatmaps.length === 2 && heatmaps.every((w) => w > 0), 'one decoded heat map per cell');
+        // 64 × 172 maps: drawn at their aspect ratio, the colour scale right under them
+        const boxes = await page.$$eval('figure.heatmap', (figs) =>
+          figs.map((f) => {
+            const img = f.querySelector('img') as unknown as {
+              naturalWidth: number;
+              naturalHeight: number;
+              getBoundingClientRect(): { width: number; height: number; bottom: number };
+            };
+            const r = img.getBoundingClientRect();
+            const gap = f.querySelector('.scale')!.getBoundingClientRect().top - r.bottom;
+            return { ratio: r.width / r.height, natural: img.naturalWidth / img.naturalHeight, gap };
+          }),
+        );
+        for (const b of boxes) assert.ok(Math.abs(b.ratio - b.natural) < 0.05 && b.gap >= 0 && b.gap < 10, JSON.stringify(b));
+        // one panel per task in every downstream chart, whether or not the scorer gave a value
+        const panels = await page.$$eval('figure.chart[data-chart^="downstream-"] svg', (svgs) =>
+          svgs.map((svg) => [...svg.querySelectorAll('text')].map((t) => t.textContent ?? '')),
+        );
+        for (const texts of panels)
+          for (const t of TASK_NAMES)
+            assert.ok(
+              texts.some((x) => x.endsWith(`(${t})`)),
+              `a panel for ${t}`,
+            );
         assert.deepEqual(errors, []);
         const shot = join(dir, 'report.png');
         await page.screenshot({ path: shot, clip: { x: 0, y: 0, width: 1280, height: 1600 } });

@@ -17,7 +17,7 @@ import {
   weightColumns,
   type ReportData,
 } from './data.js';
-import { PAPER_BASELINES, PAPER_MODEL_LABELS } from './paper-values.js';
+import { PAPER_BASELINES, PAPER_MODEL_LABELS, PAPER_TASK_ORDER } from './paper-values.js';
 
 export interface Chart {
   /** stable id: downstream-paper, comparison-paper, weights, editing */
@@ -41,8 +41,6 @@ const asSpec = (o: Record<string, unknown>): TopLevelSpec => o as unknown as Top
 
 const OURS = 'measured';
 const PAPER = 'paper';
-/** invisible rows that keep a y scale from collapsing */
-const PAD = 'pad';
 const UNEDITED = 'unedited';
 const GRAY = '#8c8c8c';
 
@@ -133,7 +131,8 @@ function xEncoding(d: ReportData, xs: number[]): Record<string, unknown> {
       field: 'x',
       type: 'quantitative',
       title: d.xTitle,
-      axis: { format: 'd', tickMinStep: 1, values: xTicks(xs) },
+      // the axis starts at 0 (the unedited model) even where a chart has no point there
+      axis: { format: 'd', tickMinStep: 1, values: xTicks([...new Set([0, ...xs])].sort((a, b) => a - b)) },
       scale: { nice: false, domainMin: 0 },
     };
   return { field: 'x', type: 'ordinal', title: d.xTitle, sort: 'ascending', axis: { labelAngle: 0 } };
@@ -157,7 +156,16 @@ function xTicks(xs: number[]): number[] | undefined {
   return gap / range >= 0.07 ? xs : undefined;
 }
 
-/** Panels of lines: ours solid with filled points, the paper's dashed with hollow points. */
+/** The note drawn in a panel (or bar group) with no score of its own. */
+export const NO_SCORE = 'no score';
+const NOTE_MARK = { type: 'text', color: '#777', fontSize: 12, fontStyle: 'italic' } as const;
+
+/**
+ * Panels of lines, one per entry of `panels` in that order (a concat rather than a facet: a facet
+ * draws only the panels that have rows and leaves empty x axes under the missing ones). Ours solid
+ * with filled points, the paper's dashed with hollow points; a panel with no measured value of
+ * its own shows {@link NO_SCORE} (and no axes when it has nothing at all to draw).
+ */
 function linePanels(
   d: ReportData,
   rows: LineRow[],
@@ -169,13 +177,6 @@ function linePanels(
   const used = new Set(rows.map((r) => r.series));
   const xs = [...new Set(rows.map((r) => r.x))].sort((a, b) => a - b);
   const x = xEncoding(d, xs);
-  const y = {
-    field: 'value',
-    type: 'quantitative',
-    title: yTitle,
-    scale: opts.yDomain ? { domain: opts.yDomain, padding: 6 } : { zero: true, nice: true, padding: 6 },
-    axis: { tickCount: 5, labelFlush: true },
-  };
   const color = {
     field: 'series',
     type: 'nominal',
@@ -185,59 +186,103 @@ function linePanels(
     legend: { columns: legendColumns([...used], opts.columns * (opts.width + 40)) },
   };
   const only = (src: string): { filter: string }[] => [{ filter: `datum.source === '${src}'` }];
-  // a panel whose values are all 0 would get an empty y domain: an invisible point at 1 keeps [0, 1]
-  const pads: LineRow[] = panels
-    .filter((p) => rows.some((r) => r.panel === p) && rows.every((r) => r.panel !== p || r.value <= 0))
-    .map((panel) => ({ panel, series: '', x: xs[0] ?? 0, value: 1, source: PAD }));
-  const layer: Record<string, unknown>[] = [
-    { transform: only(OURS), mark: { type: 'line', strokeWidth: 2, clip: true }, encoding: { x, y, color } },
-    { transform: only(OURS), mark: { type: 'point', filled: true, size: 36, opacity: 1 }, encoding: { x, y, color } },
-  ];
-  if (hasPaper)
-    layer.push(
-      {
-        transform: only(PAPER),
-        mark: { type: 'line', strokeWidth: 1.5, opacity: 0.85, clip: true },
-        encoding: {
-          x,
-          y,
-          color,
-          strokeDash: {
-            field: 'source',
-            type: 'nominal',
-            title: null,
-            scale: {
-              domain: [OURS, PAPER],
-              range: [
-                [1, 0],
-                [5, 3],
-              ],
-            },
-            legend: {
-              orient: 'top',
-              symbolType: 'stroke',
-              symbolStrokeColor: '#444',
-              symbolStrokeWidth: 1.5,
-              symbolSize: 300,
-              labelExpr: "datum.label === 'paper' ? 'the paper (Gu et al. 2024)' : datum.label",
-            },
-          },
+  const strokeDash = {
+    field: 'source',
+    type: 'nominal',
+    title: null,
+    scale: {
+      domain: [OURS, PAPER],
+      range: [
+        [1, 0],
+        [5, 3],
+      ],
+    },
+    legend: {
+      orient: 'top',
+      symbolType: 'stroke',
+      symbolStrokeColor: '#444',
+      symbolStrokeWidth: 1.5,
+      symbolSize: 300,
+      labelExpr: "datum.label === 'paper' ? 'the paper (Gu et al. 2024)' : datum.label",
+    },
+  };
+  const n = panels.length;
+  const has = (i: number, src?: string): boolean =>
+    i < n && rows.some((r) => r.panel === panels[i] && (src === undefined || r.source === src));
+  const note = {
+    data: { values: [{ note: NO_SCORE }] },
+    mark: NOTE_MARK,
+    encoding: { text: { field: 'note', type: 'nominal' } },
+  };
+  const title = (panel: string): Record<string, unknown> => ({
+    text: panel,
+    fontSize: 12,
+    fontWeight: 'bold',
+    color: '#222',
+    anchor: 'middle',
+    offset: 4,
+  });
+  const views = panels.map((panel, i) => {
+    if (!has(i))
+      return {
+        title: title(panel),
+        width: opts.width,
+        height: opts.height,
+        view: { stroke: '#d0d0d0', strokeDash: [4, 3] },
+        ...note,
+      };
+    const mine = rows.filter((r) => r.panel === panel);
+    // the x title under the lowest drawn panel of each column; the y title on the first column
+    const xp = { ...x, title: has(i + opts.columns) ? null : x['title'] };
+    const y = {
+      field: 'value',
+      type: 'quantitative',
+      title: i % opts.columns === 0 ? yTitle : null,
+      // all zero: [0, 1] rather than an empty domain
+      scale: opts.yDomain
+        ? { domain: opts.yDomain, padding: 6 }
+        : mine.every((r) => r.value <= 0)
+          ? { domain: [0, 1], padding: 6 }
+          : { zero: true, nice: true, padding: 6 },
+      axis: { tickCount: 5, labelFlush: true },
+    };
+    const layer: Record<string, unknown>[] = [
+      { transform: only(OURS), mark: { type: 'line', strokeWidth: 2, clip: true }, encoding: { x: xp, y, color } },
+      { transform: only(OURS), mark: { type: 'point', filled: true, size: 36, opacity: 1 }, encoding: { x: xp, y, color } },
+    ];
+    if (hasPaper)
+      layer.push(
+        {
+          transform: only(PAPER),
+          mark: { type: 'line', strokeWidth: 1.5, opacity: 0.85, clip: true },
+          encoding: { x: xp, y, color, strokeDash },
         },
-      },
-      {
-        transform: only(PAPER),
-        mark: { type: 'point', filled: false, size: 46, strokeWidth: 1.5, fill: 'white', opacity: 1 },
-        encoding: { x, y, color },
-      },
-    );
-  if (pads.length) layer.push({ transform: only(PAD), mark: { type: 'point', opacity: 0 }, encoding: { x, y } });
+        {
+          transform: only(PAPER),
+          mark: { type: 'point', filled: false, size: 46, strokeWidth: 1.5, fill: 'white', opacity: 1 },
+          encoding: { x: xp, y, color },
+        },
+      );
+    // the paper's values but none of ours
+    if (!has(i, OURS)) layer.push(note);
+    return {
+      title: title(panel),
+      width: opts.width,
+      height: opts.height,
+      transform: [{ filter: { field: 'panel', equal: panel } }],
+      layer,
+    };
+  });
   return {
-    data: { values: [...rows, ...pads] },
-    facet: { field: 'panel', type: 'nominal', title: null, sort: panels },
+    data: { values: rows },
+    concat: views,
     columns: opts.columns,
-    spacing: { row: 24, column: 18 },
-    spec: { width: opts.width, height: opts.height, layer },
-    resolve: { scale: { y: 'independent' } },
+    spacing: { row: 20, column: 18 },
+    resolve: {
+      scale: { x: 'shared', y: 'independent', color: 'shared', strokeDash: 'shared' },
+      axis: { x: 'independent', y: 'independent' },
+      legend: { color: 'shared', strokeDash: 'shared' },
+    },
   };
 }
 
@@ -249,15 +294,31 @@ function keepPaperX(d: ReportData, own: number[]): (x: number) => boolean {
   return d.sequential ? (x) => x <= max : (x) => set.has(x);
 }
 
-/** Task scores against edits (or batch size) in one scorer mode: one panel per task. */
+/**
+ * The tasks a chart shows, in the paper's order (unknown names after): every task with a line in
+ * any mode, and every task the runs' studies name, so that a task without a score in one mode
+ * still gets its panel (or bar group) with a note.
+ */
+export function chartTasks(d: ReportData): string[] {
+  const names = new Set(d.tasks);
+  for (const r of d.runs) {
+    const listed: unknown = r.data.manifest?.study?.tasks?.names;
+    if (Array.isArray(listed)) for (const t of listed) if (typeof t === 'string') names.add(t);
+  }
+  const order = PAPER_TASK_ORDER as readonly string[];
+  return [...order.filter((t) => names.has(t)), ...[...names].filter((t) => !order.includes(t)).sort()];
+}
+
+/** Task scores against edits (or batch size) in one scorer mode: one panel per task, all of them always. */
 export function downstreamChart(d: ReportData, mode: string): Chart | null {
-  if (d.tasks.length === 0) return null;
+  const tasks = chartTasks(d);
+  if (tasks.length === 0) return null;
   const rows: LineRow[] = [];
   const panelOf = (t: string): string => taskLabel(t);
   const paperSources = new Set<string>();
   for (const s of d.series) {
     const own: number[] = [];
-    for (const t of d.tasks)
+    for (const t of tasks)
       for (const p of seriesPoints(s, 'task', t, mode))
         if (p.value !== null && Number.isFinite(p.value)) {
           rows.push({ panel: panelOf(t), series: s.label, x: p.x, value: p.value, source: OURS });
@@ -265,7 +326,7 @@ export function downstreamChart(d: ReportData, mode: string): Chart | null {
         }
     const keep = keepPaperX(d, own);
     for (const p of paperTaskValues(s, mode))
-      if (keep(p.x) && d.tasks.includes(p.task)) {
+      if (keep(p.x) && tasks.includes(p.task)) {
         rows.push({ panel: panelOf(p.task), series: s.label, x: p.x, value: p.value, source: PAPER });
         paperSources.add(p.source);
       }
@@ -281,7 +342,7 @@ export function downstreamChart(d: ReportData, mode: string): Chart | null {
     for (const run of d.runs)
       if (run.paperModel && run.series.every((s) => paperTaskValues(s, mode).length === 0)) {
         const b = PAPER_BASELINES[run.paperModel];
-        for (const t of d.tasks)
+        for (const t of tasks)
           if (t in b)
             rows.push({
               panel: panelOf(t),
@@ -293,14 +354,18 @@ export function downstreamChart(d: ReportData, mode: string): Chart | null {
         paperSources.add('§5.1');
       }
   if (!rows.some((r) => r.source === OURS)) return null;
-  const panels = d.tasks.map(panelOf);
+  const panels = tasks.map(panelOf);
   const paperNote = paperSources.size
     ? ` Dashed lines with hollow points: the paper’s values (${[...paperSources].join('; ')}).`
+    : '';
+  const missing = tasks.filter((t) => !rows.some((r) => r.source === OURS && r.panel === panelOf(t)));
+  const missingNote = missing.length
+    ? ` “${NO_SCORE}”: the ${mode} scorer gave no value for ${missing.join(', ')} (null in results.jsonl).`
     : '';
   return {
     id: `downstream-${mode}`,
     title: `Downstream tasks vs ${d.xTitle} — ${mode} scorer`,
-    caption: `Each task’s score after each checkpoint, one line per variant; ${d.xTitle} 0 is the unedited model.${paperNote}`,
+    caption: `Each task’s score after each checkpoint, one line per variant; ${d.xTitle} 0 is the unedited model.${paperNote}${missingNote}`,
     spec: asSpec({
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
       config: CONFIG,
@@ -317,7 +382,11 @@ interface BarRow {
   source: string;
 }
 
-/** Grouped bars (group × series) with the paper's values as black ticks. */
+/**
+ * Grouped bars (group × series) with the paper's values as black ticks. Every group in `groups`
+ * gets its place on the x axis; one without a bar of ours says {@link NO_SCORE}. A bar at 0 is
+ * drawn as a line in its colour (a zero-height bar is otherwise invisible, like a missing one).
+ */
 function groupedBars(
   d: ReportData,
   rows: BarRow[],
@@ -330,16 +399,18 @@ function groupedBars(
   const step = Math.max(10, Math.min(22, Math.floor(150 / Math.max(1, order.length))));
   const groupWidth = step * order.length + 16;
   const width = Math.max(420, Math.min(1100, groupWidth * groups.length));
+  const height = 220;
+  const x = {
+    field: 'group',
+    type: 'nominal',
+    title: null,
+    sort: groups,
+    axis: { labelAngle: 0, labelLimit: 140 },
+    scale: { domain: groups, paddingInner: 0.15 },
+  };
   const enc = {
-    x: {
-      field: 'group',
-      type: 'nominal',
-      title: null,
-      sort: groups,
-      axis: { labelAngle: 0, labelLimit: 140 },
-      scale: { paddingInner: 0.15 },
-    },
-    xOffset: { field: 'series', type: 'nominal', sort: order, scale: { paddingInner: 0.08 } },
+    x,
+    xOffset: { field: 'series', type: 'nominal', sort: order, scale: { domain: order, paddingInner: 0.08 } },
     y: {
       field: 'value',
       type: 'quantitative',
@@ -348,51 +419,67 @@ function groupedBars(
       scale: opts.yDomain ? { domain: opts.yDomain } : rows.every((r) => r.value <= 0) ? { domain: [0, 1] } : { zero: true },
     },
   };
+  const colors = colorFor(d, used);
+  const empty = groups.filter((g) => !rows.some((r) => r.group === g && r.source === OURS));
+  const layer: Record<string, unknown>[] = [
+    {
+      transform: [{ filter: `datum.source === '${OURS}'` }],
+      mark: { type: 'bar' },
+      encoding: {
+        ...enc,
+        color: {
+          field: 'series',
+          type: 'nominal',
+          title: null,
+          scale: colors,
+          sort: order,
+          legend: { columns: legendColumns(order, Math.max(width, 760)) },
+        },
+      },
+    },
+  ];
+  if (rows.some((r) => r.source === OURS && r.value === 0))
+    layer.push({
+      transform: [{ filter: `datum.source === '${OURS}' && datum.value === 0` }],
+      mark: { type: 'bar', filled: false, strokeWidth: 2 },
+      encoding: { ...enc, color: { field: 'series', type: 'nominal', title: null, scale: colors, sort: order } },
+    });
+  layer.push({
+    transform: [{ filter: `datum.source === '${PAPER}'` }],
+    mark: { type: 'tick', color: '#111', thickness: 2.5 },
+    encoding: enc,
+  });
+  if (empty.length)
+    layer.push({
+      data: { values: empty.map((group) => ({ group, note: NO_SCORE })) },
+      mark: { ...NOTE_MARK, baseline: 'bottom', dy: -6 },
+      encoding: { x, y: { value: height }, text: { field: 'note', type: 'nominal' } },
+    });
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     config: CONFIG,
     title: { text: opts.title, ...(opts.subtitle ? { subtitle: opts.subtitle } : {}) },
     width,
-    height: 220,
+    height,
     data: { values: rows },
-    layer: [
-      {
-        transform: [{ filter: `datum.source === '${OURS}'` }],
-        mark: { type: 'bar' },
-        encoding: {
-          ...enc,
-          color: {
-            field: 'series',
-            type: 'nominal',
-            title: null,
-            scale: colorFor(d, used),
-            sort: order,
-            legend: { columns: legendColumns(order, Math.max(width, 760)) },
-          },
-        },
-      },
-      {
-        transform: [{ filter: `datum.source === '${PAPER}'` }],
-        mark: { type: 'tick', color: '#111', thickness: 2.5 },
-        encoding: enc,
-      },
-    ],
+    layer,
   };
 }
 
 /** The variants side by side per task at their last checkpoint, the unedited model first. */
 export function comparisonChart(d: ReportData, mode: string): Chart | null {
-  if (d.tasks.length === 0 || d.series.length < 2) return null;
+  const tasks = chartTasks(d);
+  if (tasks.length === 0 || d.series.length < 2) return null;
   const rows: BarRow[] = [];
   const groupOf = (t: string): string => taskLabel(t).split(' ')[0]!;
   const lastXs: { label: string; x: number }[] = [];
   for (const run of d.runs)
     for (const l of run.baseline)
-      if (l.key.kind === 'task' && l.key.mode === mode && l.value !== null && d.tasks.includes(l.key.name))
+      if (l.key.kind === 'task' && l.key.mode === mode && l.value !== null && tasks.includes(l.key.name))
         rows.push({ group: groupOf(l.key.name), series: uneditedLabel(d, run.name), value: l.value, source: OURS });
   let anyPaper = false;
   for (const s of d.series) {
-    const pts = d.tasks.flatMap((t) => seriesPoints(s, 'task', t, mode).map((p) => ({ t, p })));
+    const pts = tasks.flatMap((t) => seriesPoints(s, 'task', t, mode).map((p) => ({ t, p })));
     const xs = pts.map(({ p }) => p.x).filter((x) => x > 0);
     if (xs.length === 0) continue;
     const x = Math.max(...xs);
@@ -400,7 +487,7 @@ export function comparisonChart(d: ReportData, mode: string): Chart | null {
     for (const { t, p } of pts)
       if (p.x === x && p.value !== null) rows.push({ group: groupOf(t), series: s.label, value: p.value, source: OURS });
     for (const p of paperTaskValues(s, mode))
-      if (p.x === x && d.tasks.includes(p.task)) {
+      if (p.x === x && tasks.includes(p.task)) {
         rows.push({ group: groupOf(p.task), series: s.label, value: p.value, source: PAPER });
         anyPaper = true;
       }
@@ -416,12 +503,15 @@ export function comparisonChart(d: ReportData, mode: string): Chart | null {
   ]
     .filter(Boolean)
     .join(' · ');
+  const zero = rows.some((r) => r.source === OURS && r.value === 0) ? ' A score of 0 is drawn as a line on the axis.' : '';
+  const missing = tasks.filter((t) => !rows.some((r) => r.source === OURS && r.group === groupOf(t)));
+  const missingNote = missing.length ? ` “${NO_SCORE}”: no ${mode}-scorer value for ${missing.join(', ')}.` : '';
   return {
     id: `comparison-${mode}`,
     title: `Variants compared ${at} — ${mode} scorer`,
-    caption: `Each task’s score for every variant ${at}, beside the unedited model.${anyPaper ? ' Black ticks: the paper’s values at the same point.' : ''}`,
+    caption: `Each task’s score for every variant ${at}, beside the unedited model.${anyPaper ? ' Black ticks: the paper’s values at the same point.' : ''}${zero}${missingNote}`,
     spec: asSpec(
-      groupedBars(d, rows, d.tasks.map(groupOf), 'score', {
+      groupedBars(d, rows, tasks.map(groupOf), 'score', {
         title: `Variants compared ${at} (${mode} scorer)`,
         ...(subtitle ? { subtitle } : {}),
       }),

@@ -19,6 +19,9 @@ export function inlineSvg(svg: string): string {
     .replace(/\bxlink:href=/g, 'href=');
 }
 
+/** The largest box a heat map is drawn in (CSS px); it keeps its aspect ratio inside. */
+export const HEATMAP_BOX = { width: 260, height: 320 } as const;
+
 const CSS = `
 :root { color-scheme: light; }
 * { box-sizing: border-box; }
@@ -51,11 +54,11 @@ figcaption { color: #555; font-size: 12.5px; margin-top: 6px; }
 .table tr.paper { color: #555; font-style: italic; background: #f7f7f2; }
 .table .note { color: #666; font-size: 12px; max-width: 820px; margin: 4px 0 0; }
 .heatmaps { display: flex; flex-wrap: wrap; gap: 18px; }
-figure.heatmap { margin: 0; width: 260px; }
-figure.heatmap img { width: 260px; height: 260px; object-fit: contain; object-position: left top; image-rendering: pixelated; display: block; }
-.scale { height: 10px; border: 1px solid #ccc; margin-top: 4px;
+figure.heatmap { margin: 0; width: ${HEATMAP_BOX.width}px; }
+figure.heatmap img { display: block; max-width: 100%; height: auto; image-rendering: pixelated; }
+.scale { height: 10px; border: 1px solid #ccc; margin-top: 4px; min-width: 150px; max-width: 100%;
   background: linear-gradient(to right, #440154, #482878, #3e4989, #31688e, #26828e, #1f9e89, #35b779, #6ece58, #b5de2b, #fde725); }
-.scale-labels { display: flex; justify-content: space-between; font-size: 11px; color: #666; }
+.scale-labels { display: flex; min-width: 150px; max-width: 100%; justify-content: space-between; font-size: 11px; color: #666; }
 footer { margin-top: 36px; color: #777; font-size: 12px; border-top: 1px solid #eee; padding-top: 8px; }
 `;
 
@@ -79,8 +82,31 @@ function heatmapMeta(png: string): HeatmapMeta | null {
   }
 }
 
+/** A PNG's size from its IHDR chunk; null when the bytes are not a PNG. */
+export function pngSize(png: Buffer): { width: number; height: number } | null {
+  if (png.length < 24 || png.readUInt32BE(0) !== 0x89504e47 || png.toString('latin1', 12, 16) !== 'IHDR') return null;
+  const width = png.readUInt32BE(16);
+  const height = png.readUInt32BE(20);
+  return width > 0 && height > 0 ? { width, height } : null;
+}
+
+/**
+ * The size a heat map is drawn at: scaled (up or down) to fit {@link HEATMAP_BOX}, aspect ratio
+ * kept, so its colour scale sits right under it.
+ */
+export function heatmapSize(size: { width: number; height: number }): { width: number; height: number } {
+  const k = Math.min(HEATMAP_BOX.width / size.width, HEATMAP_BOX.height / size.height);
+  return { width: Math.max(1, Math.round(size.width * k)), height: Math.max(1, Math.round(size.height * k)) };
+}
+
 function heatmapFigure(h: HeatmapFile, runLabel: string | null): string {
-  const data = readFileSync(h.path).toString('base64');
+  const png = readFileSync(h.path);
+  const data = png.toString('base64');
+  const natural = pngSize(png);
+  const shown = natural ? heatmapSize(natural) : null;
+  const dims = shown ? ` width="${shown.width}" height="${shown.height}"` : '';
+  // the colour scale as wide as the image (at least wide enough for its two labels)
+  const scaleStyle = shown ? ` style="width: ${shown.width}px"` : '';
   const meta = heatmapMeta(h.path);
   const title = `${runLabel ? `${runLabel}: ` : ''}${h.cell}`;
   let desc = '|ΔW| of the last edit';
@@ -92,9 +118,9 @@ function heatmapFigure(h: HeatmapFile, runLabel: string | null): string {
   if (meta?.vmax !== undefined && meta.vmax > 0) {
     const lo = meta.scale === 'linear' ? 0 : meta.vmax / 10 ** (meta.decades ?? 6);
     desc += `; ${meta.scale ?? 'log'} colour scale`;
-    scale = `<div class="scale"></div><div class="scale-labels"><span>${lo === 0 ? '0' : lo.toExponential(1)}</span><span>${meta.vmax.toExponential(2)}</span></div>`;
+    scale = `<div class="scale"${scaleStyle}></div><div class="scale-labels"${scaleStyle}><span>${lo === 0 ? '0' : lo.toExponential(1)}</span><span>${meta.vmax.toExponential(2)}</span></div>`;
   }
-  return `<figure class="heatmap"><img alt="${escapeHtml(`|ΔW| heat map of ${h.param}, ${title}`)}" src="data:image/png;base64,${data}">${scale}<figcaption><b>${escapeHtml(title)}</b><br>${escapeHtml(h.param)}<br>${escapeHtml(desc)}</figcaption></figure>`;
+  return `<figure class="heatmap"><img alt="${escapeHtml(`|ΔW| heat map of ${h.param}, ${title}`)}" src="data:image/png;base64,${data}"${dims}>${scale}<figcaption><b>${escapeHtml(title)}</b><br>${escapeHtml(h.param)}<br>${escapeHtml(desc)}</figcaption></figure>`;
 }
 
 export function renderHtml(d: ReportData, tables: ReportTables, charts: RenderedChart[], warnings: string[]): string {

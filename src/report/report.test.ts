@@ -12,8 +12,11 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ResultLine } from '../study/types.js';
 import { buildReport, prepareReport, writeReport, CSV_COLUMNS, formatOfFile } from './index.js';
-import { buildCharts, renderSvg } from './charts.js';
-import { paperModelOf, paperVariantOf } from './paper-values.js';
+import { buildCharts, NO_SCORE, renderSvg } from './charts.js';
+import { taskLabel } from './data.js';
+import { heatmapSize, pngSize } from './html.js';
+import { paperModelOf, paperVariantOf, PAPER_TASK_ORDER } from './paper-values.js';
+import type { TaskName } from '../eval/tasks/types.js';
 import type { Table } from './tables.js';
 import { writeSyntheticRun } from './testing.js';
 
@@ -236,9 +239,57 @@ describe('report formats', () => {
     const svgs = html.match(/<svg\b/g) ?? [];
     assert.equal(svgs.length, charts.length);
     assert.equal((html.match(/src="data:image\/png;base64,/g) ?? []).length, 4, 'one heat map per cell');
+    // 32 × 128 heat maps drawn at 80 × 320: the aspect ratio kept
+    assert.equal((html.match(/base64,[^"]*" width="80" height="320">/g) ?? []).length, 4);
     for (const id of ['baseline', 'comparison-paper', 'editing', 'weights']) assert.ok(html.includes(`id="${id}"`), id);
     assert.match(html, /<title>Study report: rect-gpt2xl-sequential<\/title>/);
     assert.match(html, /commit 0123456789/);
+  });
+
+  test('a task without any paper-mode score keeps its panel, with a "no score" note and no axes', async () => {
+    const labels = PAPER_TASK_ORDER.map(taskLabel);
+    const nulls: TaskName[] = ['rte', 'boolq', 'sst2'];
+    // gpt2: no paper figure, so the three panels have nothing to draw; gpt2-xl: the paper's lines stay, with the note
+    for (const [model, axes] of [
+      ['gpt2', 5],
+      ['gpt2-xl', 8],
+    ] as const) {
+      const dir = join(root, `null-paper-${model}`);
+      writeSyntheticRun(dir, { model, heatmaps: false, nullScores: { mode: 'paper', tasks: nulls } });
+      const { data } = prepareReport(dir);
+      const charts = buildCharts(data);
+      const down = charts.find((c) => c.id === 'downstream-paper')!;
+      const spec = down.spec as unknown as { concat: { title: { text: string }; mark?: unknown; layer?: unknown[] }[] };
+      assert.deepEqual(
+        spec.concat.map((v) => v.title.text),
+        labels,
+        'one panel per task, in the paper order',
+      );
+      const svg = await renderSvg(down.spec);
+      const titles = [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
+      for (const l of labels) assert.ok(titles.includes(l), `${model}: panel title ${l}`);
+      assert.equal(titles.filter((t) => t === NO_SCORE).length, nulls.length, `${model}: a note in each panel without a score`);
+      // an axis pair per panel that has something to draw: none under the empty ones, none stray
+      assert.equal((svg.match(/aria-label="X-axis/g) ?? []).length, axes, `${model}: x axes`);
+      assert.equal((svg.match(/aria-label="Y-axis/g) ?? []).length, axes, `${model}: y axes`);
+      for (const t of nulls) assert.match(down.caption, new RegExp(`no value for .*${t}`));
+      // the comparison keeps every task's place, with the note where there is no bar
+      const cmp = await renderSvg(charts.find((c) => c.id === 'comparison-paper')!.spec);
+      const cmpText = [...cmp.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
+      for (const g of ['Reas', 'NLI', 'ODQA', 'CDQA', 'Dial', 'Summ', 'NER', 'SA'])
+        assert.ok(cmpText.includes(g), `${model}: group ${g}`);
+      assert.equal(cmpText.filter((t) => t === NO_SCORE).length, nulls.length);
+      // the clean scorer has every task
+      const clean = buildCharts(data, ['clean']).find((c) => c.id === 'downstream-clean')!;
+      assert.doesNotMatch(await renderSvg(clean.spec), /no score/);
+    }
+  });
+
+  test('heat maps keep their aspect ratio inside the box', () => {
+    assert.deepEqual(heatmapSize({ width: 172, height: 64 }), { width: 260, height: 97 });
+    assert.deepEqual(heatmapSize({ width: 32, height: 128 }), { width: 80, height: 320 });
+    assert.deepEqual(heatmapSize({ width: 2000, height: 1000 }), { width: 260, height: 130 });
+    assert.equal(pngSize(Buffer.from('not a png at all, not a png at all')), null);
   });
 
   test('every chart renders to an SVG with data marks', async () => {

@@ -26,6 +26,8 @@ export interface SyntheticRunOptions {
   /** append half a line, as a killed run leaves it */
   truncated?: boolean;
   heatmaps?: boolean;
+  /** tasks whose score in a mode is null at every checkpoint (the paper's script dividing by zero on a tiny model) */
+  nullScores?: { mode: 'paper' | 'clean'; tasks: TaskName[] };
   manifest?: boolean;
   metrics?: boolean;
   weights?: boolean;
@@ -86,7 +88,9 @@ export function writeSyntheticRun(dir: string, o: SyntheticRunOptions = {}): Res
       for (const mode of modes) {
         const b = base[t] * (mode === 'clean' ? 0.9 : 1);
         const v = Math.max(0, b * (1 - damage) + (rand() - 0.5) * 0.04);
-        push(info, { kind: 'task', name: t, mode }, round(v), { primary: round(v), n: 100 });
+        if (o.nullScores?.mode === mode && o.nullScores.tasks.includes(t))
+          push(info, { kind: 'task', name: t, mode }, null, { primary: null, n: 100 });
+        else push(info, { kind: 'task', name: t, mode }, round(v), { primary: round(v), n: 100 });
       }
     if (o.metrics !== false) {
       const edited = info.cell !== 'baseline';
