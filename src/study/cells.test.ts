@@ -167,3 +167,19 @@ test('editPlan: sequential operations, single batches, quirks applied per operat
     [[['r0'], ['r0']], [['r1']], [['r2']]],
   );
 });
+
+test('a method may carry its own batch sizes: ROME edits one fact at a time beside MEMIT batches', () => {
+  const s = study({ sequential: true, batch_sizes: [1], checkpoints: [0, 2] }, [
+    'rome',
+    { method: 'memit', batch_sizes: [4, 8] },
+  ]);
+  assert.deepEqual(
+    expandCells(s).map((c) => c.id),
+    ['ROME/b1', 'MEMIT/b4', 'MEMIT/b8'],
+  );
+  assert.equal(studyEditsNeeded(s), 16);
+  assert.throws(
+    () => study({ sequential: true, checkpoints: [0, 2] }, [{ method: 'rome', batch_sizes: [2] }]),
+    /methods\[0\]\.method.*one request at a time/,
+  );
+});

@@ -25,15 +25,15 @@ export function cellFileName(id: string): string {
 }
 
 /**
- * The cells of a study: one per method variant × batch size, variants in file order, batch sizes
- * in file order. Sequential cells evaluate at the study's checkpoints above 0 (checkpoint 0, the
+ * The cells of a study: one per method variant × batch size (the method's own `batch_sizes`, else
+ * mode.batch_sizes), variants in file order, batch sizes in file order. Sequential cells evaluate at the study's checkpoints above 0 (checkpoint 0, the
  * unedited model, is evaluated once per study as the baseline); a single cell evaluates once, at
  * checkpoint B (its one edit of B requests).
  */
 export function expandCells(spec: StudySpec): Cell[] {
   const cells: Cell[] = [];
   for (const method of spec.methods) {
-    for (const batchSize of spec.mode.batch_sizes) {
+    for (const batchSize of method.batch_sizes ?? spec.mode.batch_sizes) {
       const checkpoints = spec.mode.sequential ? spec.mode.checkpoints.filter((c) => c > 0) : [batchSize];
       cells.push({ id: cellId(method.name, batchSize), method, batchSize, checkpoints });
     }

@@ -38,7 +38,7 @@ export const DEFAULT_RECT_KEEP = 0.4;
 const FIELDS = {
   '': ['name', 'model', 'methods', 'mode', 'data', 'tasks', 'metrics', 'seeds', 'quirks'],
   model: ['path', 'dtype'],
-  method: ['name', 'method', 'hparams', 'preset', 'rect'],
+  method: ['name', 'method', 'hparams', 'preset', 'rect', 'batch_sizes'],
   rect: ['keep', 'mode'],
   mode: ['sequential', 'batch_sizes', 'checkpoints'],
   data: ['file', 'begin', 'end', 'step'],
@@ -255,6 +255,12 @@ function parseMethod(c: Checker, v: unknown, path: string): StudyMethod | undefi
   const rectRaw = c.get(m, 'rect', `${path}.rect`);
   const rect = rectRaw === undefined ? undefined : parseRect(c, rectRaw, `${path}.rect`);
   if (method === undefined || (rectRaw !== undefined && rect === undefined)) return undefined;
+  const bsRaw = c.get(m, 'batch_sizes', `${path}.batch_sizes`);
+  const batchSizes = bsRaw === undefined ? undefined : c.ints(bsRaw, `${path}.batch_sizes`, 1);
+  if (bsRaw !== undefined && (!batchSizes || batchSizes.length === 0 || new Set(batchSizes).size !== batchSizes.length)) {
+    if (batchSizes) c.fail(`${path}.batch_sizes`, `expected distinct positive batch sizes, got ${shown(bsRaw)}`);
+    return undefined;
+  }
   const nameRaw = c.get(m, 'name', `${path}.name`);
   let name: string | undefined = variantName(method, rect);
   if (nameRaw !== undefined) {
@@ -273,6 +279,7 @@ function parseMethod(c: Checker, v: unknown, path: string): StudyMethod | undefi
     ...(hparams !== undefined ? { hparams } : {}),
     ...(preset !== undefined ? { preset } : {}),
     ...(rect !== undefined ? { rect } : {}),
+    ...(batchSizes !== undefined ? { batch_sizes: batchSizes } : {}),
   };
 }
 
@@ -404,16 +411,17 @@ function crossCheck(c: Checker, spec: StudySpec): void {
         `variant name "${m.name}" is already used by methods[${first}]; give one of them a distinct "name"`,
       );
     } else seen.set(m.name, i);
-    const big = spec.mode.batch_sizes.find((b) => b > 1);
+    const big = (m.batch_sizes ?? spec.mode.batch_sizes).find((b) => b > 1);
     if (big !== undefined && SINGLE_REQUEST_METHODS.includes(m.method)) {
       c.fail(
         `methods[${i}].method`,
-        `${methodLabel(m.method)} edits one request at a time, but mode.batch_sizes has ${big}; ` +
+        `${methodLabel(m.method)} edits one request at a time, but its batch sizes have ${big}; ` +
           'use batch size 1 (Instance-Sequential) or a batch method (memit, mend, ft-l, ft-m)',
       );
     }
   });
-  if (spec.quirks.legacy_sequential_bug && (!spec.mode.sequential || spec.mode.batch_sizes.some((b) => b !== 1))) {
+  const allSizes = spec.methods.flatMap((m) => m.batch_sizes ?? spec.mode.batch_sizes);
+  if (spec.quirks.legacy_sequential_bug && (!spec.mode.sequential || allSizes.some((b) => b !== 1))) {
     c.fail(
       'quirks.legacy_sequential_bug',
       "the paper's broken edit() only ran its Instance-Sequential studies (sequential, batch size 1); " +
@@ -511,6 +519,7 @@ export function studyToYaml(spec: StudySpec): string {
       ...(m.hparams !== undefined ? { hparams: m.hparams } : {}),
       ...(m.preset !== undefined ? { preset: m.preset } : {}),
       ...(m.rect !== undefined ? { rect: { keep: m.rect.keep, mode: m.rect.mode } } : {}),
+      ...(m.batch_sizes !== undefined ? { batch_sizes: m.batch_sizes } : {}),
     })),
     mode: { sequential: spec.mode.sequential, batch_sizes: spec.mode.batch_sizes, checkpoints: spec.mode.checkpoints },
     data: {

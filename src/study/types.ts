@@ -23,6 +23,8 @@ export interface StudyMethod {
   preset?: string;
   /** RECT or a baseline: keep this fraction (0, 1] of ΔW's entries */
   rect?: { keep: number; mode: RegulariserModeName };
+  /** this method's batch sizes instead of mode.batch_sizes (a study of ROME edits and MEMIT batches) */
+  batch_sizes?: number[];
 }
 
 export interface StudyMode {
