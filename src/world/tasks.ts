@@ -1,0 +1,231 @@
+/**
+ * The general-skill tasks' examples (docs/world.md, "Tasks"). Each task enumerates (or samples)
+ * combination keys, shuffles them with its own random stream, and gives the first ones to `test`
+ * and the rest to `train`, so no test combination is ever trained on. Every prompt ends with
+ * `answer :` (reviews: `sentiment :`) and every answer is one word.
+ */
+import type { WorldCore } from './generate.js';
+import { entitiesOf } from './lookup.js';
+import {
+  ARITH_FRAMES,
+  ARITH_ITEMS,
+  DIALOGUE_TOPICS,
+  NEGATIVE_WORDS,
+  NER_FRAMES,
+  POSITIVE_WORDS,
+  REVIEW_FRAMES,
+  REVIEW_THINGS,
+} from './lexicon.js';
+import { relation, render, templatePrompt, type EntityType, type Relation, type Template } from './relations.js';
+import { WorldRng } from './rng.js';
+import { NUMBER_TOKENS } from './tokenizer.js';
+import { WORLD_TASK_NAMES, type Fact, type TaskSplits, type WorldTaskExample, type WorldTaskName } from './types.js';
+
+/** Test share of the keys (capped by the size's `taskTest`). */
+const TEST_SHARE = 0.2;
+
+function splitKeys<K>(keys: readonly K[], core: WorldCore, rng: WorldRng): { test: K[]; rest: K[] } {
+  const shuffled = rng.shuffle(keys);
+  const nTest = Math.min(core.spec.taskTest, Math.floor(keys.length * TEST_SHARE));
+  return { test: shuffled.slice(0, nTest), rest: shuffled.slice(nTest) };
+}
+
+/**
+ * The first `n` examples once those that bring a word no earlier one had are moved to the front
+ * (order otherwise kept): the training split then holds every word the task shows, so no test
+ * prompt meets an untrained token.
+ */
+function coverFirst(examples: readonly WorldTaskExample[], n: number): WorldTaskExample[] {
+  const seen = new Set<string>();
+  const first: WorldTaskExample[] = [];
+  const later: WorldTaskExample[] = [];
+  for (const ex of examples) {
+    const ws = `${ex.prompt} ${ex.answer}`.split(' ');
+    if (ws.some((w) => !seen.has(w))) {
+      first.push(ex);
+      for (const w of ws) seen.add(w);
+    } else later.push(ex);
+  }
+  return [...first, ...later].slice(0, n);
+}
+
+/** Test examples from the first keys, train examples (word-covering first, capped) from the rest. */
+function splits<K>(keys: readonly K[], core: WorldCore, rng: WorldRng, make: (k: K) => WorldTaskExample): TaskSplits {
+  const s = splitKeys(keys, core, rng);
+  return { test: s.test.map(make), train: coverFirst(s.rest.map(make), core.spec.taskTrain) };
+}
+
+function fill(text: string, slots: Record<string, string>): string {
+  return text.replace(/\{(\w+)\}/g, (m, k: string) => slots[k] ?? m);
+}
+
+const statements = (r: Relation): Template[] => r.train.filter((t) => t.form === 'statement');
+const questions = (r: Relation): Template[] => r.train.filter((t) => t.form === 'question');
+const factKey = (f: Fact): string => `${f.subject}/${f.relation}`;
+
+/** Values a relation's object can take in this world (entity names, or the years used). */
+function objectPool(core: WorldCore, r: Relation): string[] {
+  if (r.object === 'year') return [...new Set(core.facts.filter((f) => f.relation === r.id).map((f) => f.object))];
+  return entitiesOf(core, r.object);
+}
+
+/** A false variant of a fact: another object of the same type, else another subject with this object. */
+function falseVariant(core: WorldCore, f: Fact, rng: WorldRng): Fact {
+  const r = relation(f.relation);
+  const pool = objectPool(core, r);
+  const truths = new Set(core.facts.filter((g) => g.relation === f.relation && g.subject === f.subject).map((g) => g.object));
+  const objects = pool.filter((o) => !truths.has(o));
+  const others = core.facts.filter((g) => g.relation === f.relation && g.object !== f.object).map((g) => g.subject);
+  if (objects.length > 0 && (others.length === 0 || rng.next() < 0.7)) return { ...f, object: rng.pick(objects) };
+  if (others.length === 0) throw new Error(`no false variant of ${f.subject} ${f.relation} ${f.object}`);
+  return { ...f, subject: rng.pick(others) };
+}
+
+function reasoning(core: WorldCore, rng: WorldRng): TaskSplits {
+  const M = core.spec.arithMax;
+  const keys: { a: number; b: number; op: '+' | '-' }[] = [];
+  for (let a = 0; a <= M; a++) for (let b = 0; b <= M; b++) keys.push({ a, b, op: '+' });
+  for (let a = 0; a <= M; a++) for (let b = 0; b <= a; b++) keys.push({ a, b, op: '-' });
+  const people = entitiesOf(core, 'person');
+  const make = (k: { a: number; b: number; op: '+' | '-' }): WorldTaskExample => {
+    const frame = rng.pick(ARITH_FRAMES.filter((f) => f.op === k.op));
+    const prompt = fill(frame.text, { n: rng.pick(people), a: String(k.a), b: String(k.b), x: rng.pick(ARITH_ITEMS) });
+    return { prompt, answer: String(k.op === '+' ? k.a + k.b : k.a - k.b), key: `${k.a}${k.op}${k.b}` };
+  };
+  const s = splits(keys, core, rng, make);
+  // counting examples put every number 0..99 in the training text (and teach the successor)
+  const counting = Array.from({ length: NUMBER_TOKENS.length - 3 }, (_, k) => ({
+    prompt: `count : ${k} ${k + 1} ${k + 2} answer :`,
+    answer: String(k + 3),
+    key: `count/${k}`,
+  }));
+  return { train: [...s.train, ...counting], test: s.test };
+}
+
+function nli(core: WorldCore, rng: WorldRng): TaskSplits {
+  const make = (f: Fact): WorldTaskExample => {
+    const r = relation(f.relation);
+    const [tA, ...rest] = rng.shuffle(statements(r));
+    const premise = render(tA!, f.subject, f.object);
+    const yes = rng.next() < 0.5;
+    let hypothesis: string;
+    if (yes) hypothesis = render(rng.pick(rest), f.subject, f.object);
+    else {
+      const g = falseVariant(core, f, rng);
+      hypothesis = render(rng.pick(statements(r)), g.subject, g.object);
+    }
+    return { prompt: `premise : ${premise} hypothesis : ${hypothesis} answer :`, answer: yes ? 'yes' : 'no', key: factKey(f) };
+  };
+  return splits(core.facts, core, rng, make);
+}
+
+function qaOpen(core: WorldCore, rng: WorldRng): TaskSplits {
+  const make = (f: Fact): WorldTaskExample => {
+    const q = rng.pick(questions(relation(f.relation)));
+    return { prompt: `question : ${templatePrompt(q, f.subject)} answer :`, answer: f.object, key: factKey(f) };
+  };
+  return splits(core.facts, core, rng, make);
+}
+
+function qaYesNo(core: WorldCore, rng: WorldRng): TaskSplits {
+  const sentence = (f: Fact): string => render(rng.pick(statements(relation(f.relation))), f.subject, f.object);
+  const make = (f: Fact): WorldTaskExample => {
+    const distractor = rng.pick(core.facts.filter((g) => factKey(g) !== factKey(f)));
+    const passage = rng.next() < 0.5 ? [sentence(f), sentence(distractor)] : [sentence(distractor), sentence(f)];
+    const yes = rng.next() < 0.5;
+    const asked = yes ? f : falseVariant(core, f, rng);
+    const claim = sentence(asked).replace(/ \.$/, '');
+    return {
+      prompt: `passage : ${passage.join(' ')} question : is it true that ${claim} ? answer :`,
+      answer: yes ? 'yes' : 'no',
+      key: factKey(f),
+    };
+  };
+  return splits(core.facts, core, rng, make);
+}
+
+function sentiment(core: WorldCore, rng: WorldRng): TaskSplits {
+  const adjectives = [...POSITIVE_WORDS.map((w) => ({ w, pos: true })), ...NEGATIVE_WORDS.map((w) => ({ w, pos: false }))];
+  const keys = REVIEW_FRAMES.flatMap((frame) => REVIEW_THINGS.flatMap((t) => adjectives.map((a) => ({ frame, t, a }))));
+  const cities = entitiesOf(core, 'city');
+  const make = (k: (typeof keys)[number]): WorldTaskExample => {
+    const secondPos = k.frame.rule === 'both' ? k.a.pos : !k.a.pos;
+    const b = rng.pick(secondPos ? POSITIVE_WORDS : NEGATIVE_WORDS);
+    const text = fill(k.frame.text, { t: k.t, u: rng.pickOther(REVIEW_THINGS, k.t), a: k.a.w, b, c: rng.pick(cities) });
+    const positive = k.frame.rule === 'negated' ? !k.a.pos : k.frame.rule === 'second' ? secondPos : k.a.pos;
+    return {
+      prompt: `review : ${text} sentiment :`,
+      answer: positive ? 'positive' : 'negative',
+      key: `${k.frame.id}/${k.t}/${k.a.w}`,
+    };
+  };
+  return splits(keys, core, rng, make);
+}
+
+/** Sample `n` examples with distinct keys (fewer if the space runs out). */
+function sampleDistinct(n: number, draw: () => WorldTaskExample): WorldTaskExample[] {
+  const seen = new Set<string>();
+  const out: WorldTaskExample[] = [];
+  for (let tries = 0; out.length < n && tries < n * 50; tries++) {
+    const ex = draw();
+    if (seen.has(ex.key)) continue;
+    seen.add(ex.key);
+    out.push(ex);
+  }
+  return out;
+}
+
+function sampledSplits(core: WorldCore, draw: () => WorldTaskExample): TaskSplits {
+  const all = sampleDistinct(core.spec.taskTest + 2 * core.spec.taskTrain, draw);
+  const nTest = Math.min(core.spec.taskTest, Math.floor(all.length * TEST_SHARE));
+  return { test: all.slice(0, nTest), train: coverFirst(all.slice(nTest), core.spec.taskTrain) };
+}
+
+function ner(core: WorldCore, rng: WorldRng): TaskSplits {
+  return sampledSplits(core, () => {
+    const frame = rng.pick(NER_FRAMES);
+    const slots: Partial<Record<EntityType, string>> = {};
+    for (const type of frame.slots) slots[type] = rng.pick(entitiesOf(core, type));
+    const asked = rng.pick(frame.slots);
+    const sentence = fill(frame.text, slots as Record<string, string>);
+    return {
+      prompt: `sentence : ${sentence} . which word is the ${asked} ? answer :`,
+      answer: slots[asked]!,
+      key: `${frame.id}/${frame.slots.map((t) => slots[t]).join('/')}`,
+    };
+  });
+}
+
+function dialogue(core: WorldCore, rng: WorldRng): TaskSplits {
+  const reply = (topic: (typeof DIALOGUE_TOPICS)[number]): string =>
+    fill(topic.reply, { e: topic.type === 'age' ? String(10 + rng.int(80)) : rng.pick(entitiesOf(core, topic.type)) });
+  return sampledSplits(core, () => {
+    const [asked, ...others] = rng.shuffle(DIALOGUE_TOPICS).slice(0, 3);
+    const replies = [{ right: true, text: reply(asked!) }, ...others.map((t) => ({ right: false, text: reply(t) }))];
+    const order = rng.shuffle(replies);
+    const options = order.map((r, i) => `${i + 1} ${r.text}`).join(' ');
+    const answer = String(order.findIndex((r) => r.right) + 1);
+    return {
+      prompt: `dialogue : ${asked!.question} options : ${options} answer :`,
+      answer,
+      key: `${asked!.id}/${order.map((r) => r.text).join('/')}`,
+    };
+  });
+}
+
+const GENERATORS: Record<WorldTaskName, (core: WorldCore, rng: WorldRng) => TaskSplits> = {
+  reasoning,
+  nli,
+  'qa-open': qaOpen,
+  'qa-yesno': qaYesNo,
+  sentiment,
+  ner,
+  dialogue,
+};
+
+/** Every task's train and test examples. */
+export function generateTasks(core: WorldCore): Record<WorldTaskName, TaskSplits> {
+  const out = {} as Record<WorldTaskName, TaskSplits>;
+  for (const name of WORLD_TASK_NAMES) out[name] = GENERATORS[name](core, WorldRng.stream(core.seed, `task:${name}`));
+  return out;
+}

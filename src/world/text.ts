@@ -1,0 +1,139 @@
+/**
+ * The world as text: training documents (facts in the train templates, derived facts, task training
+ * examples), held-out documents (facts in the held-out templates, task test examples) for
+ * perplexity, and recall probes.
+ */
+import { RELATIONS, relation, render, templatePrompt, type RelationId, type Template } from './relations.js';
+import { WorldRng } from './rng.js';
+import { WORLD_TASK_NAMES, type Fact, type World, type WorldTaskExample, type WorldTaskName } from './types.js';
+
+/** The special token: BOS, EOS and pad. Documents are meant to be packed as `<|endoftext|> doc <|endoftext|> doc ...`. */
+export const EOT = '<|endoftext|>';
+export const UNK = '<unk>';
+
+/** A task example as training text: its prompt, a space, its answer. */
+export function exampleText(ex: WorldTaskExample): string {
+  return `${ex.prompt} ${ex.answer}`;
+}
+
+/** Training text by source, unshuffled: one document per line. */
+export interface TrainingSections {
+  /** every base fact in every train template of its relation */
+  facts: string[];
+  /** every derived (two-hop) fact in every train template of its relation */
+  derived: string[];
+  /** each task's training examples, formatted as their evaluation prompt + ' ' + answer */
+  tasks: Record<WorldTaskName, string[]>;
+}
+
+function factLines(facts: readonly Fact[], pick: (rel: RelationId) => readonly Template[]): string[] {
+  return facts.flatMap((f) => pick(f.relation).map((t) => render(t, f.subject, f.object)));
+}
+
+export function trainingSections(world: World): TrainingSections {
+  const tasks = {} as Record<WorldTaskName, string[]>;
+  for (const name of WORLD_TASK_NAMES) tasks[name] = world.tasks[name].train.map(exampleText);
+  return {
+    facts: factLines(world.facts, (r) => relation(r).train),
+    derived: factLines(world.derived, (r) => relation(r).train),
+    tasks,
+  };
+}
+
+export interface TrainingDocumentOptions {
+  /** include base facts (default true) */
+  facts?: boolean;
+  /** include derived facts (default true) */
+  derived?: boolean;
+  /** include task examples: all (default true), none, or the listed tasks */
+  tasks?: boolean | readonly WorldTaskName[];
+  /** copies of each fact and derived-fact line (default 1): facts need more repetitions than skills */
+  factRepeats?: number;
+  /** shuffle seed (default: the world's seed) */
+  seed?: number;
+}
+
+/**
+ * The training documents, one sentence or task example each, shuffled deterministically. None uses
+ * a held-out template, and none holds a test example.
+ * @example const docs = trainingDocuments(world); // ['kato plays the lunaphone .', 'premise : ... answer : yes', ...]
+ */
+export function trainingDocuments(world: World, opts: TrainingDocumentOptions = {}): string[] {
+  const s = trainingSections(world);
+  const repeats = opts.factRepeats ?? 1;
+  if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`factRepeats must be a positive integer, got ${repeats}`);
+  const docs: string[] = [];
+  for (let k = 0; k < repeats; k++) {
+    if (opts.facts ?? true) docs.push(...s.facts);
+    if (opts.derived ?? true) docs.push(...s.derived);
+  }
+  const tasks = opts.tasks ?? true;
+  const names = tasks === true ? WORLD_TASK_NAMES : tasks === false ? [] : tasks;
+  for (const name of names) docs.push(...s.tasks[name]);
+  return WorldRng.stream(opts.seed ?? world.seed, 'documents').shuffle(docs);
+}
+
+/** Held-out documents: every fact (base and derived) in every held-out template, then every task test example. */
+export function heldOutDocuments(world: World): string[] {
+  return [
+    ...factLines(world.facts, (r) => relation(r).heldOut),
+    ...factLines(world.derived, (r) => relation(r).heldOut),
+    ...WORLD_TASK_NAMES.flatMap((n) => world.tasks[n].test.map(exampleText)),
+  ];
+}
+
+/**
+ * Held-out world text for perplexity: {@link heldOutDocuments}, each preceded by `<|endoftext|>`
+ * (the packing the training documents are meant to have).
+ */
+export function heldOutText(world: World): string {
+  return heldOutDocuments(world)
+    .map((d) => `${EOT} ${d}`)
+    .join(' ');
+}
+
+/** A recall probe: a fact's prompt in one template and the object that should follow. */
+export interface RecallProbe {
+  prompt: string;
+  answer: string;
+  subject: string;
+  relation: RelationId;
+  /** template id, e.g. `born_in.h1` */
+  template: string;
+}
+
+export type ProbeSplit = 'train-templates' | 'held-out-templates';
+
+export interface RecallProbeOptions {
+  /** base facts, derived facts, or both (default `all`) */
+  kinds?: 'base' | 'derived' | 'all';
+  /** only these relations */
+  relations?: readonly RelationId[];
+  /** only statements or only questions (default both) */
+  form?: Template['form'];
+}
+
+/**
+ * One probe per fact and template of the split, for greedy recall measurement (the answer is one word).
+ * @example recallProbes(world, 'held-out-templates', { kinds: 'base' })[0] // { prompt: 'the city where kato was born is', answer: 'tamor', ... }
+ */
+export function recallProbes(world: World, split: ProbeSplit, opts: RecallProbeOptions = {}): RecallProbe[] {
+  if (split !== 'train-templates' && split !== 'held-out-templates') {
+    throw new Error(`recall probe split must be train-templates or held-out-templates, got ${String(split)}`);
+  }
+  const kinds = opts.kinds ?? 'all';
+  const facts = [...(kinds !== 'derived' ? world.facts : []), ...(kinds !== 'base' ? world.derived : [])];
+  const wanted = opts.relations ? new Set(opts.relations) : null;
+  const out: RecallProbe[] = [];
+  for (const r of RELATIONS) {
+    if (wanted && !wanted.has(r.id)) continue;
+    const ts = (split === 'train-templates' ? r.train : r.heldOut).filter((t) => !opts.form || t.form === opts.form);
+    for (const f of facts) {
+      if (f.relation !== r.id) continue;
+      for (const t of ts) {
+        out.push({ prompt: templatePrompt(t, f.subject), answer: f.object, subject: f.subject, relation: r.id, template: t.id });
+      }
+    }
+  }
+  return out;
+}
