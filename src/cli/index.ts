@@ -8,6 +8,7 @@ import { registerEditCommands } from './edit.js';
 import { registerMendCommands } from './mend.js';
 import { registerEvalCommands } from './eval.js';
 import { registerStudyCommands } from './study.js';
+import { registerTrainCommands } from './train.js';
 import { registerReportCommand } from './report.js';
 
 export function buildProgram(): Command {
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerMendCommands(program);
   registerEvalCommands(program);
   registerStudyCommands(program);
+  registerTrainCommands(program);
   registerReportCommand(program);
   return program;
 }

@@ -1,0 +1,155 @@
+/**
+ * The model organism: a small LLaMA-architecture model trained from scratch on the synthetic
+ * world (src/world), saved as a Hugging Face directory with its tokenizer and world manifest.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
+import type { CausalLM } from '../models/types.js';
+import {
+  generateWorld,
+  recallProbes,
+  trainingDocuments,
+  worldEvalInputs,
+  writeTokenizer,
+  writeWorld,
+  type World,
+  type WorldSize,
+} from '../world/index.js';
+import { evaluateTasks } from '../eval/run.js';
+import { greedyRecall } from './recall.js';
+import { smallModelConfig } from './init.js';
+import { saveTrainedModel, train, type TrainProgress } from './train.js';
+
+export interface WorldModelSpec {
+  seed: number;
+  size: WorldSize;
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  /** repetitions of every fact statement in the training text */
+  factRepeats: number;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+}
+
+/** What `lmedit train --world` builds by default (chosen by the runs recorded in docs/world.md). */
+export const DEFAULT_WORLD_MODEL: WorldModelSpec = {
+  seed: 0,
+  size: 'default',
+  hiddenSize: 128,
+  numLayers: 2,
+  numHeads: 4,
+  factRepeats: 4,
+  epochs: 15,
+  batchSize: 32,
+  lr: 3e-3,
+};
+
+export interface WorldModelReport {
+  spec: WorldModelSpec;
+  seconds: number;
+  steps: number;
+  finalLoss: number | null;
+  /** greedy recall of every base fact, in the trained templates and in the held-out ones */
+  recall: { trained: number; heldOut: number };
+  /** accuracy of each general-skill task on its test split */
+  tasks: Record<string, number>;
+  parameters: number;
+}
+
+/** Probes as token ids: the prompt without BOS (the trainer frames documents with it). */
+function recallItems(tok: Tokenizer, world: World, split: 'train-templates' | 'held-out-templates') {
+  return recallProbes(world, split, { kinds: 'base' }).map((p) => ({
+    prompt: tok.encode(p.prompt, { addBos: false }),
+    answer: tok.encode(` ${p.answer}`, { addBos: false }),
+  }));
+}
+
+/** Recall and task accuracy of a world model. */
+export function measureWorldModel(model: CausalLM, tok: Tokenizer, world: World): Pick<WorldModelReport, 'recall' | 'tasks'> {
+  const bosId = tok.bosId;
+  const recall = {
+    trained: greedyRecall(model, recallItems(tok, world, 'train-templates'), { bosId }).accuracy,
+    heldOut: greedyRecall(model, recallItems(tok, world, 'held-out-templates'), { bosId }).accuracy,
+  };
+  const { tasks, options } = worldEvalInputs(world, { split: 'test' });
+  const { results } = evaluateTasks(model, tok, tasks, { ...options, batchSize: 32 });
+  return { recall, tasks: Object.fromEntries(results.map((r) => [r.task, r.primary ?? 0])) };
+}
+
+/**
+ * Generate the world, train the model on it and save everything to `out` (atomically: a killed
+ * build leaves no half directory; with `checkpointDir` a killed build resumes).
+ */
+export async function buildWorldModel(
+  out: string,
+  spec: WorldModelSpec = DEFAULT_WORLD_MODEL,
+  opts: { checkpointDir?: string; onProgress?: (p: TrainProgress) => void; log?: (m: string) => void } = {},
+): Promise<WorldModelReport> {
+  const t0 = performance.now();
+  const world = generateWorld({ seed: spec.seed, size: spec.size });
+  const tokDir = mkdtempSync(join(tmpdir(), 'lmedit-world-tok-'));
+  try {
+    await writeTokenizer(tokDir, world);
+    const tok = await loadTokenizer(tokDir);
+    const documents = trainingDocuments(world, { factRepeats: spec.factRepeats, seed: spec.seed }).map((d) =>
+      tok.encode(d, { addBos: false }),
+    );
+    const config = smallModelConfig({
+      arch: 'llama',
+      vocabSize: tok.vocabSize,
+      hiddenSize: spec.hiddenSize,
+      numLayers: spec.numLayers,
+      numHeads: spec.numHeads,
+      maxPositions: 64,
+      bosTokenId: tok.bosId,
+      eosTokenId: tok.eosId,
+      padTokenId: tok.eosId,
+    });
+    const probes = recallItems(tok, world, 'train-templates');
+    const run = await train({
+      config,
+      documents,
+      epochs: spec.epochs,
+      batchSize: spec.batchSize,
+      lr: spec.lr,
+      seed: spec.seed,
+      ...(opts.checkpointDir ? { checkpointDir: opts.checkpointDir } : {}),
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      evaluate: (model) => greedyRecall(model, probes, { bosId: tok.bosId }).accuracy,
+      evalEvery: 500,
+      earlyStop: { target: 0.995, patience: 8, minDelta: 0.002 },
+    });
+    const measured = measureWorldModel(run.model, tok, world);
+    const parameters = [...run.model.params.values()].reduce((s, t) => s + t.size, 0);
+    const report: WorldModelReport = {
+      spec,
+      seconds: (performance.now() - t0) / 1000,
+      steps: run.step,
+      finalLoss: run.finalLoss,
+      parameters,
+      ...measured,
+    };
+    const files: Record<string, string> = {};
+    for (const f of ['tokenizer.json', 'tokenizer_config.json']) files[f] = readFileSync(join(tokDir, f), 'utf8');
+    files['world-model.json'] = `${JSON.stringify(report, null, 2)}\n`;
+    saveTrainedModel(run.model, out, config, files);
+    await writeWorld(out, world);
+    run.model.dispose();
+    opts.log?.(`world model: recall ${pct(report.recall.trained)} trained / ${pct(report.recall.heldOut)} held-out templates`);
+    return report;
+  } finally {
+    rmSync(tokDir, { recursive: true, force: true });
+  }
+}
+
+const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+
+/** Write a report file beside a model (used by the benchmark). */
+export function writeReport(dir: string, report: WorldModelReport): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'world-model.json'), `${JSON.stringify(report, null, 2)}\n`);
+}
