@@ -33,6 +33,8 @@ export interface WorldModelSpec {
   epochs: number;
   batchSize: number;
   lr: number;
+  /** stop early once trained-template recall reaches this (null: train every epoch) */
+  stopAtRecall: number | null;
 }
 
 /** What `lmedit train --world` builds by default (chosen by the runs recorded in docs/world.md). */
@@ -46,6 +48,7 @@ export const DEFAULT_WORLD_MODEL: WorldModelSpec = {
   epochs: 15,
   batchSize: 32,
   lr: 3e-3,
+  stopAtRecall: null,
 };
 
 export interface WorldModelReport {
@@ -121,7 +124,7 @@ export async function buildWorldModel(
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       evaluate: (model) => greedyRecall(model, probes, { bosId: tok.bosId }).accuracy,
       evalEvery: 500,
-      earlyStop: { target: 0.995, patience: 8, minDelta: 0.002 },
+      ...(spec.stopAtRecall !== null ? { earlyStop: { target: spec.stopAtRecall, patience: 8, minDelta: 0.002 } } : {}),
     });
     const measured = measureWorldModel(run.model, tok, world);
     const parameters = [...run.model.params.values()].reduce((s, t) => s + t.size, 0);
