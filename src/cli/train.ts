@@ -3,7 +3,7 @@
  * on it, save an HF directory with tokenizer and world manifest) and `lmedit train --corpus FILE
  * --tokenizer PATH --out DIR` (the same loop on any plain text).
  */
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { loadTokenizer } from '../tokenizer/index.js';
@@ -75,6 +75,7 @@ export function registerTrainCommands(program: Command): void {
         };
         const report = await buildWorldModel(o.out, spec, { checkpointDir: `${o.out}.checkpoints`, onProgress: bar.onProgress });
         bar.stop();
+        rmSync(`${o.out}.checkpoints`, { recursive: true, force: true }); // kept only to resume a killed run
         console.log(JSON.stringify(report, null, 2));
         return;
       }
@@ -106,6 +107,7 @@ export function registerTrainCommands(program: Command): void {
       });
       bar.stop();
       saveTrainedModel(run.model, o.out, config);
+      rmSync(`${o.out}.checkpoints`, { recursive: true, force: true });
       const tokDir = o.tokenizer.endsWith('.json') ? join(o.tokenizer, '..') : o.tokenizer;
       for (const f of ['tokenizer.json', 'tokenizer_config.json'])
         if (existsSync(join(tokDir, f))) copyFileSync(join(tokDir, f), join(o.out, f));
