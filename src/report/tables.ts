@@ -195,21 +195,7 @@ function editingTables(d: ReportData): Table[] {
   }
   const paperRows: TableRow[] = [];
   for (const s of d.series) {
-    const pts = cols.map((c) => seriesPoints(s, 'metric', c.name).filter((p) => p.x > 0));
-    const xs = [...new Set(pts.flatMap((ps) => ps.map((p) => p.x)))].sort((a, b) => a - b);
-    for (const x of xs) {
-      const at = pts.map((ps) => ps.find((p) => p.x === x));
-      rows.push({
-        cells: [
-          s.label,
-          xLabel(
-            x,
-            at.some((p) => p?.partial === true),
-          ),
-          ...at.map((p) => (p ? fmtScore(p.value) : '')),
-        ],
-      });
-    }
+    rows.push(...checkpointRows(s, 'metric', cols, (v) => fmtScore(v)));
     const paper = paperMetricValues(s);
     if (paper.length)
       paperRows.push({
@@ -236,6 +222,22 @@ function editingTables(d: ReportData): Table[] {
   ];
 }
 
+/** One row per checkpoint (x > 0) of a series: its label, x, and one formatted cell per column. */
+function checkpointRows(
+  s: Series,
+  kind: 'metric' | 'weights',
+  cols: readonly { name: string }[],
+  fmt: (value: number | null, column: number) => string,
+): TableRow[] {
+  const pts = cols.map((c) => seriesPoints(s, kind, c.name).filter((p) => p.x > 0));
+  const xs = [...new Set(pts.flatMap((ps) => ps.map((p) => p.x)))].sort((a, b) => a - b);
+  return xs.map((x) => {
+    const at = pts.map((ps) => ps.find((p) => p.x === x));
+    const partial = at.some((p) => p?.partial === true);
+    return { cells: [s.label, xLabel(x, partial), ...at.map((p, i) => (p ? fmt(p.value, i) : ''))] };
+  });
+}
+
 function weightTables(d: ReportData): Table[] {
   const names = new Set(d.runs.flatMap((r) => r.data.lines.filter((l) => l.key.kind === 'weights').map((l) => l.key.name)));
   if (names.size === 0) return [];
@@ -243,21 +245,7 @@ function weightTables(d: ReportData): Table[] {
   const rows: TableRow[] = [];
   const paperRows: TableRow[] = [];
   for (const s of d.series) {
-    const pts = cols.map((c) => seriesPoints(s, 'weights', c.name).filter((p) => p.x > 0));
-    const xs = [...new Set(pts.flatMap((ps) => ps.map((p) => p.x)))].sort((a, b) => a - b);
-    for (const x of xs) {
-      const at = pts.map((ps) => ps.find((p) => p.x === x));
-      rows.push({
-        cells: [
-          s.label,
-          xLabel(
-            x,
-            at.some((p) => p?.partial === true),
-          ),
-          ...at.map((p, i) => (p ? fmtWeight(p.value, cols[i]!.percent) : '')),
-        ],
-      });
-    }
+    rows.push(...checkpointRows(s, 'weights', cols, (v, i) => fmtWeight(v, cols[i]!.percent)));
     const paper = paperWeightValues(s);
     for (const x of [...new Set(paper.map((p) => p.x))].sort((a, b) => a - b)) {
       paperRows.push({

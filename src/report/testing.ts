@@ -4,6 +4,7 @@
  * partial last line) and heat maps under weights/. Values follow the paper's curves with
  * deterministic noise; regularised variants degrade less.
  */
+import * as T from '../tensor/index.js';
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeHeatmap, type Heatmap } from '../edit/rect/analysis.js';
@@ -43,14 +44,8 @@ export const SYNTHETIC_VARIANTS: StudyMethod[] = [
 ];
 
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new T.Rng(seed);
+  return () => r.next();
 }
 
 const round = (v: number, d = 4): number => Number(v.toFixed(d));
