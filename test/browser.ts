@@ -40,3 +40,19 @@ export function checkCharts(page: Page): Promise<ChartCheck[]> {
     }),
   );
 }
+
+/** Each heat map figure: the image's drawn and natural size, and the gap down to its colour scale. */
+export function heatmapBoxes(page: Page): Promise<{ w: number; h: number; nw: number; nh: number; gap: number }[]> {
+  return page.$$eval('figure.heatmap', (figs) =>
+    figs.map((f) => {
+      const img = f.querySelector('img') as unknown as {
+        naturalWidth: number;
+        naturalHeight: number;
+        getBoundingClientRect(): { width: number; height: number; bottom: number };
+      };
+      const r = img.getBoundingClientRect();
+      const scale = f.querySelector('.scale')!.getBoundingClientRect();
+      return { w: r.width, h: r.height, nw: img.naturalWidth, nh: img.naturalHeight, gap: scale.top - r.bottom };
+    }),
+  );
+}

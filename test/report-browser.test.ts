@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { checkCharts, chromiumExecutable as executable, chromiumSkip as skip } from './browser.js';
+import { checkCharts, chromiumExecutable as executable, chromiumSkip as skip, heatmapBoxes } from './browser.js';
 import { buildReport } from '../src/report/index.js';
 import { writeSyntheticRun } from '../src/report/testing.js';
 
@@ -76,18 +76,7 @@ describe('HTML report in chromium', { skip }, () => {
         'heat maps decode',
       );
       // drawn at their aspect ratio, the colour scale right under the image
-      const boxes = await page.$$eval('figure.heatmap', (figs) =>
-        figs.map((f) => {
-          const img = f.querySelector('img') as unknown as {
-            naturalWidth: number;
-            naturalHeight: number;
-            getBoundingClientRect(): { width: number; height: number; bottom: number };
-          };
-          const r = img.getBoundingClientRect();
-          const scale = f.querySelector('.scale')!.getBoundingClientRect();
-          return { w: r.width, h: r.height, nw: img.naturalWidth, nh: img.naturalHeight, gap: scale.top - r.bottom };
-        }),
-      );
+      const boxes = await heatmapBoxes(page);
       for (const b of boxes) {
         assert.ok(Math.abs(b.w / b.h - b.nw / b.nh) < 0.05, `heat map ${b.nw}×${b.nh} drawn ${b.w}×${b.h}`);
         assert.ok(b.w <= 260 && b.h <= 320, `heat map within its box: ${b.w}×${b.h}`);

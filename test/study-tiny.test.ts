@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
-import { checkCharts, chromiumExecutable, chromiumSkip } from './browser.js';
+import { checkCharts, chromiumExecutable, chromiumSkip, heatmapBoxes } from './browser.js';
 import { modelDir, skipNoShared } from './golden/shared.js';
 import { readResultLines } from '../src/study/results.js';
 import { TASK_NAMES } from '../src/eval/tasks/types.js';
@@ -95,19 +95,8 @@ describe('study: ROME Instance-Sequential preset, tiny scale, with RECT (stories
         );
         assert.ok(heatmaps.length === 2 && heatmaps.every((w) => w > 0), 'one decoded heat map per cell');
         // 64 × 172 maps: drawn at their aspect ratio, the colour scale right under them
-        const boxes = await page.$$eval('figure.heatmap', (figs) =>
-          figs.map((f) => {
-            const img = f.querySelector('img') as unknown as {
-              naturalWidth: number;
-              naturalHeight: number;
-              getBoundingClientRect(): { width: number; height: number; bottom: number };
-            };
-            const r = img.getBoundingClientRect();
-            const gap = f.querySelector('.scale')!.getBoundingClientRect().top - r.bottom;
-            return { ratio: r.width / r.height, natural: img.naturalWidth / img.naturalHeight, gap };
-          }),
-        );
-        for (const b of boxes) assert.ok(Math.abs(b.ratio - b.natural) < 0.05 && b.gap >= 0 && b.gap < 10, JSON.stringify(b));
+        const boxes = await heatmapBoxes(page);
+        for (const b of boxes) assert.ok(Math.abs(b.w / b.h - b.nw / b.nh) < 0.05 && b.gap >= 0 && b.gap < 10, JSON.stringify(b));
         // one panel per task in every downstream chart, whether or not the scorer gave a value
         const panels = await page.$$eval('figure.chart[data-chart^="downstream-"] svg', (svgs) =>
           svgs.map((svg) => [...svg.querySelectorAll('text')].map((t) => t.textContent ?? '')),

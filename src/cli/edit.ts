@@ -15,7 +15,14 @@ import { getMethod, METHOD_NAMES, presetKeyFor, resolveHParams } from '../edit/r
 import { readRequestsFile, recordsToRequests, spacedTarget } from '../edit/request.js';
 import { runEdits } from '../edit/runner.js';
 import type { EditContext, EditRequest, EditResult } from '../edit/types.js';
-import { makeDeltaTransform, weightChange, deltaHeatmap, writeHeatmap, type RegulariserMode } from '../edit/rect/index.js';
+import {
+  changeOfDeltas,
+  makeDeltaTransform,
+  weightChange,
+  deltaHeatmap,
+  writeHeatmap,
+  type RegulariserMode,
+} from '../edit/rect/index.js';
 import { createStatsProvider, inspectStats, buildStats } from '../edit/stats/index.js';
 import { defaultModelDir } from './models.js';
 
@@ -75,15 +82,7 @@ function targetNll(model: CausalLM, tok: Tokenizer, r: EditRequest): number {
 }
 
 function figures(model: CausalLM, result: EditResult): ReturnType<typeof weightChange> | null {
-  if (result.deltas.size === 0) return null;
-  return T.tidy(() =>
-    weightChange(
-      [...result.deltas].map(([name, delta]) => {
-        const after = model.param(name);
-        return { name, after, before: T.sub(T.cast(after, 'float32'), delta) };
-      }),
-    ),
-  );
+  return result.deltas.size === 0 ? null : changeOfDeltas(result.deltas, (n) => model.param(n));
 }
 
 interface EditFlags {

@@ -14,7 +14,7 @@ import type { Tokenizer } from '../tokenizer/index.js';
 import { getMethod, resolveHParams, type AnyEditMethod } from '../edit/registry.js';
 import { readRequestsFile } from '../edit/request.js';
 import type { EditContext, EditRequest, EditResult, StatsProvider } from '../edit/types.js';
-import { deltaHeatmap, makeDeltaTransform, weightChange, writeHeatmap } from '../edit/rect/index.js';
+import { changeOfDeltas, deltaHeatmap, makeDeltaTransform, writeHeatmap } from '../edit/rect/index.js';
 import { computeMetrics, summarize, type RecordMetrics } from '../eval/editing/evaluate.js';
 import { dataDir } from '../eval/data.js';
 import { evaluateTasks, type TaskResult } from '../eval/run.js';
@@ -74,6 +74,7 @@ class StudyRun {
   private readonly records: EditRequest[];
   private readonly methods = new Map<string, { method: AnyEditMethod; hp: unknown }>();
   private readonly timings: number[] = [];
+  private pre: RecordMetrics[] | null = null;
   private done = 0;
   private readonly total: number;
 
@@ -132,9 +133,8 @@ class StudyRun {
     const line = { cell: BASELINE, variant: 'unedited', method: '', batchSize: 0, edits: 0 };
     this.tasks(line, `baseline`);
     if (this.spec.metrics.enabled) {
-      const requests = this.slice(this.maxRequests());
-      const pre = summarize(computeMetrics(this.opts.model, this.opts.tokenizer, requests, [...requests.keys()], {}));
-      this.metricLines(line, pre.means, requests.length);
+      const pre = this.preRecords();
+      this.metricLines(line, summarize(pre).means, pre.length);
     }
     this.finishCheckpoint(line, t0);
   }
@@ -148,9 +148,7 @@ class StudyRun {
     const applied: EditResult[] = [];
     const cumulative = new Map<string, T.Tensor>();
     const post: RecordMetrics[] = [];
-    const pre = this.spec.metrics.enabled
-      ? computeMetrics(this.opts.model, this.opts.tokenizer, requests, [...requests.keys()], {})
-      : [];
+    const pre = this.spec.metrics.enabled ? this.preRecords().slice(0, requests.length) : [];
     const edited = new Set<number>(); // positions in `requests` edited so far
     let next = 0; // the next operation to apply
     let lastCp = 0;
@@ -231,6 +229,19 @@ class StudyRun {
     return editSlice(this.records, this.spec.data, n).map((r) => ({ ...r }));
   }
 
+  /**
+   * Pre-edit metrics of the whole slice, on the unedited model, computed once: the baseline
+   * reports them and every cell (a prefix of the slice) measures locality against them. First
+   * called before any edit (by the baseline, or by the first cell of a resumed run).
+   */
+  private preRecords(): RecordMetrics[] {
+    if (!this.pre) {
+      const requests = this.slice(this.maxRequests());
+      this.pre = computeMetrics(this.opts.model, this.opts.tokenizer, requests, [...requests.keys()], {});
+    }
+    return this.pre;
+  }
+
   private maxRequests(): number {
     return Math.max(0, ...this.cells.map((c) => editsNeeded(this.spec, c)));
   }
@@ -277,15 +288,7 @@ class StudyRun {
   private weightLines(line: LineInfo, cumulative: Map<string, T.Tensor>, last: EditResult | undefined): void {
     if (cumulative.size === 0) return;
     const model = this.opts.model;
-    const wc = T.tidy(() =>
-      weightChange(
-        [...cumulative].map(([name, d]) => ({
-          name,
-          after: model.param(name),
-          before: T.sub(T.cast(model.param(name), 'float32'), d),
-        })),
-      ),
-    ).total;
+    const wc = changeOfDeltas(cumulative, (n) => model.param(n)).total;
     const figures: Record<string, number> = {
       manhattan: wc.manhattan,
       frobenius: wc.frobenius,

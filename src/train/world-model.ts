@@ -2,7 +2,7 @@
  * The model organism: a small LLaMA-architecture model trained from scratch on the synthetic
  * world (src/world), saved as a Hugging Face directory with its tokenizer and world manifest.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
@@ -150,9 +150,3 @@ export async function buildWorldModel(
 }
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
-
-/** Write a report file beside a model (used by the benchmark). */
-export function writeReport(dir: string, report: WorldModelReport): void {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'world-model.json'), `${JSON.stringify(report, null, 2)}\n`);
-}

@@ -138,6 +138,27 @@ export function weightChange(items: readonly NamedChange[], opts: AnalysisOption
 }
 
 /**
+ * The change that `deltas` (ΔW per parameter, stored layout) made to weights that now hold them:
+ * each is measured against `current(name) − ΔW`, the weight before.
+ * @example const wc = changeOfDeltas(result.deltas, (n) => model.param(n));
+ */
+export function changeOfDeltas(
+  deltas: Iterable<[string, Tensor]>,
+  current: (name: string) => Tensor,
+  opts: AnalysisOptions = {},
+): WeightChange {
+  return T.tidy(() =>
+    weightChange(
+      [...deltas].map(([name, delta]) => {
+        const after = current(name);
+        return { name, after, before: T.sub(T.cast(after, 'float32'), delta) };
+      }),
+      opts,
+    ),
+  );
+}
+
+/**
  * Follows a set of weights over sequential edits: after each edit, `step()` reports the change
  * made by that edit (relative to the weight just before it) and the cumulative change
  * (relative to W_0). Holds two copies of each tracked weight (W_0 and the previous state).

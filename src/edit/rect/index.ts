@@ -15,6 +15,7 @@ export { orderStatistics, percentiles, type RankValue, type OrderStatistics } fr
 export { forEachRatio, ratioStream, F64Reader, type ChangePair, type Float64Stream } from './stream.js';
 export {
   weightChange,
+  changeOfDeltas,
   WeightChangeTracker,
   DEFAULT_THRESHOLDS,
   deltaHeatmap,
