@@ -3,6 +3,7 @@
  * report before/after continuations and weight-change figures) and `lmedit stats` (build or
  * inspect layer statistics).
  */
+import { MODEL_HELP } from './models.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +25,7 @@ import {
   type RegulariserMode,
 } from '../edit/rect/index.js';
 import { createStatsProvider, inspectStats, buildStats } from '../edit/stats/index.js';
-import { defaultModelDir } from './models.js';
+import { resolveModel } from './default-model.js';
 
 function sharedDir(): string {
   const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -115,7 +116,7 @@ export function registerEditCommands(program: Command): void {
   program
     .command('edit')
     .description('edit facts in a model and report what changed')
-    .option('--model <dir|hub-id>', 'model directory or hub id (default: stories260K from ../shared)')
+    .option('--model <dir|hub-id>', MODEL_HELP)
     .option('--tokenizer <path>', 'tokenizer file or folder')
     .option('--method <name>', `editing method: ${METHOD_NAMES.join(' | ')}`, 'rome')
     .option('--hparams <file.yaml>', 'EasyEdit-style hyperparameter file (default: the preset for the model)')
@@ -143,7 +144,7 @@ export function registerEditCommands(program: Command): void {
   program
     .command('stats')
     .description('build or inspect layer statistics (second moment of the edited module input)')
-    .option('--model <dir|hub-id>', 'model (default: stories260K from ../shared)')
+    .option('--model <dir|hub-id>', MODEL_HELP)
     .option('--tokenizer <path>', 'tokenizer file or folder')
     .option('--layers <list>', 'comma-separated layers to build (default: the MEMIT preset layers)')
     .option('--corpus <path>', 'text corpus (default: WikiText-2 in ../shared)')
@@ -169,7 +170,7 @@ export function registerEditCommands(program: Command): void {
           return;
         }
         const { model, tokenizer, dir } = await openModel(
-          o.model ?? defaultModelDir(),
+          await resolveModel(o.model),
           o.tokenizer ? { tokenizer: o.tokenizer } : {},
         );
         const corpus = o.corpus ?? defaultCorpus();
@@ -203,7 +204,7 @@ async function memitLayers(model: CausalLM): Promise<number[]> {
 }
 
 async function runEditCommand(o: EditFlags): Promise<void> {
-  const { model, tokenizer, dir } = await openModel(o.model ?? defaultModelDir(), o.tokenizer ? { tokenizer: o.tokenizer } : {});
+  const { model, tokenizer, dir } = await openModel(await resolveModel(o.model), o.tokenizer ? { tokenizer: o.tokenizer } : {});
   const method = await getMethod(o.method);
   const { hp, source } = resolveHParams(method, model, o);
   const requests = parseRequests(o);

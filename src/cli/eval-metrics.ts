@@ -4,6 +4,7 @@
  * post around edits made here (`--method`) under an evaluation order (docs/evaluation.md, "Pre,
  * post and evaluation orders").
  */
+import { MODEL_HELP } from './models.js';
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadModel, openModel } from '../models/index.js';
@@ -23,7 +24,7 @@ import {
 } from '../eval/editing/index.js';
 import { defaultCorpus } from './edit.js';
 import { resolveHParams } from '../edit/registry.js';
-import { defaultModelDir } from './models.js';
+import { resolveModel } from './default-model.js';
 import { choiceOption, intOption } from './options.js';
 
 interface MetricsFlags {
@@ -94,7 +95,7 @@ export function registerMetricsCommand(evalCmd: Command): void {
     .description(
       'editing metrics (reliability, generalization, locality, portability, fluency, CounterFact) before and after edits',
     )
-    .option('--model <dir|hub-id>', 'the unedited model (default: stories260K from ../shared)')
+    .option('--model <dir|hub-id>', MODEL_HELP)
     .option('--tokenizer <path>', 'tokenizer file or folder')
     .option('--data <file.json>', 'ZsRE / CounterFact / EasyEdit records (required)')
     .option('--limit <n>', 'evaluate the first n records (after --offset)', intOption('--limit', 1))
@@ -127,7 +128,7 @@ async function runMetrics(o: MetricsFlags): Promise<void> {
   const log = (m: string): void => {
     if (!o.json) console.error(m);
   };
-  const { model, tokenizer, dir } = await openModel(o.model ?? defaultModelDir(), o.tokenizer ? { tokenizer: o.tokenizer } : {});
+  const { model, tokenizer, dir } = await openModel(await resolveModel(o.model), o.tokenizer ? { tokenizer: o.tokenizer } : {});
   let ev: EditingEvaluation;
   try {
     if (o.edited) {

@@ -3,6 +3,7 @@
  * subcommands `eval metrics` (editing metrics) and `eval rescore` (re-score saved generations
  * without a model).
  */
+import { MODEL_HELP } from './models.js';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -17,7 +18,7 @@ import { getTask, parseTaskList } from '../eval/tasks/index.js';
 import type { ScriptVariant, Task, TaskName } from '../eval/tasks/types.js';
 import { registerMetricsCommand } from './eval-metrics.js';
 import { registerRescoreCommand } from './eval-rescore.js';
-import { defaultModelDir } from './models.js';
+import { resolveModel } from './default-model.js';
 import { choiceOption, intOption } from './options.js';
 
 interface EvalFlags {
@@ -111,7 +112,7 @@ export function formatSummary(results: readonly TaskResult[], ppl: PerplexityRes
 async function runEval(o: EvalFlags): Promise<void> {
   const tasks = parseTaskList(o.tasks);
   const data = await resolveTaskData(tasks, o);
-  const { model, tokenizer, dir } = await openModel(o.model ?? defaultModelDir(), {
+  const { model, tokenizer, dir } = await openModel(await resolveModel(o.model), {
     dtype: o.dtype,
     ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
   });
@@ -162,7 +163,7 @@ export function registerEvalCommands(program: Command): void {
   const evalCmd = program
     .command('eval')
     .description("evaluate a model on the paper's eight general-ability tasks (subcommands: metrics, rescore)")
-    .option('--model <dir|hub-id>', 'model directory or hub id (default: the built-in default model)')
+    .option('--model <dir|hub-id>', MODEL_HELP)
     .option('--tokenizer <path>', 'tokenizer file or folder (default: beside the model)')
     .option(
       '--dtype <dtype>',

@@ -10,6 +10,7 @@ import { registerEvalCommands } from './eval.js';
 import { registerStudyCommands } from './study.js';
 import { registerTrainCommands } from './train.js';
 import { registerReportCommand } from './report.js';
+import { registerDemoCommand } from './demo.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
       console.log(opts.json ? JSON.stringify(r) : formatDoctor(r));
     });
 
+  registerDemoCommand(program);
   registerModelCommands(program);
   registerEditCommands(program);
   registerMendCommands(program);

@@ -2,6 +2,7 @@
  * `lmedit mend train`: meta-train a MEND editor on ZsRE-style records (checkpoints, resume,
  * early stopping, progress with ETA) and write DIR/mend.yaml for `lmedit edit --method mend`.
  */
+import { MODEL_HELP } from './models.js';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { openModel } from '../models/index.js';
@@ -16,7 +17,7 @@ import {
   type MendHParams,
   type MendTrainRecord,
 } from '../edit/mend/index.js';
-import { defaultModelDir } from './models.js';
+import { resolveModel } from './default-model.js';
 
 interface TrainFlags {
   model?: string;
@@ -71,7 +72,7 @@ export function registerMendCommands(program: Command): void {
   mend
     .command('train')
     .description('meta-train a MEND editor on edit records (ZsRE src/alt/rephrase/loc/loc_ans, CounterFact, EasyEdit)')
-    .option('--model <dir|hub-id>', 'model directory or hub id (default: stories260K from ../shared)')
+    .option('--model <dir|hub-id>', MODEL_HELP)
     .option('--tokenizer <path>', 'tokenizer file or folder')
     .requiredOption('--data <file.json>', 'training records (e.g. zsre_mend_train-1k.json)')
     .option('--limit <n>', 'use the first n training records', int('--limit'))
@@ -89,7 +90,7 @@ export function registerMendCommands(program: Command): void {
 
 async function runTrain(o: TrainFlags): Promise<void> {
   const log = (m: string) => console.error(m);
-  const { model, tokenizer, dir } = await openModel(o.model ?? defaultModelDir(), o.tokenizer ? { tokenizer: o.tokenizer } : {});
+  const { model, tokenizer, dir } = await openModel(await resolveModel(o.model), o.tokenizer ? { tokenizer: o.tokenizer } : {});
   try {
     const { hp, source } = resolveHParams(o, presetKeyFor(model));
     let train = readRecords(o.data, log);

@@ -2,27 +2,13 @@
  * `lmedit generate | inspect | forward`: run a model from the command line, describe it, or
  * dump its logits and activations for comparison with another implementation.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import * as T from '../tensor/index.js';
 import { saveSafetensors } from '../io/safetensors.js';
 import { generate, leftPad, openModel, Trace, type CausalLM } from '../models/index.js';
 import type { WeightDTypeOption } from '../models/load.js';
-
-/** The built-in default model: the real stories260K checkpoint in ../shared (or $LMEDIT_SHARED). */
-export function defaultModelDir(): string {
-  const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-  const shared = process.env['LMEDIT_SHARED'] ?? resolve(repo, '..', 'shared');
-  const dir = join(shared, 'data', 'stories260K', 'hf');
-  if (!existsSync(dir)) {
-    throw new Error(
-      `no --model given and the built-in default (${dir}) is missing; pass --model DIR|HUB_ID or set LMEDIT_SHARED`,
-    );
-  }
-  return dir;
-}
+import { resolveModel } from './default-model.js';
 
 function parseDtype(v: string): WeightDTypeOption {
   const map: Record<string, WeightDTypeOption> = {
@@ -61,9 +47,13 @@ interface ModelFlags {
   dtype?: WeightDTypeOption;
 }
 
+/** The --model help every command shares. */
+export const MODEL_HELP =
+  "Hugging Face model directory or hub id; 'default' (when omitted): the built-in world model, trained once and cached; 'quick': a smaller world model; 'stories260K': the tiny checkpoint in ../shared";
+
 function addModelFlags(cmd: Command): Command {
   return cmd
-    .option('--model <dir|hub-id>', 'Hugging Face model directory or hub id (default: stories260K from ../shared)')
+    .option('--model <dir|hub-id>', MODEL_HELP)
     .option('--tokenizer <path>', 'tokenizer file or folder (default: the model folder, then its parent)')
     .option('--dtype <dtype>', 'storage dtype of weight matrices: float32 | bfloat16 | float16 | keep', parseDtype);
 }
@@ -93,7 +83,7 @@ export function registerModelCommands(program: Command): void {
           json?: boolean;
         },
       ) => {
-        const { model, tokenizer } = await openModel(o.model ?? defaultModelDir(), {
+        const { model, tokenizer } = await openModel(await resolveModel(o.model), {
           dtype: o.dtype ?? 'float32',
           ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
         });
@@ -145,7 +135,7 @@ export function registerModelCommands(program: Command): void {
   addModelFlags(program.command('inspect').description('architecture, parameter count, dtypes and hook point names of a model'))
     .option('--json', 'print JSON')
     .action(async (o: ModelFlags & { json?: boolean }) => {
-      const { model, dir } = await openModel(o.model ?? defaultModelDir(), {
+      const { model, dir } = await openModel(await resolveModel(o.model), {
         dtype: o.dtype ?? 'keep',
         ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
       });
@@ -164,7 +154,7 @@ export function registerModelCommands(program: Command): void {
     .option('--hidden', 'also save every block output as hidden.<layer> [B, T, D]')
     .option('--keys <layer>', "also save that layer's MLP keys (input of the down projection) [B, T, F]", int('--keys'))
     .action(async (o: ModelFlags & { input: string; save: string; hidden?: boolean; keys?: number }) => {
-      const { model } = await openModel(o.model ?? defaultModelDir(), {
+      const { model } = await openModel(await resolveModel(o.model), {
         dtype: o.dtype ?? 'float32',
         ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
       });

@@ -10,9 +10,10 @@ import { createStatsProvider } from '../edit/stats/index.js';
 import { dataDir } from '../eval/data.js';
 import { listPresets, resolveStudy } from '../study/presets.js';
 import { makeManifest, writeOrCheckManifest } from '../study/manifest.js';
-import { runStudy, type RunPoint } from '../study/run.js';
+import { runStudy, type RunPoint, type StudyOutcome } from '../study/run.js';
+import type { ResultLine, StudySpec } from '../study/types.js';
 import { formatStatus, studyStatus } from '../study/status.js';
-import { defaultModelDir } from './models.js';
+import { resolveModel, worldCorpusFile, worldOf } from './default-model.js';
 import { choiceOption } from './options.js';
 
 const duration = (s: number): string =>
@@ -51,6 +52,53 @@ interface StudyRunFlags {
   quiet?: boolean;
 }
 
+/**
+ * Run (or resume) a resolved study into `out` with progress on stderr: what `lmedit study run`
+ * and `lmedit demo` share. `onCheckpoint` sees each checkpoint's lines as they are complete.
+ */
+export async function runStudyCommand(
+  spec: StudySpec,
+  o: { out: string; quiet: boolean; onCheckpoint?: (lines: ResultLine[]) => void },
+): Promise<StudyOutcome> {
+  const log = (m: string): void => {
+    if (!o.quiet) process.stderr.write(`lmedit: ${m}\n`);
+  };
+  const { model, tokenizer, dir } = await openModel(await resolveModel(spec.model.path, { quiet: o.quiet }), {
+    ...(spec.model.dtype !== 'float32' ? { dtype: spec.model.dtype } : {}),
+  });
+  const world = await worldOf(dir);
+  const { resumed } = writeOrCheckManifest(o.out, await makeManifest(spec, dir));
+  log(
+    `${resumed ? 'resuming' : 'running'} study "${spec.name}" on ${dir} into ${o.out} (Ctrl-C stops at any moment; the same command resumes)`,
+  );
+  const wikitext = join(dataDir(), 'wikitext', 'wikitext-2-raw-test.raw');
+  // a world model's statistics come from its world's text; other models' from WikiText-2
+  const corpus = world ? { path: worldCorpusFile(world), split: 'line' as const } : existsSync(wikitext) ? wikitext : null;
+  const stats = createStatsProvider({ tokenizer, modelId: dir, ...(corpus ? { corpus } : {}), progress: !o.quiet });
+  const point = testKiller(join(o.out, 'results.jsonl'));
+  const outcome = await runStudy(spec, {
+    out: o.out,
+    model,
+    tokenizer,
+    stats,
+    ...(world ? { world } : {}),
+    log,
+    ...(point ? { point } : {}),
+    ...(o.onCheckpoint ? { onCheckpoint: o.onCheckpoint } : {}),
+    onProgress: (p) =>
+      log(
+        `[${p.done}/${p.total} checkpoints] ${p.current} done${p.eta !== null && p.done < p.total ? `, about ${duration(p.eta)} left` : ''}`,
+      ),
+  });
+  for (const f of outcome.failures) log(`cell ${f.cell} failed: ${f.error}`);
+  log(
+    `${outcome.lines} result lines in ${join(o.out, 'results.jsonl')}; \`lmedit report ${o.out}\` makes the tables and figures`,
+  );
+  stats.dispose();
+  model.dispose();
+  return outcome;
+}
+
 export function registerStudyCommands(program: Command): void {
   const study = program.command('study').description("run the paper's protocol from one study file, resumably");
 
@@ -59,7 +107,10 @@ export function registerStudyCommands(program: Command): void {
     .description('run a study file or preset into RUN_DIR; on an existing RUN_DIR, resume where it stopped')
     .argument('<study>', 'study file (YAML) or preset name (`lmedit study presets`)')
     .requiredOption('--out <dir>', 'run directory (results.jsonl, manifest.json, predictions/, weights/)')
-    .option('--model <dir|hub-id>', "swap in another model (keeps the study's numbers); 'default' = the built-in stories260K")
+    .option(
+      '--model <dir|hub-id>',
+      "swap in another model (keeps the study's numbers); 'default': the built-in world model, 'quick': the small one, 'stories260K': the tiny checkpoint in ../shared",
+    )
     .option(
       '--scale <scale>',
       'paper | tiny (presets: shrink limits and checkpoints to run in minutes)',
@@ -82,40 +133,7 @@ export function registerStudyCommands(program: Command): void {
         ...(o.hparams ? { hparams: o.hparams } : {}),
         ...(o.rect !== undefined ? { rect: { keep: o.rect, mode: o.rectMode } } : {}),
       });
-      const log = (m: string): void => {
-        if (!o.quiet) process.stderr.write(`lmedit: ${m}\n`);
-      };
-      const { model, tokenizer, dir } = await openModel(spec.model.path === 'default' ? defaultModelDir() : spec.model.path, {
-        ...(spec.model.dtype !== 'float32' ? { dtype: spec.model.dtype } : {}),
-      });
-      const { resumed } = writeOrCheckManifest(o.out, await makeManifest(spec, dir));
-      log(
-        `${resumed ? 'resuming' : 'running'} study "${spec.name}" on ${dir} into ${o.out} (Ctrl-C stops at any moment; the same command resumes)`,
-      );
-      const corpus = join(dataDir(), 'wikitext', 'wikitext-2-raw-test.raw');
-      const stats = createStatsProvider({
-        tokenizer,
-        modelId: dir,
-        ...(existsSync(corpus) ? { corpus } : {}),
-        progress: !o.quiet,
-      });
-      const point = testKiller(join(o.out, 'results.jsonl'));
-      const outcome = await runStudy(spec, {
-        out: o.out,
-        model,
-        tokenizer,
-        stats,
-        log,
-        ...(point ? { point } : {}),
-        onProgress: (p) =>
-          log(
-            `[${p.done}/${p.total} checkpoints] ${p.current} done${p.eta !== null && p.done < p.total ? `, about ${duration(p.eta)} left` : ''}`,
-          ),
-      });
-      for (const f of outcome.failures) log(`cell ${f.cell} failed: ${f.error}`);
-      log(
-        `${outcome.lines} result lines in ${join(o.out, 'results.jsonl')}; \`lmedit report ${o.out}\` makes the tables and figures`,
-      );
+      const outcome = await runStudyCommand(spec, { out: o.out, quiet: o.quiet === true });
       if (outcome.failures.length > 0) process.exitCode = 1;
     });
 

@@ -5,6 +5,7 @@
  * the subject inside the prompt. Also the preset lookup by model.
  */
 import { readHParamsFile } from './hparams.js';
+import { worldPresetKey } from './shared/world-presets.js';
 import type { CausalLM } from '../models/types.js';
 import type { EditMethod } from './types.js';
 
@@ -61,17 +62,20 @@ export function presetKeyFor(model: CausalLM): string | null {
   return null;
 }
 
+export { worldPresetKey };
+
 /**
- * A method's hparams: from a file (EasyEdit YAML/JSON), a named preset, or the preset for the model's shape.
+ * A method's hparams: from a file (EasyEdit YAML/JSON), a named preset, or the preset for the model's shape
+ * (`world`: the model is a world model, src/world, whose presets are keyed by depth).
  * @example const { hp, source } = resolveHParams(rome, model, { preset: 'gpt2-xl' });
  */
 export function resolveHParams(
   method: AnyEditMethod,
   model: CausalLM,
-  o: { hparams?: string; preset?: string },
+  o: { hparams?: string; preset?: string; world?: boolean },
 ): { hp: unknown; source: string } {
   if (o.hparams) return { hp: method.parseHParams(readHParamsFile(o.hparams), o.hparams), source: o.hparams };
-  const key = o.preset ?? presetKeyFor(model);
+  const key = o.preset ?? (o.world ? worldPresetKey(model) : presetKeyFor(model));
   if (!key)
     throw new Error(`no preset for this model; pass --hparams FILE.yaml or --preset (${Object.keys(method.presets).join(', ')})`);
   const hp = method.presets[key];

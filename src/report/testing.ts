@@ -148,6 +148,7 @@ export function writeSyntheticRun(dir: string, o: SyntheticRunOptions = {}): Res
       data: { file: 'zsre/zsre_mend_eval.json', begin: 0, step: 1 },
       tasks: { names: tasks, limit: 100, scorer: modes.length === 2 ? 'both' : modes[0]!, batch_size: 8 },
       metrics: { enabled: o.metrics !== false, order: 'post-each' },
+      probes: { unrelated_recall: false, perplexity: false },
       seeds: { edit: 0, tasks: 0 },
       quirks: { legacy_sequential_bug: false, legacy_batch_chunking: false, drop_incomplete_chunk: true },
     };

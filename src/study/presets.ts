@@ -5,8 +5,8 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { TASK_NAMES, type TaskName } from '../eval/tasks/types.js';
-import { closest, parseStudy, readStudyFile, variantName } from './spec.js';
-import type { RegulariserModeName, StudySpec } from './types.js';
+import { closest, DEFAULT_RECT_KEEP, parseStudy, readStudyFile, variantName } from './spec.js';
+import { WORLD_DATA, type RegulariserModeName, type StudySpec } from './types.js';
 
 export type PresetScale = 'paper' | 'tiny';
 export type PresetVariant = 'gpt2-xl' | 'llama-7b';
@@ -244,7 +244,50 @@ function makePreset(def: PresetDef): StudyPreset {
   };
 }
 
-const PRESETS: readonly StudyPreset[] = DEFS.map(makePreset);
+/** What `lmedit demo` runs: the full demo and its `--quick` cut (the preset's `tiny` scale). */
+export const DEMO = {
+  full: { model: 'default', checkpoints: [0, 1, 2, 4, 8, 16, 24], memitBatch: 4, taskLimit: undefined },
+  quick: { model: 'quick', checkpoints: [0, 2, 4], memitBatch: 2, taskLimit: 20 },
+} as const;
+
+/**
+ * The paper in miniature on a world model (src/world): sequential ROME edits and MEMIT batches of
+ * the world's facts, each with and without RECT (keep 40 %), measured at every checkpoint on the
+ * world's seven tasks, the editing metrics, recall of unrelated facts and held-out perplexity.
+ * Scale `tiny` is `lmedit demo --quick` (the quick world model, fewer checkpoints and examples).
+ */
+const DEMO_PRESET: StudyPreset = {
+  id: 'demo',
+  title: 'the paper in miniature on the built-in world model: ROME and MEMIT edits, with and without RECT-40%',
+  figure: 'lmedit demo (Instance- and Batch-Sequential figures, RECT figure, on the model organism)',
+  build(opts: PresetOptions = {}): StudySpec {
+    const scale = choice(opts.scale, 'scale', PRESET_SCALES, 'paper');
+    if (opts.variant !== undefined) throw new Error('preset "demo": there is no variant; it runs on a world model');
+    const d = scale === 'tiny' ? DEMO.quick : DEMO.full;
+    const rect = { keep: DEFAULT_RECT_KEEP, mode: 'rect' as const };
+    const spec = parseStudy(
+      {
+        name: scale === 'tiny' ? 'demo-quick' : 'demo',
+        model: { path: opts.model ?? d.model, dtype: 'float32' },
+        methods: [
+          { method: 'rome' },
+          { method: 'rome', rect },
+          { method: 'memit', batch_sizes: [d.memitBatch] },
+          { method: 'memit', rect, batch_sizes: [d.memitBatch] },
+        ],
+        mode: { sequential: true, batch_sizes: [1], checkpoints: [...d.checkpoints] },
+        data: { file: WORLD_DATA, begin: 0, step: 1 },
+        tasks: { names: 'world', ...(d.taskLimit !== undefined ? { limit: d.taskLimit } : {}), batch_size: 32 },
+        metrics: { enabled: true },
+        probes: { unrelated_recall: true, perplexity: true },
+      },
+      'preset "demo"',
+    );
+    return opts.hparams !== undefined ? withHParams(spec, opts.hparams, 'preset "demo"') : spec;
+  },
+};
+
+const PRESETS: readonly StudyPreset[] = [...DEFS.map(makePreset), DEMO_PRESET];
 
 /** The built-in studies, in the paper's order (for `lmedit study presets`). */
 export function listPresets(): readonly StudyPreset[] {

@@ -17,11 +17,21 @@ import type { EditContext, EditRequest, EditResult, StatsProvider } from '../edi
 import { changeOfDeltas, deltaHeatmap, makeDeltaTransform, writeHeatmap } from '../edit/rect/index.js';
 import { computeMetrics, summarize, type RecordMetrics } from '../eval/editing/evaluate.js';
 import { dataDir } from '../eval/data.js';
-import { evaluateTasks, type TaskResult } from '../eval/run.js';
+import { evaluateTasks, type TaskEvalOptions, type TaskResult } from '../eval/run.js';
 import { getTask } from '../eval/tasks/index.js';
+import type { Task } from '../eval/tasks/types.js';
+import {
+  DEFAULT_EDIT_RELATIONS,
+  WORLD_TASK_NAMES,
+  editRequests,
+  worldEvalInputs,
+  type World,
+  type WorldTaskName,
+} from '../world/index.js';
+import { StudyProbeSet } from './probes.js';
 import { cellFileName, editPlan, editSlice, editsNeeded, expandCells } from './cells.js';
 import { ResultsFile } from './results.js';
-import type { Cell, ResultKey, ResultLine, StudySpec } from './types.js';
+import { WORLD_DATA, type Cell, type ResultKey, type ResultLine, type StudySpec } from './types.js';
 
 /** Where a run can be interrupted (tests kill the process at these points). */
 export type RunPoint = 'edit' | 'eval' | 'write';
@@ -33,6 +43,10 @@ export interface RunStudyOptions {
   tokenizer: Tokenizer;
   /** layer statistics for methods that need C (built once per model and layer, cached on disk) */
   stats?: StatsProvider;
+  /** the model's world, for a world model (its edit requests, tasks and probes) */
+  world?: World;
+  /** called with every line of a checkpoint once it is complete (a progress table) */
+  onCheckpoint?: (lines: ResultLine[]) => void;
   /** stop cleanly at the next checkpoint (Ctrl-C) */
   signal?: AbortSignal;
   onProgress?: (p: StudyProgress) => void;
@@ -75,6 +89,7 @@ class StudyRun {
   private readonly methods = new Map<string, { method: AnyEditMethod; hp: unknown }>();
   private readonly timings: number[] = [];
   private pre: RecordMetrics[] | null = null;
+  private probes: StudyProbeSet | null = null;
   private done = 0;
   private readonly total: number;
 
@@ -84,17 +99,39 @@ class StudyRun {
     private readonly results: ResultsFile,
   ) {
     this.cells = expandCells(spec);
-    const file = existsSync(spec.data.file) ? spec.data.file : join(dataDir(), spec.data.file);
-    this.records = readRequestsFile(resolve(file));
+    this.records = this.readRecords();
     this.total = 1 + this.cells.reduce((s, c) => s + c.checkpoints.length, 0);
   }
 
+  /** The study's edit records: a records file, or the world model's own requests. */
+  private readRecords(): EditRequest[] {
+    if (this.spec.data.file === WORLD_DATA) {
+      const world = this.opts.world;
+      if (!world) throw new Error(`data.file "${WORLD_DATA}" needs a world model (a model directory with world.json)`);
+      const editable = world.facts.filter((f) => (DEFAULT_EDIT_RELATIONS as readonly string[]).includes(f.relation)).length;
+      return editRequests(world, editable, this.spec.seeds.edit);
+    }
+    const file = existsSync(this.spec.data.file) ? this.spec.data.file : join(dataDir(), this.spec.data.file);
+    return readRequestsFile(resolve(file));
+  }
+
   async prepare(): Promise<void> {
+    if (this.spec.tasks.names.length > 0) this.taskInputs(); // a world task without a world model fails here, before any work
+    const p = this.spec.probes;
+    if (p.unrelated_recall || p.perplexity)
+      this.probes = new StudyProbeSet(
+        p,
+        this.opts.tokenizer,
+        this.opts.world ?? null,
+        this.slice(this.maxRequests()),
+        this.spec.seeds.tasks,
+      );
     for (const m of this.spec.methods) {
       const method = await getMethod(m.method);
       const { hp } = resolveHParams(method, this.opts.model, {
         ...(m.hparams ? { hparams: m.hparams } : {}),
         ...(m.preset ? { preset: m.preset } : {}),
+        world: this.opts.world !== undefined,
       });
       this.methods.set(m.name, { method, hp });
     }
@@ -136,6 +173,7 @@ class StudyRun {
       const pre = this.preRecords();
       this.metricLines(line, summarize(pre).means, pre.length);
     }
+    this.probeLines(line);
     this.finishCheckpoint(line, t0);
   }
 
@@ -191,6 +229,7 @@ class StudyRun {
                 );
           this.metricLines(line, summarize(recs).means, idx.length);
         }
+        this.probeLines(line);
         this.weightLines(
           line,
           cumulative,
@@ -257,7 +296,9 @@ class StudyRun {
       name: r.task,
       mode: r.mode,
     });
-    const { results, predictions } = evaluateTasks(this.opts.model, this.opts.tokenizer, names.map(getTask), {
+    const { tasks, extra } = this.taskInputs();
+    const { results, predictions } = evaluateTasks(this.opts.model, this.opts.tokenizer, tasks, {
+      ...extra,
       ...(this.spec.tasks.limit !== undefined ? { limit: this.spec.tasks.limit } : {}),
       seed: this.spec.seeds.tasks,
       scorer: this.spec.tasks.scorer,
@@ -277,6 +318,24 @@ class StudyRun {
       delete values['seconds'];
       this.write(line, want(r), r.primaryOnSubset, values);
     }
+  }
+
+  private probeLines(line: LineInfo): void {
+    if (!this.probes) return;
+    this.opts.point?.('eval');
+    for (const p of this.probes.measure(this.opts.model))
+      this.write(line, { cell: line.cell, checkpoint: line.edits, kind: 'metric', name: p.name, mode: '' }, p.value, p.values);
+  }
+
+  /** The study's tasks and what evaluateTasks needs to read them (world tasks carry their data). */
+  private taskInputs(): { tasks: Task[]; extra: Pick<TaskEvalOptions, 'dataContent'> } {
+    const names = this.spec.tasks.names;
+    if (!names.some((n) => (WORLD_TASK_NAMES as readonly string[]).includes(n)))
+      return { tasks: names.map((n) => getTask(n as Task['name'])), extra: {} };
+    if (!this.opts.world)
+      throw new Error(`the world tasks (${names.join(', ')}) need a world model (a model directory with world.json)`);
+    const { tasks, options } = worldEvalInputs(this.opts.world, { tasks: names as WorldTaskName[] });
+    return { tasks, extra: options.dataContent ? { dataContent: options.dataContent } : {} };
   }
 
   private metricLines(line: LineInfo, means: Record<string, number | null>, n: number): void {
@@ -313,6 +372,7 @@ class StudyRun {
 
   private finishCheckpoint(line: LineInfo, t0: number): void {
     this.write(line, checkpointKey(line.cell, line.edits), null, {});
+    this.opts.onCheckpoint?.(this.results.lines().filter((l) => l.key.cell === line.cell && l.key.checkpoint === line.edits));
     const secs = (Date.now() - t0) / 1000;
     this.timings.push(secs);
     appendFileSync(

@@ -44,6 +44,7 @@ test('defaults fill every optional field', () => {
     data: { file: 'zsre/x.json', begin: 0, step: 1 },
     tasks: { names: [...TASK_NAMES], scorer: 'both', batch_size: 8 },
     metrics: { enabled: true, order: 'post-each' },
+    probes: { unrelated_recall: false, perplexity: false },
     seeds: { edit: 0, tasks: 0 },
     quirks: { legacy_sequential_bug: false, legacy_batch_chunking: false, drop_incomplete_chunk: false },
   } satisfies StudySpec);

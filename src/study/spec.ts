@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { Document, isScalar, parse as parseYaml, visit } from 'yaml';
 import { METHOD_NAMES } from '../edit/registry.js';
 import type { ScorerChoice } from '../eval/run.js';
-import { TASK_NAMES, type TaskName } from '../eval/tasks/types.js';
+import { TASK_NAMES } from '../eval/tasks/types.js';
+import { WORLD_TASK_NAMES } from '../world/types.js';
 import { sliceCapacity, studyEditsNeeded } from './cells.js';
 import type {
   RegulariserModeName,
@@ -17,7 +18,9 @@ import type {
   StudyMethod,
   StudyMetrics,
   StudyMode,
+  StudyProbes,
   StudyQuirks,
+  StudyTaskName,
   StudySpec,
   StudyTasks,
 } from './types.js';
@@ -36,7 +39,7 @@ export const REGULARISER_MODES: readonly RegulariserModeName[] = ['rect', 'rando
 export const DEFAULT_RECT_KEEP = 0.4;
 
 const FIELDS = {
-  '': ['name', 'model', 'methods', 'mode', 'data', 'tasks', 'metrics', 'seeds', 'quirks'],
+  '': ['name', 'model', 'methods', 'mode', 'data', 'tasks', 'metrics', 'probes', 'seeds', 'quirks'],
   model: ['path', 'dtype'],
   method: ['name', 'method', 'hparams', 'preset', 'rect', 'batch_sizes'],
   rect: ['keep', 'mode'],
@@ -44,6 +47,7 @@ const FIELDS = {
   data: ['file', 'begin', 'end', 'step'],
   tasks: ['names', 'limit', 'scorer', 'batch_size'],
   metrics: ['enabled', 'order'],
+  probes: ['unrelated_recall', 'perplexity'],
   seeds: ['edit', 'tasks'],
   quirks: ['legacy_sequential_bug', 'legacy_batch_chunking', 'drop_incomplete_chunk'],
 } as const;
@@ -338,32 +342,62 @@ function parseData(c: Checker, v: unknown): StudyData | undefined {
   return { file, begin, ...(end !== undefined ? { end } : {}), step };
 }
 
+/** Names accepted in tasks.names: the paper's eight and the world model's skills. */
+const STUDY_TASK_NAMES: readonly StudyTaskName[] = [...TASK_NAMES, ...WORLD_TASK_NAMES];
+const isWorldTask = (t: StudyTaskName): boolean => (WORLD_TASK_NAMES as readonly string[]).includes(t);
+
 function parseTasks(c: Checker, v: unknown): StudyTasks | undefined {
   const m = v === undefined ? {} : c.mapping(v, 'tasks', FIELDS.tasks);
   if (!m) return undefined;
   const namesRaw = c.get(m, 'names', 'tasks.names');
-  let names: TaskName[] | undefined = [...TASK_NAMES];
-  if (namesRaw !== undefined && namesRaw !== 'all') {
+  let names: StudyTaskName[] | undefined = [...TASK_NAMES];
+  if (namesRaw === 'world') names = [...WORLD_TASK_NAMES];
+  else if (namesRaw !== undefined && namesRaw !== 'all') {
     const items = c.list(namesRaw, 'tasks.names');
-    const got: TaskName[] = [];
+    const got: StudyTaskName[] = [];
     let ok = items !== undefined;
     (items ?? []).forEach((x, i) => {
-      const t = c.oneOf(x, `tasks.names[${i}]`, TASK_NAMES);
+      const t = c.oneOf(x, `tasks.names[${i}]`, STUDY_TASK_NAMES);
       if (t === undefined) ok = false;
       else if (got.includes(t)) ok = c.fail(`tasks.names[${i}]`, `task "${t}" appears twice`) ?? false;
       else got.push(t);
     });
+    if (ok && got.some(isWorldTask) && !got.every(isWorldTask)) {
+      ok =
+        c.fail(
+          'tasks.names',
+          `mixes the paper's tasks with a world model's tasks (${got.filter(isWorldTask).join(', ')}); a study evaluates one model's kind of tasks`,
+        ) ?? false;
+    }
     names = ok ? got : undefined;
   }
+  const world = names !== undefined && names.length > 0 && names.every(isWorldTask);
   const limitRaw = c.get(m, 'limit', 'tasks.limit');
   const limit = limitRaw === undefined ? undefined : c.int(limitRaw, 'tasks.limit', 1);
   const scorerRaw = c.get(m, 'scorer', 'tasks.scorer');
-  const scorer = scorerRaw === undefined ? 'both' : c.oneOf(scorerRaw, 'tasks.scorer', SCORER_CHOICES);
+  let scorer = scorerRaw === undefined ? (world ? 'clean' : 'both') : c.oneOf(scorerRaw, 'tasks.scorer', SCORER_CHOICES);
+  if (world && scorer !== undefined && scorer !== 'clean') {
+    scorer = c.fail('tasks.scorer', `world tasks have only the clean scorer (no paper script exists for them), got "${scorer}"`);
+  }
   const bsRaw = c.get(m, 'batch_size', 'tasks.batch_size');
   const batch_size = bsRaw === undefined ? 8 : c.int(bsRaw, 'tasks.batch_size', 1);
   if (!names || scorer === undefined || batch_size === undefined || (limitRaw !== undefined && limit === undefined))
     return undefined;
   return { names, ...(limit !== undefined ? { limit } : {}), scorer, batch_size };
+}
+
+function parseProbes(c: Checker, v: unknown): StudyProbes | undefined {
+  const m = v === undefined ? {} : c.mapping(v, 'probes', FIELDS.probes);
+  if (!m) return undefined;
+  const out: Partial<StudyProbes> = {};
+  let ok = true;
+  for (const key of FIELDS.probes) {
+    const raw = c.get(m, key, `probes.${key}`);
+    const b = raw === undefined ? false : c.bool(raw, `probes.${key}`);
+    if (b === undefined) ok = false;
+    else out[key] = b;
+  }
+  return ok ? (out as StudyProbes) : undefined;
 }
 
 function parseMetrics(c: Checker, v: unknown): StudyMetrics | undefined {
@@ -445,7 +479,7 @@ function crossCheck(c: Checker, spec: StudySpec): void {
  * Validate a study (the parsed YAML/JSON) and fill in its defaults. Throws one Error listing every
  * problem, one line each: `<source>: field "mode.batch_sizes[1]": expected a positive integer, got -3`.
  * Shorthands: `model: <path>`, a method as its registry name (`- rome`), `rect: <keep>`,
- * `tasks.names: all`.
+ * `tasks.names: all` (the paper's eight), `tasks.names: world` (a world model's tasks).
  */
 export function parseStudy(raw: unknown, source: string): StudySpec {
   const c = new Checker(source);
@@ -475,11 +509,12 @@ export function parseStudy(raw: unknown, source: string): StudySpec {
   const data = dataRaw === undefined ? undefined : parseData(c, dataRaw);
   const tasks = parseTasks(c, c.get(top, 'tasks', 'tasks'));
   const metrics = parseMetrics(c, c.get(top, 'metrics', 'metrics'));
+  const probes = parseProbes(c, c.get(top, 'probes', 'probes'));
   const seeds = parseSeeds(c, c.get(top, 'seeds', 'seeds'));
   const quirks = parseQuirks(c, c.get(top, 'quirks', 'quirks'));
 
-  if (c.errors.length === 0 && name && model && methods && mode && data && tasks && metrics && seeds && quirks) {
-    const spec: StudySpec = { name, model, methods, mode, data, tasks, metrics, seeds, quirks };
+  if (c.errors.length === 0 && name && model && methods && mode && data && tasks && metrics && probes && seeds && quirks) {
+    const spec: StudySpec = { name, model, methods, mode, data, tasks, metrics, probes, seeds, quirks };
     crossCheck(c, spec);
     if (c.errors.length === 0) return spec;
   }
@@ -535,6 +570,7 @@ export function studyToYaml(spec: StudySpec): string {
       batch_size: spec.tasks.batch_size,
     },
     metrics: { enabled: spec.metrics.enabled, order: spec.metrics.order },
+    probes: { unrelated_recall: spec.probes.unrelated_recall, perplexity: spec.probes.perplexity },
     seeds: { edit: spec.seeds.edit, tasks: spec.seeds.tasks },
     quirks: {
       legacy_sequential_bug: spec.quirks.legacy_sequential_bug,

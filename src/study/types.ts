@@ -8,6 +8,7 @@
  */
 import type { ScorerChoice } from '../eval/run.js';
 import type { TaskName } from '../eval/tasks/types.js';
+import type { WorldTaskName } from '../world/types.js';
 import type { EvalOrder } from '../eval/editing/evaluate.js';
 
 export type RegulariserModeName = 'rect' | 'random' | 'pca';
@@ -39,8 +40,17 @@ export interface StudyMode {
   checkpoints: number[];
 }
 
+/** A task of a study: one of the paper's eight, or one of a world model's skills (src/world). */
+export type StudyTaskName = TaskName | WorldTaskName;
+
+/** `data.file` naming the edit requests of the model's own world (a world model, src/world). */
+export const WORLD_DATA = 'world';
+
 export interface StudyData {
-  /** ZsRE / CounterFact / EasyEdit records (JSON or JSONL); relative paths resolve against the data dir */
+  /**
+   * ZsRE / CounterFact / EasyEdit records (JSON or JSONL); relative paths resolve against the data
+   * dir. `world`: requests generated from the world model's world (`editRequests`, seeded by seeds.edit).
+   */
   file: string;
   /** the paper's cyclic slice: D[i] = records[i mod N], edits use D[begin:end:step] */
   begin: number;
@@ -50,7 +60,8 @@ export interface StudyData {
 }
 
 export interface StudyTasks {
-  names: TaskName[];
+  /** the paper's tasks, or a world model's tasks (never both: they are scored differently) */
+  names: StudyTaskName[];
   /** examples per task (a seeded subset); absent = the whole file */
   limit?: number;
   scorer: ScorerChoice;
@@ -62,6 +73,16 @@ export interface StudyMetrics {
   enabled: boolean;
   /** post-each (default) or post-all; single studies always measure the single-edit model */
   order: Extract<EvalOrder, 'post-each' | 'post-all'>;
+}
+
+/**
+ * Extra measurements at every checkpoint. Each is a 'metric' line. `unrelated_recall` needs a
+ * world model: greedy recall of its base facts whose subjects no request of the study edits.
+ * `perplexity`: on the world's held-out text for a world model, else on WikiText-2's test split.
+ */
+export interface StudyProbes {
+  unrelated_recall: boolean;
+  perplexity: boolean;
 }
 
 export interface StudyQuirks {
@@ -82,6 +103,7 @@ export interface StudySpec {
   data: StudyData;
   tasks: StudyTasks;
   metrics: StudyMetrics;
+  probes: StudyProbes;
   seeds: { edit: number; tasks: number };
   quirks: StudyQuirks;
 }

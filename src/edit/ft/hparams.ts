@@ -2,6 +2,7 @@
  * FT-L / FT-M hyperparameters: the EasyEdit FT YAML fields (../shared/README.md, "EasyEdit interface"),
  * lmedit's two legacy flags, and the presets of README.md, "Presets", plus the tiny golden configurations.
  */
+import { worldPresets } from '../shared/world-presets.js';
 import { parseWithSchema, type HParamsOf, type Schema } from '../hparams.js';
 import { GPT2_MODULES, GPTJ_MODULES, LLAMA_MODULES } from '../../models/index.js';
 import { moduleTemplates } from '../shared/modules.js';
@@ -104,6 +105,16 @@ function presetTable(): Record<string, Omit<FTHParams, 'objective_optimization'>
     'tiny-gpt2-unconstr': { ...COMMON, ...GPT2_TEMPLATES, num_steps: 5, layers: [0], norm_constraint: false, batch_size: 128 },
     'tiny-llama': { ...COMMON, ...LLAMA_TEMPLATES, num_steps: 5, layers: [0], norm_constraint: 5e-4, batch_size: 128 },
     'tiny-llama-unconstr': { ...COMMON, ...LLAMA_TEMPLATES, num_steps: 5, layers: [0], norm_constraint: false, batch_size: 128 },
+    // world models (src/world): the last block's MLP, a learning rate that moves a d128 model
+    ...worldPresets((L) => ({
+      ...COMMON,
+      ...LLAMA_TEMPLATES,
+      rewrite_module_tmp: 'model.layers.{}.mlp.down_proj.weight',
+      lr: 5e-3,
+      layers: [L - 1],
+      norm_constraint: false,
+      batch_size: 1,
+    })),
   };
 }
 

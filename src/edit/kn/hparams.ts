@@ -3,6 +3,7 @@
  * lmedit's switches for the reference quirks (README.md; quirk 14 of docs/quirks.md), and the
  * presets (README.md, "Presets") plus the tiny models.
  */
+import { worldPresets } from '../shared/world-presets.js';
 import { checkChoices, parseWithSchema, type HParamsOf, type Schema } from '../hparams.js';
 
 export const KN_SCHEMA = {
@@ -87,4 +88,5 @@ export const KN_PRESETS: Record<string, KNHParams> = {
   'tiny-gpt2': { ...COMMON, steps: 20, batch_size: 20, adaptive_threshold: 0.2 },
   'tiny-llama': { ...COMMON, steps: 20, batch_size: 20, adaptive_threshold: 0.2 },
   stories260K: { ...COMMON, steps: 20, batch_size: 20, adaptive_threshold: 0.2 },
+  ...worldPresets(() => ({ ...COMMON, steps: 20, batch_size: 20, adaptive_threshold: 0.2 })),
 };

@@ -3,6 +3,7 @@
  * lmedit additions, and the presets of README.md, "Presets" ('easyedit' default, '/original' =
  * kmeng01) plus the tiny goldens.
  */
+import { worldPresets } from '../shared/world-presets.js';
 import { parseWithSchema, type HParamsOf, type Schema } from '../hparams.js';
 import { LOCATE_EDIT_SCHEMA } from '../shared/locate-hparams.js';
 import {
@@ -106,4 +107,14 @@ export const MEMIT_PRESETS: Record<string, MemitHParams> = {
   }),
   'tiny-gpt2': tiny(GPT2),
   'tiny-llama': tiny(LLAMA),
+  ...worldPresets((L) =>
+    preset(LLAMA, {
+      layers: Array.from({ length: Math.max(1, L - 1) }, (_, i) => i),
+      v_loss_layer: L - 1,
+      v_num_grad_steps: 25,
+      mom2_update_weight: 100,
+      mom2_dataset: 'world',
+      mom2_n_samples: 1000,
+    }),
+  ),
 };

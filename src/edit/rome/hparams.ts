@@ -3,6 +3,7 @@
  * lmedit additions, and the presets of README.md, "Presets" ('easyedit' default, '/original' =
  * kmeng01) plus the tiny golden models.
  */
+import { worldPresets } from '../shared/world-presets.js';
 import { parseWithSchema, type HParamsOf, type Schema } from '../hparams.js';
 import { LOCATE_EDIT_SCHEMA } from '../shared/locate-hparams.js';
 import {
@@ -127,6 +128,17 @@ function tiny(fam: Family, layer: number, nLayers: number): RomeHParams {
   });
 }
 
+/** World models (src/world): statistics of the world's own text. */
+function worldRome(numLayers: number): RomeHParams {
+  return preset(LLAMA, {
+    layers: [Math.floor((numLayers - 1) / 2)],
+    v_loss_layer: numLayers - 1,
+    v_num_grad_steps: 25,
+    mom2_dataset: 'world',
+    mom2_n_samples: 1000,
+  });
+}
+
 /** ROME presets by model key; '/original' keys are the kmeng01 settings where they differ. */
 export const ROME_PRESETS: Record<string, RomeHParams> = {
   'gpt2-xl': preset(GPT2, { layers: [17], v_loss_layer: 47 }),
@@ -137,6 +149,7 @@ export const ROME_PRESETS: Record<string, RomeHParams> = {
   'tiny-gpt2': tiny(GPT2, 1, 4),
   'tiny-llama': tiny(LLAMA, 1, 4),
   stories260K: tiny(LLAMA, 2, 5),
+  ...worldPresets((L) => worldRome(L)),
 };
 
 /** R-ROME presets: the ROME ones with random-prefix keys. */
