@@ -267,6 +267,9 @@ export const METRIC_COLUMNS: readonly { names: readonly string[]; label: string 
   { names: ['rewrite_exact'], label: 'Rel EM' },
   { names: ['rephrase_exact'], label: 'Gen EM' },
   { names: ['ngram_entropy'], label: 'Fluency' },
+  // a study's probes (src/study/probes.ts)
+  { names: ['unrelated_recall'], label: 'Unrel. recall' },
+  { names: ['perplexity'], label: 'PPL' },
 ];
 
 /** Weight figures in table order. */

@@ -51,6 +51,10 @@ export function fmtScore(v: number | null | undefined): string {
   return v.toFixed(3);
 }
 
+function fmtPpl(v: number | null | undefined): string {
+  return v === null || v === undefined || !Number.isFinite(v) ? EMPTY : v.toFixed(1);
+}
+
 function fmtWeight(v: number | null | undefined, percent: boolean): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return EMPTY;
   if (percent) return (v * 100).toFixed(1);
@@ -191,11 +195,17 @@ function editingTables(d: ReportData): Table[] {
   for (const run of d.runs) {
     const pre = cols.map((c) => run.baseline.find((l) => l.key.kind === 'metric' && l.key.name === c.name));
     if (pre.some((l) => l !== undefined))
-      rows.push({ cells: [d.compare ? `${run.name}: unedited (pre)` : 'unedited (pre)', '0', ...pre.map(val)] });
+      rows.push({
+        cells: [
+          d.compare ? `${run.name}: unedited (pre)` : 'unedited (pre)',
+          '0',
+          ...pre.map((l, i) => (cols[i]!.name === 'perplexity' ? fmtPpl(l?.value) : val(l))),
+        ],
+      });
   }
   const paperRows: TableRow[] = [];
   for (const s of d.series) {
-    rows.push(...checkpointRows(s, 'metric', cols, (v) => fmtScore(v)));
+    rows.push(...checkpointRows(s, 'metric', cols, (v, i) => (cols[i]!.name === 'perplexity' ? fmtPpl(v) : fmtScore(v))));
     const paper = paperMetricValues(s);
     if (paper.length)
       paperRows.push({
@@ -215,7 +225,7 @@ function editingTables(d: ReportData): Table[] {
     {
       id: 'editing',
       title: 'Editing performance',
-      note: `Rel = rewrite accuracy, Gen = rephrase accuracy (generalisation), Loc = locality, Port = portability; token accuracy, mean over the requests edited so far.${paperRows.length ? ' The paper’s values (§5.4) are from its RECT experiments.' : ''}`,
+      note: `Rel = rewrite accuracy, Gen = rephrase accuracy (generalisation), Loc = locality, Port = portability; token accuracy, mean over the requests edited so far.${cols.some((c) => c.name === 'unrelated_recall' || c.name === 'perplexity') ? ' Unrel. recall = greedy recall of facts no edit touches; PPL = perplexity on held-out text (the model as it is at the checkpoint).' : ''}${paperRows.length ? ' The paper’s values (§5.4) are from its RECT experiments.' : ''}`,
       columns: ['variant', d.xTitle, ...cols.map((c) => c.label)],
       rows: [...rows, ...paperRows],
     },

@@ -23,14 +23,17 @@ const IDS = [
   'rect-downstream',
   'rect-editing',
   'weight-change',
+  'demo',
 ];
+/** The paper's presets (the demo runs on a world model and has its own test). */
+const PAPER_IDS = IDS.filter((id) => id !== 'demo');
 
 test('every preset builds and validates at both scales and for both models', () => {
   assert.deepEqual(
     listPresets().map((p) => p.id),
     IDS,
   );
-  for (const p of listPresets()) {
+  for (const p of listPresets().filter((x) => PAPER_IDS.includes(x.id))) {
     assert.ok(p.title.length > 0 && p.figure.length > 0, p.id);
     for (const scale of PRESET_SCALES) {
       for (const variant of PRESET_VARIANTS) {
@@ -109,7 +112,7 @@ test('tiny scale shrinks batch sizes and checkpoints', () => {
 });
 
 test('--model swaps the model and keeps the numbers', () => {
-  for (const p of listPresets()) {
+  for (const p of listPresets().filter((x) => PAPER_IDS.includes(x.id))) {
     const base = p.build({ variant: 'llama-7b' });
     const swapped = p.build({ variant: 'llama-7b', model: '/models/tiny-llama' });
     assert.deepEqual(swapped, { ...base, model: { ...base.model, path: '/models/tiny-llama' } });
@@ -148,4 +151,30 @@ test('resolveStudy: a file, a preset, or an error listing the presets', () => {
     () => getPreset('rome-instance-sequential').build({ variant: 'llama-2' as 'llama-7b' }),
     /unknown preset variant "llama-2"/,
   );
+});
+
+test('the demo preset: ROME and MEMIT with and without RECT-40% on the world model, its tasks and probes', () => {
+  const full = getPreset('demo').build();
+  assert.deepEqual(parseStudy(parseYaml(studyToYaml(full)), 'again'), full);
+  assert.equal(full.model.path, 'default');
+  assert.equal(full.data.file, 'world');
+  assert.deepEqual(full.tasks.names, ['reasoning', 'nli', 'qa-open', 'qa-yesno', 'sentiment', 'ner', 'dialogue']);
+  assert.equal(full.tasks.scorer, 'clean');
+  assert.equal(full.tasks.limit, undefined);
+  assert.deepEqual(full.probes, { unrelated_recall: true, perplexity: true });
+  assert.deepEqual(
+    full.methods.map((m) => m.name),
+    ['ROME', 'ROME+RECT-40%', 'MEMIT', 'MEMIT+RECT-40%'],
+  );
+  assert.deepEqual(
+    expandCells(full).map((c) => c.id),
+    ['ROME/b1', 'ROME+RECT-40%/b1', 'MEMIT/b4', 'MEMIT+RECT-40%/b4'],
+  );
+  assert.ok(full.mode.sequential && full.mode.checkpoints[0] === 0 && Math.max(...full.mode.checkpoints) >= 20);
+  const quick = getPreset('demo').build({ scale: 'tiny' });
+  assert.equal(quick.model.path, 'quick');
+  assert.equal(quick.name, 'demo-quick');
+  assert.ok(Math.max(...quick.mode.checkpoints) <= 4 && quick.tasks.limit !== undefined);
+  assert.equal(getPreset('demo').build({ model: '/m/world' }).model.path, '/m/world');
+  assert.throws(() => getPreset('demo').build({ variant: 'llama-7b' }), /no variant/);
 });

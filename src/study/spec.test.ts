@@ -89,7 +89,7 @@ test('every bad field is reported, each line naming its field path', () => {
     methods: [{ method: 'romee' }, { method: 'rome', rect: { keep: 1.5, mode: 'rec' } }, 42],
     mode: { sequential: 'yes', batch_sizes: [1, -3], checkpoints: [0, 'x'] },
     data: { file: '', begin: -1, step: 0, end: 2.5 },
-    tasks: { names: ['gsm8k', 'ner'], limit: 0, scorer: 'papr', batch_size: 0 },
+    tasks: { names: ['gsm8k', 'conll'], limit: 0, scorer: 'papr', batch_size: 0 },
     metrics: { enabled: 1, order: 'single' },
     seeds: { edit: -1, tasks: 1.5 },
     quirks: { drop_incomplete_chunk: 'true' },
@@ -290,4 +290,30 @@ test('the example in docs/studies.md is a valid study', () => {
     ['ROME', 'ROME+RECT-40%', 'ROME+Random-40%', 'ROME+PCA-40%', 'ROME (kmeng01 settings)'],
   );
   assert.deepEqual(s.tasks.names, [...TASK_NAMES]);
+});
+
+test("world studies: a world model's tasks (clean scorer only, never mixed with the paper's), probes, data.file world", () => {
+  const s = parseStudy(
+    { ...minimal(), data: { file: 'world' }, tasks: { names: 'world' }, probes: { unrelated_recall: true } },
+    'x',
+  );
+  assert.deepEqual(s.tasks.names, ['reasoning', 'nli', 'qa-open', 'qa-yesno', 'sentiment', 'ner', 'dialogue']);
+  assert.equal(s.tasks.scorer, 'clean', 'world tasks default to the clean scorer');
+  assert.deepEqual(s.probes, { unrelated_recall: true, perplexity: false });
+  assert.deepEqual(parseStudy(parseYaml(studyToYaml(s)), 'again'), s);
+  assert.deepEqual(parseStudy({ ...minimal(), tasks: { names: ['ner', 'sentiment'] } }, 'x').tasks.names, ['ner', 'sentiment']);
+  assert.equal(parseStudy(minimal(), 'x').tasks.scorer, 'both', "the paper's tasks keep both scorers");
+  assert.match(
+    errorOf({ ...minimal(), tasks: { names: ['sst2', 'sentiment'] } }),
+    /field "tasks.names": mixes the paper's tasks/,
+  );
+  assert.match(
+    errorOf({ ...minimal(), tasks: { names: ['ner'], scorer: 'paper' } }),
+    /field "tasks.scorer": world tasks have only the clean scorer/,
+  );
+  assert.match(errorOf({ ...minimal(), probes: { perplexity: 'yes' } }), /field "probes.perplexity"/);
+  assert.match(
+    errorOf({ ...minimal(), probes: { recall: true } }),
+    /unknown field "probes.recall"; known: unrelated_recall, perplexity/,
+  );
 });

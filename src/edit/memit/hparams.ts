@@ -107,11 +107,15 @@ export const MEMIT_PRESETS: Record<string, MemitHParams> = {
   }),
   'tiny-gpt2': tiny(GPT2),
   'tiny-llama': tiny(LLAMA),
+  // world models: the last token, as ROME's world presets (src/edit/rome/hparams.ts says why)
   ...worldPresets((L) =>
     preset(LLAMA, {
       layers: Array.from({ length: Math.max(1, L - 1) }, (_, i) => i),
       v_loss_layer: L - 1,
-      v_num_grad_steps: 25,
+      fact_token: 'last',
+      v_num_grad_steps: 50,
+      clamp_norm_factor: 20,
+      v_weight_decay: 0.01,
       mom2_update_weight: 100,
       mom2_dataset: 'world',
       mom2_n_samples: 1000,

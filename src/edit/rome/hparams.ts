@@ -128,12 +128,20 @@ function tiny(fam: Family, layer: number, nLayers: number): RomeHParams {
   });
 }
 
-/** World models (src/world): statistics of the world's own text. */
+/**
+ * World models (src/world). A world model looks a fact up at the prompt's last token, not at the
+ * subject (a subject-position edit of any size left the target's NLL where it was: docs/world.md,
+ * "Editing the world model"), so the key is the last token; 50 steps with a wide norm bound and
+ * light weight decay reach the target. Statistics come from the world's own text.
+ */
 function worldRome(numLayers: number): RomeHParams {
   return preset(LLAMA, {
     layers: [Math.floor((numLayers - 1) / 2)],
     v_loss_layer: numLayers - 1,
-    v_num_grad_steps: 25,
+    fact_token: 'last',
+    v_num_grad_steps: 50,
+    clamp_norm_factor: 20,
+    v_weight_decay: 0.01,
     mom2_dataset: 'world',
     mom2_n_samples: 1000,
   });
