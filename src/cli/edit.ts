@@ -25,7 +25,8 @@ import {
   type RegulariserMode,
 } from '../edit/rect/index.js';
 import { createStatsProvider, inspectStats, buildStats } from '../edit/stats/index.js';
-import { resolveModel } from './default-model.js';
+import { resolveModel, worldCorpusFile, worldOf } from './default-model.js';
+import { editRequests, type World } from '../world/index.js';
 
 function sharedDir(): string {
   const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -41,7 +42,10 @@ export function defaultCorpus(): string | undefined {
 /** What `lmedit edit` edits when given no request (a fact the default stories260K model can take). */
 const DEMO_REQUEST: EditRequest = { prompt: 'Tom had a big red', subject: 'Tom', target_new: 'car' };
 
-function parseRequests(o: { request?: string; data?: string; limit?: number; offset?: number }): EditRequest[] {
+function parseRequests(
+  o: { request?: string; data?: string; limit?: number; offset?: number },
+  world: World | null,
+): EditRequest[] {
   if (o.request && o.data) throw new Error('give either --request or --data, not both');
   if (o.request) {
     let raw: unknown;
@@ -62,8 +66,12 @@ function parseRequests(o: { request?: string; data?: string; limit?: number; off
     });
   }
   if (!o.data) {
-    console.error(`no --request or --data: editing the demo request ${JSON.stringify(DEMO_REQUEST)}`);
-    return [{ ...DEMO_REQUEST }];
+    // a world model edits one of its own facts; other models a fact stories260K can take
+    const demo = world ? editRequests(world, 1, 0)[0]! : { ...DEMO_REQUEST };
+    console.error(
+      `no --request or --data: editing the demo request ${JSON.stringify({ prompt: demo.prompt, subject: demo.subject, target_new: demo.target_new })}`,
+    );
+    return [demo];
   }
   const all = readRequestsFile(o.data);
   const start = o.offset ?? 0;
@@ -72,7 +80,12 @@ function parseRequests(o: { request?: string; data?: string; limit?: number; off
 
 function continuation(model: CausalLM, tok: Tokenizer, prompt: string, n: number): string {
   const ids = tok.encode(prompt);
-  return tok.decode(generate(model, [ids], { maxNewTokens: n }).tokens[0]!, { skipSpecialTokens: true });
+  const next = generate(model, [ids], { maxNewTokens: n }).tokens[0]!;
+  // decode with the prompt, so a tokenizer that puts spaces between words (word level) shows them
+  const opts = { skipSpecialTokens: true };
+  const whole = tok.decode([...ids, ...next], opts);
+  const head = tok.decode(ids, opts);
+  return whole.startsWith(head) ? whole.slice(head.length) : tok.decode(next, opts);
 }
 
 function targetNll(model: CausalLM, tok: Tokenizer, r: EditRequest): number {
@@ -205,9 +218,12 @@ async function memitLayers(model: CausalLM): Promise<number[]> {
 
 async function runEditCommand(o: EditFlags): Promise<void> {
   const { model, tokenizer, dir } = await openModel(await resolveModel(o.model), o.tokenizer ? { tokenizer: o.tokenizer } : {});
+  const world = await worldOf(dir);
   const method = await getMethod(o.method);
-  const { hp, source } = resolveHParams(method, model, o);
-  const requests = parseRequests(o);
+  const { hp, source } = resolveHParams(method, model, { ...o, world: world !== null });
+  const requests = parseRequests(o, world);
+  // a world model's statistics come from its world's text
+  const corpus = o.corpus ?? (world ? { path: worldCorpusFile(world), split: 'line' as const } : defaultCorpus());
   if (requests.length === 0) throw new Error('no requests to edit');
   if (o.rect !== undefined && !(o.rect > 0 && o.rect <= 1)) throw new Error(`--rect must be in (0, 1], got ${o.rect}`);
   if (!['rect', 'random', 'pca'].includes(o.rectMode)) throw new Error(`--rect-mode must be rect, random or pca`);
@@ -216,7 +232,7 @@ async function runEditCommand(o: EditFlags): Promise<void> {
     tokenizer,
     modelId: dir,
     ...(o.stats ? { statsPath: o.stats } : {}),
-    ...((o.corpus ?? defaultCorpus()) ? { corpus: (o.corpus ?? defaultCorpus())! } : {}),
+    ...(corpus ? { corpus } : {}),
     ...(o.statsTokens
       ? { maxTokens: o.statsTokens }
       : typeof hpRecord['mom2_max_tokens'] === 'number'

@@ -24,7 +24,7 @@ import {
 } from '../eval/editing/index.js';
 import { defaultCorpus } from './edit.js';
 import { resolveHParams } from '../edit/registry.js';
-import { resolveModel } from './default-model.js';
+import { resolveModel, worldCorpusFile, worldOf } from './default-model.js';
 import { choiceOption, intOption } from './options.js';
 
 interface MetricsFlags {
@@ -146,8 +146,9 @@ async function runMetrics(o: MetricsFlags): Promise<void> {
       }
     } else if (o.method) {
       const method = await getMethod(o.method);
-      const { hp, source } = resolveHParams(method, model, o);
-      const corpus = defaultCorpus();
+      const world = await worldOf(dir);
+      const { hp, source } = resolveHParams(method, model, { ...o, world: world !== null });
+      const corpus = world ? { path: worldCorpusFile(world), split: 'line' as const } : defaultCorpus();
       const hpRecord = hp as Record<string, unknown>;
       const stats = createStatsProvider({
         tokenizer,

@@ -18,7 +18,8 @@ import { getTask, parseTaskList } from '../eval/tasks/index.js';
 import type { ScriptVariant, Task, TaskName } from '../eval/tasks/types.js';
 import { registerMetricsCommand } from './eval-metrics.js';
 import { registerRescoreCommand } from './eval-rescore.js';
-import { resolveModel } from './default-model.js';
+import { resolveModel, worldOf } from './default-model.js';
+import { WORLD_TASK_NAMES, heldOutText, worldEvalInputs, type WorldTaskName } from '../world/index.js';
 import { choiceOption, intOption } from './options.js';
 
 interface EvalFlags {
@@ -71,7 +72,7 @@ async function resolveTaskData(
 const fmt = (x: number | null): string => (x === null || Number.isNaN(x) ? '—' : x.toFixed(4));
 
 /** The summary table: one row per task, a column per mode. */
-export function formatSummary(results: readonly TaskResult[], ppl: PerplexityResult | null): string {
+export function formatSummary(results: readonly TaskResult[], ppl: PerplexityResult | null, pplText = 'WikiText-2'): string {
   const tasks = [...new Set(results.map((r) => r.task))];
   const limited = results.some((r) => r.limit !== null);
   const head = ['task', 'examples', 'paper', ...(limited ? ['paper (subset)'] : []), 'clean', 'crashes', 'truncated', 'tokens/s'];
@@ -105,21 +106,33 @@ export function formatSummary(results: readonly TaskResult[], ppl: PerplexityRes
         `${r.task}: the paper's script raises ${String(r.values['exception'])} on these generations (reported as such, not as a number)`,
       );
   }
-  if (ppl) out.push('', `WikiText-2 perplexity ${ppl.perplexity.toFixed(3)} (${ppl.tokens} tokens, window ${ppl.window})`);
+  if (ppl) out.push('', `${pplText} perplexity ${ppl.perplexity.toFixed(3)} (${ppl.tokens} tokens, window ${ppl.window})`);
   return out.join('\n');
 }
 
+/** A world model's tasks named by --tasks (all, world, or a list of its task names), or null for the paper's. */
+function worldTaskList(spec: string): WorldTaskName[] | null {
+  if (spec === 'all' || spec === 'world') return [...WORLD_TASK_NAMES];
+  const names = spec.split(',').map((s) => s.trim());
+  return names.every((n) => (WORLD_TASK_NAMES as readonly string[]).includes(n)) ? (names as WorldTaskName[]) : null;
+}
+
 async function runEval(o: EvalFlags): Promise<void> {
-  const tasks = parseTaskList(o.tasks);
-  const data = await resolveTaskData(tasks, o);
-  const { model, tokenizer, dir } = await openModel(await resolveModel(o.model), {
+  const modelDir = await resolveModel(o.model);
+  const world = await worldOf(modelDir);
+  const worldNames = world ? worldTaskList(o.tasks) : null;
+  // a world model is evaluated on its own tasks (clean scorer: there are no paper scripts for them)
+  const worldInputs = world && worldNames ? worldEvalInputs(world, { tasks: worldNames }) : null;
+  const tasks = worldInputs ? worldInputs.tasks : parseTaskList(o.tasks);
+  const data = worldInputs ? { dataContent: worldInputs.options.dataContent } : await resolveTaskData(tasks, o);
+  const { model, tokenizer, dir } = await openModel(modelDir, {
     dtype: o.dtype,
     ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
   });
   const opts = {
     ...(o.limit !== undefined ? { limit: o.limit } : {}),
     seed: o.seed,
-    scorer: o.scorer,
+    scorer: worldInputs ? ('clean' as const) : o.scorer,
     variant: o.script,
     batchSize: o.batchSize,
     contextPolicy: o.contextPolicy,
@@ -137,7 +150,8 @@ async function runEval(o: EvalFlags): Promise<void> {
   let ppl: PerplexityResult | null = null;
   if (o.perplexity) {
     const file = join(dataDir(), 'wikitext', 'wikitext-2-raw-test.raw');
-    ppl = perplexity(model, tokenizer, readDataFile(file, 'WikiText-2'), { maxTokens: o.pplTokens });
+    const text = world ? heldOutText(world) : readDataFile(file, 'WikiText-2');
+    ppl = perplexity(model, tokenizer, text, { maxTokens: o.pplTokens });
   }
   const { dataFiles, dataContent, ...rest } = opts;
   const sources = Object.fromEntries(
@@ -147,13 +161,13 @@ async function runEval(o: EvalFlags): Promise<void> {
   if (o.out) {
     mkdirSync(o.out, { recursive: true });
     const lines = results.map((r) => JSON.stringify({ ...meta, ...r }));
-    if (ppl) lines.push(JSON.stringify({ ...meta, task: 'wikitext-2', mode: 'perplexity', ...ppl }));
+    if (ppl) lines.push(JSON.stringify({ ...meta, task: world ? 'world-held-out' : 'wikitext-2', mode: 'perplexity', ...ppl }));
     writeFileSync(join(o.out, 'results.jsonl'), lines.join('\n') + '\n');
     writeFileSync(join(o.out, 'predictions.jsonl'), predictions.map((p) => JSON.stringify(p)).join('\n') + '\n');
   }
   if (o.json) console.log(JSON.stringify({ ...meta, results, perplexity: ppl }));
   else {
-    console.log(formatSummary(results, ppl));
+    console.log(formatSummary(results, ppl, world ? 'held-out world text' : 'WikiText-2'));
     if (o.out) console.log(`\nwrote ${join(o.out, 'results.jsonl')} and ${join(o.out, 'predictions.jsonl')}`);
   }
   model.dispose();
@@ -171,7 +185,11 @@ export function registerEvalCommands(program: Command): void {
       choiceOption('--dtype', ['float32', 'bfloat16', 'float16', 'keep'] as const),
       'float32',
     )
-    .option('--tasks <list>', 'all, or a comma list of gsm8k,rte,nq-open,boolq,mutual,samsum,conll2003,sst2', 'all')
+    .option(
+      '--tasks <list>',
+      'all, or a comma list of gsm8k,rte,nq-open,boolq,mutual,samsum,conll2003,sst2; a world model: all, or of reasoning,nli,qa-open,qa-yesno,sentiment,ner,dialogue',
+      'all',
+    )
     .option('--limit <n>', 'a seeded subset of n examples per task (the same every time)', intOption('--limit', 1))
     .option('--seed <n>', 'seed of the subset', intOption('--seed', 0), 0)
     .option(
@@ -194,7 +212,7 @@ export function registerEvalCommands(program: Command): void {
       'keep-end',
     )
     .option('--out <dir>', 'write results.jsonl and predictions.jsonl here')
-    .option('--perplexity', 'also measure WikiText-2 perplexity')
+    .option('--perplexity', "also measure perplexity: WikiText-2, or a world model's held-out text")
     .option('--ppl-tokens <n>', 'token budget of the perplexity', intOption('--ppl-tokens', 1), 4096)
     .option(
       '--data <task=file>',
