@@ -246,7 +246,7 @@ function makePreset(def: PresetDef): StudyPreset {
 
 /** What `lmedit demo` runs: the full demo and its `--quick` cut (the preset's `tiny` scale). */
 export const DEMO = {
-  full: { model: 'default', checkpoints: [0, 1, 2, 4, 8, 16, 24], memitBatch: 4, taskLimit: undefined },
+  full: { model: 'default', checkpoints: [0, 1, 2, 4, 8, 16, 32], memitBatch: 4, taskLimit: undefined },
   quick: { model: 'quick', checkpoints: [0, 2, 4], memitBatch: 2, taskLimit: 20 },
 } as const;
 
