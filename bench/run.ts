@@ -1,11 +1,12 @@
 /**
- * Benchmark entry: `npm run bench -- [suite ...] [--quick]`. Suites: core (default), models, edit, eval.
+ * Benchmark entry: `npm run bench -- [suite ...] [--quick]`. Suites: core (default), models, edit, eval, world.
  * Never part of `npm test`; prints JSON lines (name, value, unit, ratio).
  */
 import { runCore } from './core.js';
 import { runModels } from './models.js';
 import { runEdit } from './edit.js';
 import { runEval } from './eval.js';
+import { runWorld } from './world.js';
 
 const args = process.argv.slice(2);
 const suites = args.filter((a) => !a.startsWith('--'));
@@ -14,6 +15,7 @@ const all: Record<string, (a: string[]) => void | Promise<void>> = {
   models: runModels,
   edit: runEdit,
   eval: runEval,
+  world: runWorld,
 };
 for (const s of suites.length ? suites : ['core']) {
   const fn = all[s];

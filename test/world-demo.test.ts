@@ -52,7 +52,8 @@ describe('lmedit demo --quick and ROME on the world model (fresh $LMEDIT_HOME, n
       ),
       ['unedited @ 0', ...['ROME', 'ROME+RECT-40%', 'MEMIT', 'MEMIT+RECT-40%'].flatMap((v) => [`${v} @ 2`, `${v} @ 4`])],
     );
-    assert.match(r.stdout, /^variant\s+edits\s+Rel\s+Gen\s+Loc\s+Port\s+reaso/m);
+    assert.match(r.stdout, /^variant\s+edits\s+facts\s+Rel\s+Gen\s+Loc\s+Port\s+reaso/m);
+    assert.match(r.stdout, /^MEMIT\s+4\s+8\s/m, 'MEMIT edits 2 facts per operation');
     assert.match(r.stdout, /demo done in \d+ s: the report is .*report\.html/);
     const { lines, tail } = readResultLines(join(out, 'results.jsonl'));
     assert.equal(tail, null);

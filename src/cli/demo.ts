@@ -28,8 +28,9 @@ const fmt = (v: number | null | undefined, digits = 2): string =>
   v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits);
 
 /**
- * Prints one row per completed checkpoint: variant, edits, the editing metrics, each task, recall
- * of unrelated facts and held-out perplexity. The task columns come from the first checkpoint.
+ * Prints one row per completed checkpoint: variant, edit operations and facts edited (operations ×
+ * batch size), the editing metrics, each task, recall of unrelated facts and held-out perplexity.
+ * The task columns come from the first checkpoint.
  */
 export class CompactTable {
   private tasks: string[] | null = null;
@@ -47,6 +48,7 @@ export class CompactTable {
         [
           'variant'.padEnd(this.width),
           'edits'.padStart(5),
+          'facts'.padStart(5),
           ...METRICS.map(([, label]) => label.padStart(5)),
           ...this.tasks.map((t) => t.slice(0, 5).padStart(6)),
           'recall'.padStart(7),
@@ -60,6 +62,7 @@ export class CompactTable {
       [
         first.variant.padEnd(this.width),
         String(first.edits).padStart(5),
+        String(first.edits * first.batch_size).padStart(5),
         ...METRICS.map(([name]) => fmt(metric(name)).padStart(5)),
         ...this.tasks.map((t) => fmt(taskLines.find((l) => l.key.name === t)?.value).padStart(6)),
         fmt(metric('unrelated_recall')).padStart(7),
