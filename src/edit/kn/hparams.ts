@@ -31,7 +31,7 @@ export const KN_SCHEMA = {
   kn_extend_prompt: { type: 'string', oneOf: ['reference', 'always', 'never'], default: 'reference' },
   /**
    * What stands in for a missing ground_truth (the answer whose neurons are attributed):
-   * 'placeholder' scores <|endoftext|> as EasyEdit does, 'prediction' the model's argmax token.
+   * 'placeholder' scores the tokenizer's EOS (EasyEdit's <|endoftext|>), 'prediction' the model's argmax token.
    */
   kn_missing_truth: { type: 'string', oneOf: ['placeholder', 'prediction', 'error'], default: 'placeholder' },
 } as const satisfies Schema;

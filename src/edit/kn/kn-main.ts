@@ -13,7 +13,7 @@ import { knLayerNames, knModules } from './modules.js';
 import { coarseNeurons, refineNeurons, type CoarseNeurons, type Neuron } from './selection.js';
 import { greedyProbe, layerDelta, slotTokens, slotVector, type Probe, type WeightedTokens } from './update.js';
 
-/** EasyEdit's stand-in for a missing ground truth (../shared/README.md, "EasyEdit interface"). */
+/** EasyEdit's stand-in for a missing ground truth: GPT-2's EOS, so lmedit uses the tokenizer's EOS token. */
 export const PLACEHOLDER_TRUTH = '<|endoftext|>';
 
 export interface KNRun {
@@ -54,7 +54,12 @@ export function truthIdsFor(model: CausalLM, tok: Tokenizer, r: EditRequest, hp:
       // one greedy step; the scored token (0) is irrelevant, only the argmax is used
       return [greedyProbe(model, tok, prompt, [0]).argmaxTokens[0]!];
     case 'placeholder':
-      return tok.encode(PLACEHOLDER_TRUTH);
+      // EasyEdit writes '<|endoftext|>', GPT-2's EOS. Other tokenizers split that string into many
+      // pieces (stories260K: 13), each attributed and edited, so the stand-in is the tokenizer's EOS.
+      if (tok.eosId !== null) return [tok.eosId];
+      throw new Error(
+        `${where}: the request has no ground_truth and the tokenizer has no EOS token to stand in for it (EasyEdit's ${PLACEHOLDER_TRUTH}); give ground_truth`,
+      );
   }
 }
 

@@ -19,6 +19,7 @@ import type { EditContext, EditRequest } from '../types.js';
 import { assertParamsUnchanged, snapshotParams } from '../testing.js';
 import {
   KN_PRESETS,
+  PLACEHOLDER_TRUTH,
   coarseNeurons,
   disposeBaseline,
   executeKN,
@@ -590,6 +591,20 @@ describe('KN on the tiny models', { skip: skipNoShared }, () => {
         d.toArray().forEach((x, i) => assert.equal(h[i], Math.fround(x * 0.5)));
       }
       [cont, plain, halved].forEach((r) => r.result.dispose());
+    } finally {
+      model.dispose();
+    }
+  });
+
+  test("missing ground_truth on a LLaMA tokenizer: the tokenizer's EOS, one token (not '<|endoftext|>' in pieces)", async () => {
+    const { model, tok } = await load('tiny-llama');
+    const hp: KNHParams = { ...KN_PRESETS['tiny-llama']!, steps: 1, batch_size: 1 };
+    const noTruth: EditRequest = { prompt: 'The capital of France is', subject: 'France', target_new: 'Rome' };
+    try {
+      assert.ok(tok.encode(PLACEHOLDER_TRUTH).length > 2, 'the literal string is several tokens here');
+      const ph = executeKN('KN', model, noTruth, hp, { tokenizer: tok, apply: false });
+      assert.deepEqual(ph.truthIds, [tok.eosId]);
+      ph.result.dispose();
     } finally {
       model.dispose();
     }
