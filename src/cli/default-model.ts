@@ -5,7 +5,7 @@
  * `stories260K` for the real tiny checkpoint in ../shared (a test model).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureDefaultModel, lmeditHome } from '../train/default-model.js';
@@ -49,8 +49,8 @@ export async function resolveModel(flag: string | undefined, opts: { quiet?: boo
   const log = (m: string): void => {
     if (!opts.quiet) process.stderr.write(`lmedit: ${m}\n`);
   };
-  try {
-    return await ensureDefaultModel({
+  const ensure = () =>
+    ensureDefaultModel({
       spec,
       log,
       onProgress: (p: TrainProgress) => {
@@ -58,14 +58,34 @@ export async function resolveModel(flag: string | undefined, opts: { quiet?: boo
         bar.update(p.step, `loss ${p.lossAvg.toFixed(3)}`);
       },
     });
+  try {
+    const dir = await ensure();
+    try {
+      await worldOf(dir);
+      return dir;
+    } catch (e) {
+      // checksums hold but this lmedit generates another world from the same seed: retrain
+      log(`the cached model's world no longer matches this lmedit's (${(e as Error).message}); rebuilding it`);
+      worlds.delete(dir);
+      rmSync(dir, { recursive: true, force: true });
+      return await ensure();
+    }
   } finally {
     (bar as ProgressLine | null)?.stop(true);
   }
 }
 
+/** Worlds read in this process, by directory (reading one regenerates it to check its hash). */
+const worlds = new Map<string, World>();
+
 /** The world of a world model's directory (its world.json), or null for any other model. */
 export async function worldOf(dir: string): Promise<World | null> {
-  return existsSync(join(dir, 'world.json')) ? readWorld(dir) : null;
+  if (!existsSync(join(dir, 'world.json'))) return null;
+  const known = worlds.get(dir);
+  if (known) return known;
+  const world = await readWorld(dir);
+  worlds.set(dir, world);
+  return world;
 }
 
 /**

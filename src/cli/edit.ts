@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import * as T from '../tensor/index.js';
 import { saveSafetensors } from '../io/safetensors.js';
 import { generate, openModel, saveModel, scoreContinuations, type CausalLM } from '../models/index.js';
-import type { Tokenizer } from '../tokenizer/index.js';
+import { decodeAfter, type Tokenizer } from '../tokenizer/index.js';
 import { getMethod, METHOD_NAMES, presetKeyFor, resolveHParams } from '../edit/registry.js';
 import { readRequestsFile, recordsToRequests, spacedTarget } from '../edit/request.js';
 import { runEdits } from '../edit/runner.js';
@@ -80,12 +80,7 @@ function parseRequests(
 
 function continuation(model: CausalLM, tok: Tokenizer, prompt: string, n: number): string {
   const ids = tok.encode(prompt);
-  const next = generate(model, [ids], { maxNewTokens: n }).tokens[0]!;
-  // decode with the prompt, so a tokenizer that puts spaces between words (word level) shows them
-  const opts = { skipSpecialTokens: true };
-  const whole = tok.decode([...ids, ...next], opts);
-  const head = tok.decode(ids, opts);
-  return whole.startsWith(head) ? whole.slice(head.length) : tok.decode(next, opts);
+  return decodeAfter(tok, ids, generate(model, [ids], { maxNewTokens: n }).tokens[0]!, { skipSpecialTokens: true });
 }
 
 function targetNll(model: CausalLM, tok: Tokenizer, r: EditRequest): number {
@@ -217,7 +212,10 @@ async function memitLayers(model: CausalLM): Promise<number[]> {
 }
 
 async function runEditCommand(o: EditFlags): Promise<void> {
-  const { model, tokenizer, dir } = await openModel(await resolveModel(o.model), o.tokenizer ? { tokenizer: o.tokenizer } : {});
+  const { model, tokenizer, dir, tokenizerSource } = await openModel(
+    await resolveModel(o.model),
+    o.tokenizer ? { tokenizer: o.tokenizer } : {},
+  );
   const world = await worldOf(dir);
   const method = await getMethod(o.method);
   const { hp, source } = resolveHParams(method, model, { ...o, world: world !== null });
@@ -304,7 +302,7 @@ async function runEditCommand(o: EditFlags): Promise<void> {
       }
       const isLast = index === Math.ceil(requests.length / o.batchSize) - 1;
       if (isLast && o.save) {
-        saveModel(model, o.save, { sourceDir: dir });
+        saveModel(model, o.save, { sourceDir: dir, tokenizerSource });
         if (!o.json) console.error(`saved the edited model to ${o.save}`);
       }
       if (isLast && o.heatmap) {

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import * as T from '../tensor/index.js';
 import { saveSafetensors } from '../io/safetensors.js';
 import { generate, leftPad, openModel, Trace, type CausalLM } from '../models/index.js';
+import { decodeAfter } from '../tokenizer/index.js';
 import type { WeightDTypeOption } from '../models/load.js';
 import { resolveModel } from './default-model.js';
 
@@ -108,7 +109,7 @@ export function registerModelCommands(program: Command): void {
                 onStep: (_step: number, next: (number | null)[]) => {
                   if (next[0] === null || next[0] === undefined) return;
                   soFar.push(next[0]);
-                  const text = tokenizer.decode(soFar, { skipSpecialTokens: true });
+                  const text = decodeAfter(tokenizer, prompts[0]!, soFar, { skipSpecialTokens: true });
                   process.stdout.write(text.slice(printed.length));
                   printed = text;
                 },
@@ -117,7 +118,7 @@ export function registerModelCommands(program: Command): void {
         });
         const secs = (Date.now() - t0) / 1000;
         res.tokens.forEach((toks, i) => {
-          const text = tokenizer.decode(toks, { skipSpecialTokens: true });
+          const text = decodeAfter(tokenizer, prompts[i]!, toks, { skipSpecialTokens: true });
           if (o.json)
             console.log(
               JSON.stringify({ prompt: o.prompt[i], completion: text, tokens: toks, finish_reason: res.finishReason[i] }),

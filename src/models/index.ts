@@ -26,6 +26,8 @@ export interface OpenedModel {
   tokenizer: Tokenizer;
   /** local directory the model was read from */
   dir: string;
+  /** the folder or file the tokenizer was read from (the model folder, its parent, or `tokenizer`) */
+  tokenizerSource: string;
 }
 
 /**
@@ -41,14 +43,16 @@ export async function openModel(
   const candidates = opts.tokenizer ? [opts.tokenizer] : [dir, dirname(dir)];
   const errors: string[] = [];
   let tokenizer: Tokenizer | null = null;
+  let tokenizerSource = '';
   for (const c of candidates) {
     try {
       tokenizer = await loadTokenizer(c);
+      tokenizerSource = c;
       break;
     } catch (e) {
       errors.push((e as Error).message);
     }
   }
   if (!tokenizer) throw new Error(`no tokenizer for ${idOrPath}; pass --tokenizer PATH. Tried: ${errors.join(' | ')}`);
-  return { model: loadModel(dir, opts), tokenizer, dir };
+  return { model: loadModel(dir, opts), tokenizer, dir, tokenizerSource };
 }

@@ -5,12 +5,16 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as T from '../tensor/index.js';
 import { maxAbsDiff } from '../tensor/testing.js';
-import { generate, loadModel, normalizeConfig, saveModel, scoreContinuations, Trace } from './index.js';
+import { generate, loadModel, normalizeConfig, openModel, saveModel, scoreContinuations, Trace } from './index.js';
+import { saveSafetensors } from '../io/safetensors.js';
+import { loadTokenizer } from '../tokenizer/index.js';
+import { initModel, smallModelConfig } from '../train/init.js';
+import { generateWorld, writeTokenizer, writeWorld } from '../world/index.js';
 import { modelDir, skipNoShared } from '../testing.js';
 import { topKIndices } from './generate.js';
 
@@ -267,4 +271,63 @@ describe('stories260K: save, reload, hooks, sampling and scoring', { skip: skipN
     const manual = greedy.map((t, j) => lp.at(0, prompt.length - 1 + j, t));
     r!.tokenLogprobs.forEach((v, j) => assert.ok(Math.abs(v - manual[j]!) < 1e-5));
   });
+});
+
+describe('a saved model loads on its own, whatever its tokenizer kind', () => {
+  // llama2.c tok512.bin beside the HF folder (stories260K, tiny-llama), HF tokenizer.json +
+  // vocab/merges (tiny-gpt2), a world model's word-level tokenizer.json with its world.json
+  const cases: { name: string; dir: () => Promise<string>; shared: boolean }[] = [
+    { name: 'stories260K (llama2.c tokenizer in the parent folder)', dir: async () => modelDir('stories260K'), shared: true },
+    { name: 'tiny-llama (llama2.c tokenizer beside the weights)', dir: async () => modelDir('tiny-llama'), shared: true },
+    { name: 'tiny-gpt2 (tokenizer.json, vocab.json + merges.txt)', dir: async () => modelDir('tiny-gpt2'), shared: true },
+    {
+      name: 'a world model (word-level tokenizer.json, world.json)',
+      shared: false,
+      dir: async () => {
+        const world = generateWorld({ seed: 3, size: 'tiny' });
+        const out = mkdtempSync(join(tmpdir(), 'lmedit-world-src-'));
+        await writeTokenizer(out, world);
+        await writeWorld(out, world);
+        const tok = await loadTokenizer(out);
+        const config = smallModelConfig({
+          arch: 'llama',
+          vocabSize: tok.vocabSize,
+          hiddenSize: 32,
+          numLayers: 2,
+          numHeads: 2,
+          maxPositions: 32,
+        });
+        writeFileSync(join(out, 'config.json'), JSON.stringify(config));
+        const m = initModel(config, { seed: 1 });
+        saveSafetensors(join(out, 'model.safetensors'), m.params, { format: 'pt' });
+        m.dispose();
+        return out;
+      },
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, { skip: c.shared ? skipNoShared : false }, async () => {
+      const src = await c.dir();
+      const tmp = mkdtempSync(join(tmpdir(), 'lmedit-save-tok-'));
+      try {
+        const opened = await openModel(src);
+        const out = join(tmp, 'saved');
+        saveModel(opened.model, out, { sourceDir: opened.dir, tokenizerSource: opened.tokenizerSource });
+        const again = await openModel(out);
+        assert.equal(again.tokenizerSource, out, 'the tokenizer comes from the saved folder itself');
+        const text = 'the capital of';
+        assert.deepEqual(again.tokenizer.encode(text), opened.tokenizer.encode(text));
+        const ids = T.tensor([opened.tokenizer.encode(text)], undefined, 'int32');
+        const a = T.noGrad(() => opened.model.forward({ ids }).logits!);
+        const b = T.noGrad(() => again.model.forward({ ids }).logits!);
+        assert.equal(maxAbsDiff(a, b), 0);
+        if (existsSync(join(src, 'world.json'))) assert.ok(existsSync(join(out, 'world.json')), 'world.json travels');
+        opened.model.dispose();
+        again.model.dispose();
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+        if (!c.shared) rmSync(src, { recursive: true, force: true });
+      }
+    });
+  }
 });

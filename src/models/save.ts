@@ -3,11 +3,22 @@
  * parameter names plus the source's config/tokenizer files, written into a temporary sibling
  * directory and renamed into place, so a crash never leaves a half-written model.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Tensor } from '../tensor/index.js';
 import { saveSafetensors } from '../io/safetensors.js';
 import type { CausalLM } from './types.js';
+
+/** Tokenizer files, copied from the tokenizer's folder when present. */
+const TOKENIZER_FILES = [
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'vocab.json',
+  'merges.txt',
+  'tokenizer.model',
+  'tokenizer.bin',
+];
 
 /** Files copied from the source directory when present. */
 export const COPIED_FILES = [
@@ -20,6 +31,8 @@ export const COPIED_FILES = [
   'merges.txt',
   'tokenizer.model',
   'tokenizer.bin',
+  // a world model's world (src/world): the edited model is still that world's model
+  'world.json',
 ];
 
 export interface SaveModelOptions {
@@ -29,6 +42,21 @@ export interface SaveModelOptions {
   overwrite?: boolean;
   /** extra string metadata stored in the safetensors header */
   metadata?: Record<string, string>;
+  /**
+   * where the model's tokenizer was read from when not `sourceDir` (`OpenedModel.tokenizerSource`:
+   * the parent folder of a llama2.c model, or a tokenizer file), so the saved folder loads on its own
+   */
+  tokenizerSource?: string;
+}
+
+/** Copy the tokenizer from a folder (its tokenizer files, llama2.c `tok<N>.bin`) or a file into `dir`. */
+function copyTokenizer(source: string, dir: string): void {
+  if (statSync(source).isFile()) {
+    copyFileSync(source, join(dir, basename(source)));
+    return;
+  }
+  for (const f of readdirSync(source))
+    if (TOKENIZER_FILES.includes(f) || /^tok\d+\.bin$/.test(f)) copyFileSync(join(source, f), join(dir, f));
 }
 
 /**
@@ -50,8 +78,10 @@ export function saveModel(model: CausalLM, outDir: string, opts: SaveModelOption
       const src = join(opts.sourceDir, f);
       if (existsSync(src)) copyFileSync(src, join(tmp, f));
     }
+    copyTokenizer(opts.sourceDir, tmp);
     // llama2.c tokenizers (tok512.bin) live beside stories-style model folders
-    for (const f of readdirSync(opts.sourceDir)) if (/^tok\d+\.bin$/.test(f)) copyFileSync(join(opts.sourceDir, f), join(tmp, f));
+    if (opts.tokenizerSource && resolve(opts.tokenizerSource) !== resolve(opts.sourceDir))
+      copyTokenizer(opts.tokenizerSource, tmp);
     if (existsSync(target)) {
       const old = `${tmp}.old`;
       renameSync(target, old);

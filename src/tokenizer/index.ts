@@ -4,8 +4,7 @@ import { open, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { loadHfTokenizer } from './hf.js';
 import { loadLlama2cTokenizer } from './llama2c.js';
-import type { Tokenizer } from './types.js';
-
+import type { DecodeOptions, Tokenizer } from './types.js';
 export type { DecodeOptions, DummyPrefixMode, EncodeOptions, Tokenizer, TokenizerKind } from './types.js';
 export { HfTokenizer, gpt2TokenizerJson, hfTokenizerFromJson, loadHfTokenizer } from './hf.js';
 export type { HfTokenizerOptions, JsonObject } from './hf.js';
@@ -79,4 +78,16 @@ export async function loadTokenizer(pathOrDir: string): Promise<Tokenizer> {
   if (names.has('tokenizer.model')) throw await sentencePieceError(join(pathOrDir, 'tokenizer.model'));
   const seen = [...names].sort().slice(0, 20).join(', ');
   throw new Error(`${pathOrDir}: no tokenizer found. Looked for: ${LOOKED_FOR}. Folder has: ${seen || '(nothing)'}`);
+}
+
+/**
+ * The text that `ids` add after `prefix`: decoded together and the prefix's text cut off, so a
+ * decoder that joins words with spaces (word level) shows the space before the first new word,
+ * which decoding the new ids alone would drop.
+ * @example decodeAfter(tok, tok.encode('kato works for'), [412]) // ' vukatek' (not 'vukatek')
+ */
+export function decodeAfter(tok: Tokenizer, prefix: readonly number[], ids: readonly number[], opts: DecodeOptions = {}): string {
+  const head = tok.decode([...prefix], opts);
+  const whole = tok.decode([...prefix, ...ids], opts);
+  return whole.startsWith(head) ? whole.slice(head.length) : tok.decode([...ids], opts);
 }
