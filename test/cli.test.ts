@@ -6,7 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -129,6 +129,57 @@ describe('lmedit CLI', () => {
       assert.match(r.err, /editing the demo request/);
       assert.match(r.out, /before: Tom had a big red ball/);
       assert.match(r.out, /after: {2}Tom had a big red car/);
+    });
+
+    test('--save and --save-delta describe the same model; independent edits cannot be saved as one; targets are not overwritten', async () => {
+      const tmp = mkdtempSync(join(tmpdir(), 'lmedit-cli-save-'));
+      try {
+        const reqs = [
+          { prompt: 'Tom had a big red', subject: 'Tom', target_new: 'car' },
+          { prompt: 'Lily liked her blue', subject: 'Lily', target_new: 'hat' },
+          { prompt: 'The dog ran to the', subject: 'dog', target_new: 'park' },
+        ];
+        const base = ['edit', '--model', dir, '--request', JSON.stringify(reqs)];
+        const refused = lmedit(...base, '--save', join(tmp, 'no'));
+        assert.notEqual(refused.code, 0);
+        assert.match(refused.err, /--save: 3 independent edits \(no --sequential\) leave no single edited model/);
+        assert.equal(existsSync(join(tmp, 'no')), false);
+
+        const perEdit = join(tmp, 'each.safetensors');
+        assert.equal(lmedit(...base, '--save-delta', perEdit).code, 0);
+        const names = [...loadSafetensors(perEdit).tensors.keys()].sort();
+        assert.deepEqual(
+          names,
+          [0, 1, 2].map((i) => `edit${i}/model.layers.2.mlp.down_proj.weight`),
+        );
+
+        const out = join(tmp, 'seq');
+        const delta = join(tmp, 'seq.safetensors');
+        const seq = lmedit(...base, '--sequential', '--save', out, '--save-delta', delta);
+        assert.equal(seq.code, 0, seq.err);
+        const p = 'model.layers.2.mlp.down_proj.weight';
+        const { model: original } = await openModel(dir);
+        const { model: saved } = await openModel(out);
+        const total = loadSafetensors(delta).tensors.get(p)!.toArray();
+        const w0 = original.param(p).toArray();
+        const w1 = saved.param(p).toArray();
+        let max = 0;
+        let norm = 0;
+        for (let i = 0; i < w0.length; i++) {
+          max = Math.max(max, Math.abs(w1[i]! - w0[i]! - total[i]!));
+          norm += total[i]! ** 2;
+        }
+        assert.ok(norm > 0 && max < 1e-5, `saved − original differs from the delta file by ${max}`);
+        original.dispose();
+        saved.dispose();
+
+        const again = lmedit(...base, '--sequential', '--save-delta', delta);
+        assert.notEqual(again.code, 0);
+        assert.match(again.err, /--save-delta .* it exists; pass --overwrite to replace it/);
+        assert.equal(lmedit(...base, '--sequential', '--save-delta', delta, '--overwrite').code, 0);
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
     });
 
     test('a subject missing from the prompt is rejected before anything runs', () => {

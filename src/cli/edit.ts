@@ -110,6 +110,7 @@ interface EditFlags {
   rectMode: RegulariserMode;
   save?: string;
   saveDelta?: string;
+  overwrite?: boolean;
   contextTemplates?: string;
   stats?: string;
   corpus?: string;
@@ -137,8 +138,12 @@ export function registerEditCommands(program: Command): void {
     .option('--batch-size <n>', 'requests per edit (batch editing; MEMIT, FT)', (v) => Number.parseInt(v, 10), 1)
     .option('--rect <keep>', 'regularise each ΔW, keeping this fraction (RECT default 0.4)', Number.parseFloat)
     .option('--rect-mode <mode>', 'rect | random | pca (the paper baselines)', 'rect')
-    .option('--save <dir>', 'save the edited model as a Hugging Face directory')
-    .option('--save-delta <file.safetensors>', 'write every ΔW (after RECT) under its parameter name')
+    .option('--save <dir>', 'save the edited model as a Hugging Face directory (one edit, or --sequential)')
+    .option(
+      '--save-delta <file.safetensors>',
+      'write ΔW (after RECT): the total under each parameter name (one edit, or --sequential), else edit<i>/<parameter> per edit',
+    )
+    .option('--overwrite', 'let --save and --save-delta replace what is there')
     .option('--context-templates <file.json>', 'fixed context templates instead of sampled ones')
     .option('--stats <file|dir>', 'layer statistics to use (npz / safetensors, or a folder)')
     .option('--corpus <path>', 'text corpus for computing statistics (default: WikiText-2 in ../shared)')
@@ -211,6 +216,23 @@ async function memitLayers(model: CausalLM): Promise<number[]> {
   return hp.layers;
 }
 
+/**
+ * --save and --save-delta describe the same edited model: refused for several independent edits
+ * (each restored before the next, so no single model holds them all) and for existing targets
+ * unless --overwrite.
+ */
+function checkSaveTargets(o: EditFlags, operations: number): void {
+  if (o.save && !o.sequential && operations > 1)
+    throw new Error(
+      `--save: ${operations} independent edits (no --sequential) leave no single edited model; add --sequential to save the model holding all of them, or use --save-delta for each edit's ΔW`,
+    );
+  for (const [flag, path] of [
+    ['--save', o.save],
+    ['--save-delta', o.saveDelta],
+  ] as const)
+    if (path && existsSync(path) && !o.overwrite) throw new Error(`${flag} ${path}: it exists; pass --overwrite to replace it`);
+}
+
 async function runEditCommand(o: EditFlags): Promise<void> {
   const { model, tokenizer, dir, tokenizerSource } = await openModel(
     await resolveModel(o.model),
@@ -220,6 +242,7 @@ async function runEditCommand(o: EditFlags): Promise<void> {
   const method = await getMethod(o.method);
   const { hp, source } = resolveHParams(method, model, { ...o, world: world !== null });
   const requests = parseRequests(o, world);
+  checkSaveTargets(o, Math.ceil(requests.length / Math.max(1, o.batchSize)));
   // a world model's statistics come from its world's text
   const corpus = o.corpus ?? (world ? { path: worldCorpusFile(world), split: 'line' as const } : defaultCorpus());
   if (requests.length === 0) throw new Error('no requests to edit');
@@ -257,6 +280,8 @@ async function runEditCommand(o: EditFlags): Promise<void> {
   for (const r of requests)
     before.set(r, { text: continuation(model, tokenizer, r.prompt, o.genTokens), nll: targetNll(model, tokenizer, r) });
   const cumulative = new Map<string, T.Tensor>();
+  const operations = Math.ceil(requests.length / o.batchSize);
+  const independent = !o.sequential && operations > 1;
   let lastResult: EditResult | null = null;
   const summary = runEdits(model, method, requests, hp, ctx, {
     sequential: o.sequential === true,
@@ -295,14 +320,16 @@ async function runEditCommand(o: EditFlags): Promise<void> {
         }
         console.log(`  time ${result.timings.total.toFixed(2)} s`);
       }
-      for (const [name, d] of result.deltas) {
+      for (const [param, d] of result.deltas) {
+        // sequential (or one edit): the total ΔW, saved − original; independent edits: one entry each
+        const name = o.sequential || !independent ? param : `edit${index}/${param}`;
         const prev = cumulative.get(name);
         cumulative.set(name, T.keep(prev ? T.noGrad(() => T.add(prev, d)) : T.clone(d)));
         prev?.dispose();
       }
-      const isLast = index === Math.ceil(requests.length / o.batchSize) - 1;
+      const isLast = index === operations - 1;
       if (isLast && o.save) {
-        saveModel(model, o.save, { sourceDir: dir, tokenizerSource });
+        saveModel(model, o.save, { sourceDir: dir, tokenizerSource, overwrite: o.overwrite === true });
         if (!o.json) console.error(`saved the edited model to ${o.save}`);
       }
       if (isLast && o.heatmap) {
@@ -317,7 +344,10 @@ async function runEditCommand(o: EditFlags): Promise<void> {
     saveSafetensors(o.saveDelta, cumulative, {
       format: 'pt',
       method: method.name,
-      note: o.sequential || summary.edits === 1 ? 'total ΔW' : 'sum of independent ΔW (single editing)',
+      note:
+        o.sequential || !independent
+          ? 'total ΔW: the saved model minus the original'
+          : 'independent edits (each from the original model): edit<i>/<parameter> is edit i’s ΔW',
     });
     if (!o.json) console.error(`wrote ΔW of ${cumulative.size} parameter(s) to ${o.saveDelta}`);
   }
