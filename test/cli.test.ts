@@ -182,6 +182,27 @@ describe('lmedit CLI', () => {
       }
     });
 
+    test('--rect with no value keeps 40 %; --rect-mode alone turns the regulariser on; pca-lowrank; --dtype', () => {
+      const req = JSON.stringify({ prompt: 'Tom had a big red', subject: 'Tom', target_new: 'car' });
+      const run = (...extra: string[]) => lmedit('edit', '--model', dir, '--request', req, '--gen-tokens', '2', ...extra);
+      const plain = run('--rect');
+      assert.equal(plain.code, 0, plain.err);
+      assert.match(plain.err, /, rect keep 0\.4,/);
+      const random = run('--rect-mode', 'random');
+      assert.equal(random.code, 0, random.err);
+      assert.match(random.err, /--rect-mode random without --rect: keeping 0\.4/);
+      assert.match(random.err, /, random keep 0\.4,/);
+      const low = run('--rect', '0.25', '--rect-mode', 'pca-lowrank');
+      assert.equal(low.code, 0, low.err);
+      assert.match(low.err, /, pca-lowrank keep 0\.25,/);
+      assert.match(run('--rect', '2').err, /--rect must be a fraction in \(0, 1\], got 2/);
+      assert.match(run('--rect', 'abc').err, /--rect must be a number, got "abc"/);
+      assert.match(run('--rect-mode', 'lowrank').err, /--rect-mode must be one of rect, random, pca, pca-lowrank/);
+      const bf = run('--dtype', 'bfloat16');
+      assert.equal(bf.code, 0, bf.err);
+      assert.match(run('--dtype', 'fp8').err, /--dtype must be one of/);
+    });
+
     test('a subject missing from the prompt is rejected before anything runs', () => {
       const r = lmedit(
         'edit',

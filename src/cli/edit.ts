@@ -22,8 +22,12 @@ import {
   weightChange,
   deltaHeatmap,
   writeHeatmap,
+  type PcaMode,
   type RegulariserMode,
 } from '../edit/rect/index.js';
+import { DEFAULT_RECT_KEEP } from '../study/spec.js';
+import type { WeightDTypeOption } from '../models/load.js';
+import { choiceOption, floatOption } from './options.js';
 import { createStatsProvider, inspectStats, buildStats } from '../edit/stats/index.js';
 import { resolveModel, worldCorpusFile, worldOf } from './default-model.js';
 import { editRequests, type World } from '../world/index.js';
@@ -106,8 +110,9 @@ interface EditFlags {
   offset?: number;
   sequential?: boolean;
   batchSize: number;
-  rect?: number;
-  rectMode: RegulariserMode;
+  rect?: number | true;
+  rectMode?: RectModeFlag;
+  dtype?: WeightDTypeOption;
   save?: string;
   saveDelta?: string;
   overwrite?: boolean;
@@ -136,8 +141,21 @@ export function registerEditCommands(program: Command): void {
     .option('--offset <n>', 'skip this many records first', (v) => Number.parseInt(v, 10))
     .option('--sequential', 'keep every edit (sequential editing); default restores the model after each edit')
     .option('--batch-size <n>', 'requests per edit (batch editing; MEMIT, FT)', (v) => Number.parseInt(v, 10), 1)
-    .option('--rect <keep>', 'regularise each ΔW, keeping this fraction (RECT default 0.4)', Number.parseFloat)
-    .option('--rect-mode <mode>', 'rect | random | pca (the paper baselines)', 'rect')
+    .option(
+      '--rect [keep]',
+      `regularise each ΔW, keeping this fraction of its entries (no value: ${DEFAULT_RECT_KEEP}, RECT's default)`,
+      floatOption('--rect'),
+    )
+    .option(
+      '--rect-mode <mode>',
+      `${RECT_MODE_FLAGS.join(' | ')}: RECT (default), or the paper's baselines Random-k and PCA-k (pca: as the reference code; pca-lowrank: a true rank-k reduction); implies --rect`,
+      choiceOption('--rect-mode', RECT_MODE_FLAGS),
+    )
+    .option(
+      '--dtype <dtype>',
+      'weight storage: float32 (default) | bfloat16 | float16 | keep',
+      choiceOption('--dtype', ['float32', 'bfloat16', 'float16', 'keep'] as const),
+    )
     .option('--save <dir>', 'save the edited model as a Hugging Face directory (one edit, or --sequential)')
     .option(
       '--save-delta <file.safetensors>',
@@ -216,6 +234,21 @@ async function memitLayers(model: CausalLM): Promise<number[]> {
   return hp.layers;
 }
 
+/** --rect-mode values: the regulariser modes, PCA in either variant. */
+const RECT_MODE_FLAGS = ['rect', 'random', 'pca', 'pca-lowrank'] as const;
+type RectModeFlag = (typeof RECT_MODE_FLAGS)[number];
+
+/** The regulariser of --rect [keep] / --rect-mode (either one turns it on), or null. */
+function rectChoice(o: EditFlags): { mode: RegulariserMode; pcaMode?: PcaMode; keep: number } | null {
+  if (o.rect === undefined && o.rectMode === undefined) return null;
+  const keep = o.rect === undefined || o.rect === true ? DEFAULT_RECT_KEEP : o.rect;
+  if (!(keep > 0 && keep <= 1)) throw new Error(`--rect must be a fraction in (0, 1], got ${keep}`);
+  const flag = o.rectMode ?? 'rect';
+  if (o.rect === undefined && !o.json)
+    console.error(`--rect-mode ${flag} without --rect: keeping ${keep} of each ΔW (--rect KEEP changes it)`);
+  return flag === 'pca-lowrank' ? { mode: 'pca', pcaMode: 'lowrank', keep } : { mode: flag, keep };
+}
+
 /**
  * --save and --save-delta describe the same edited model: refused for several independent edits
  * (each restored before the next, so no single model holds them all) and for existing targets
@@ -246,8 +279,7 @@ async function runEditCommand(o: EditFlags): Promise<void> {
   // a world model's statistics come from its world's text
   const corpus = o.corpus ?? (world ? { path: worldCorpusFile(world), split: 'line' as const } : defaultCorpus());
   if (requests.length === 0) throw new Error('no requests to edit');
-  if (o.rect !== undefined && !(o.rect > 0 && o.rect <= 1)) throw new Error(`--rect must be in (0, 1], got ${o.rect}`);
-  if (!['rect', 'random', 'pca'].includes(o.rectMode)) throw new Error(`--rect-mode must be rect, random or pca`);
+  const regulariser = rectChoice(o);
   const hpRecord = hp as Record<string, unknown>;
   const stats = createStatsProvider({
     tokenizer,
@@ -268,12 +300,12 @@ async function runEditCommand(o: EditFlags): Promise<void> {
     ...(o.contextTemplates
       ? { contextTemplates: JSON.parse(readFileSync(o.contextTemplates, 'utf8')) as string[] | string[][] }
       : {}),
-    ...(o.rect !== undefined ? { transformDelta: makeDeltaTransform({ mode: o.rectMode, keep: o.rect, seed: o.seed }) } : {}),
+    ...(regulariser ? { transformDelta: makeDeltaTransform({ ...regulariser, seed: o.seed }) } : {}),
     log: (m) => !o.json && console.error(m),
   };
   if (!o.json) {
     console.error(
-      `${method.name} on ${dir} (${source})${o.rect !== undefined ? `, ${o.rectMode} keep ${o.rect}` : ''}, ${requests.length} request(s), ${o.sequential ? 'sequential' : 'single'} editing, batch size ${o.batchSize}`,
+      `${method.name} on ${dir} (${source})${regulariser ? `, ${o.rectMode ?? 'rect'} keep ${regulariser.keep}` : ''}, ${requests.length} request(s), ${o.sequential ? 'sequential' : 'single'} editing, batch size ${o.batchSize}`,
     );
   }
   const before = new Map<EditRequest, { text: string; nll: number }>();

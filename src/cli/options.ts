@@ -26,3 +26,12 @@ export function choiceOption<C extends string>(flag: string, choices: readonly C
     return v as C;
   };
 }
+
+/** A finite number option, named in its error; rejects 'abc', '', 'Infinity'. */
+export function floatOption(flag: string): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${flag} must be a number, got "${v}"`);
+    return n;
+  };
+}
