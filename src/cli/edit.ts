@@ -234,6 +234,37 @@ async function memitLayers(model: CausalLM): Promise<number[]> {
   return hp.layers;
 }
 
+/** Whether an edit left the target's probability essentially where it was (it rose by less than 10 %). */
+function barelyMoved(nllBefore: number, nllAfter: number): boolean {
+  return nllBefore - nllAfter < Math.log(1.1);
+}
+
+/**
+ * After sequential edits: each request on the final model (later edits can undo earlier ones),
+ * against the model before any edit and right after its own edit.
+ */
+function printSequentialSummary(
+  model: CausalLM,
+  tok: Tokenizer,
+  requests: readonly EditRequest[],
+  before: Map<EditRequest, { nll: number }>,
+  afterEdit: Map<EditRequest, { nll: number }>,
+  genTokens: number,
+): void {
+  let held = 0;
+  console.log(`\nafter all ${requests.length} edits (target NLL: before → right after its edit → now):`);
+  for (const [i, r] of requests.entries()) {
+    const now = targetNll(model, tok, r);
+    const text = continuation(model, tok, r.prompt, genTokens);
+    const ok = text.trimStart().startsWith(r.target_new.trim());
+    if (ok) held++;
+    console.log(
+      `  ${String(i).padStart(3)} ${ok ? 'holds ' : 'lost  '} ${r.prompt} -> ${JSON.stringify(r.target_new)}: ${before.get(r)!.nll.toFixed(3)} → ${afterEdit.get(r)?.nll.toFixed(3) ?? '-'} → ${now.toFixed(3)}`,
+    );
+  }
+  console.log(`  ${held}/${requests.length} targets are the greedy continuation of their prompt on the final model`);
+}
+
 /** --rect-mode values: the regulariser modes, PCA in either variant. */
 const RECT_MODE_FLAGS = ['rect', 'random', 'pca', 'pca-lowrank'] as const;
 type RectModeFlag = (typeof RECT_MODE_FLAGS)[number];
@@ -311,6 +342,7 @@ async function runEditCommand(o: EditFlags): Promise<void> {
   const before = new Map<EditRequest, { text: string; nll: number }>();
   for (const r of requests)
     before.set(r, { text: continuation(model, tokenizer, r.prompt, o.genTokens), nll: targetNll(model, tokenizer, r) });
+  const afterEdit = new Map<EditRequest, { text: string; nll: number }>();
   const cumulative = new Map<string, T.Tensor>();
   const operations = Math.ceil(requests.length / o.batchSize);
   const independent = !o.sequential && operations > 1;
@@ -321,9 +353,10 @@ async function runEditCommand(o: EditFlags): Promise<void> {
     onEdit: ({ index, requests: chunk, result }) => {
       lastResult = result;
       const fig = figures(model, result);
-      for (const r of chunk) {
+      for (const [k, r] of chunk.entries()) {
         const b = before.get(r)!;
         const after = { text: continuation(model, tokenizer, r.prompt, o.genTokens), nll: targetNll(model, tokenizer, r) };
+        afterEdit.set(r, after);
         if (o.json) {
           console.log(
             JSON.stringify({
@@ -338,9 +371,14 @@ async function runEditCommand(o: EditFlags): Promise<void> {
             }),
           );
         } else {
-          console.log(`\n[edit ${index}] ${r.prompt} -> ${JSON.stringify(r.target_new)}`);
+          const label = chunk.length > 1 ? `edit ${index}, request ${k + 1}/${chunk.length}` : `edit ${index}`;
+          console.log(`\n[${label}] ${r.prompt} -> ${JSON.stringify(r.target_new)}`);
           console.log(`  before: ${r.prompt}${b.text}   (target NLL ${b.nll.toFixed(3)})`);
           console.log(`  after:  ${r.prompt}${after.text}   (target NLL ${after.nll.toFixed(3)})`);
+          if (barelyMoved(b.nll, after.nll))
+            console.log(
+              `  note: the target's probability barely changed (×${Math.exp(b.nll - after.nll).toFixed(2)}): the edit did not take; try other hparams (lmedit hparams export)`,
+            );
         }
       }
       if (fig && !o.json) {
@@ -383,6 +421,7 @@ async function runEditCommand(o: EditFlags): Promise<void> {
     });
     if (!o.json) console.error(`wrote ΔW of ${cumulative.size} parameter(s) to ${o.saveDelta}`);
   }
+  if (!o.json && o.sequential && summary.edits > 1) printSequentialSummary(model, tokenizer, requests, before, afterEdit, o.genTokens);
   if (!o.json) console.error(`${summary.edits} edit(s), ${summary.requests} request(s) in ${summary.seconds.toFixed(1)} s`);
   void lastResult;
   for (const r of summary.results) r.dispose();

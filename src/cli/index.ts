@@ -11,6 +11,7 @@ import { registerStudyCommands } from './study.js';
 import { registerTrainCommands } from './train.js';
 import { registerReportCommand } from './report.js';
 import { registerDemoCommand } from './demo.js';
+import { registerHParamsCommands } from './hparams.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerDemoCommand(program);
   registerModelCommands(program);
   registerEditCommands(program);
+  registerHParamsCommands(program);
   registerMendCommands(program);
   registerEvalCommands(program);
   registerStudyCommands(program);
