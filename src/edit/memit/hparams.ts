@@ -107,6 +107,18 @@ export const MEMIT_PRESETS: Record<string, MemitHParams> = {
   }),
   'tiny-gpt2': tiny(GPT2),
   'tiny-llama': tiny(LLAMA),
+  // stories260K: two early layers, loss at the last block; λ = 100 against its small statistics
+  // (NLL 2.20 → 0.73 on eight story facts edited one at a time, 5/8 below 0.5)
+  stories260K: preset(LLAMA, {
+    layers: [1, 2],
+    v_loss_layer: 4,
+    v_num_grad_steps: 25,
+    clamp_norm_factor: 10,
+    v_weight_decay: 0.01,
+    mom2_update_weight: 100,
+    mom2_dataset: 'wikitext',
+    mom2_n_samples: 2000,
+  }),
   // world models: the last token, as ROME's world presets (src/edit/rome/hparams.ts says why)
   ...worldPresets((L) =>
     preset(LLAMA, {
