@@ -19,6 +19,7 @@ export {
   type BatchingOptions,
   type DataPosition,
   type Packing,
+  type Row,
 } from './data.js';
 export {
   AdamW,

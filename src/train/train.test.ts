@@ -297,13 +297,42 @@ describe('batching', () => {
     assert.equal(plan.packing, 'pack');
     const stream = [...plan.epochBatches(0).flat()];
     // windows of seqLen + 1 tokens with one token of overlap
-    for (let k = 0; k + 1 < stream.length; k++) if (stream[k]!.length === 7) assert.equal(stream[k]!.at(-1), stream[k + 1]![0]);
+    for (let k = 0; k + 1 < stream.length; k++)
+      if (stream[k]!.tokens.length === 7) assert.equal(stream[k]!.tokens.at(-1), stream[k + 1]!.tokens[0]);
     const b = plan.batchAt(0);
     assert.equal(b.cols, 6);
     assert.equal(plan.batchesPerEpoch, Math.ceil(Math.ceil((20 + 2 + 2 + 2 - 1) / 6) / 2));
     // pad mode splits a long document into windows instead
     const padded = new BatchPlan(long, { ...base, packing: 'pad', seqLen: 6, batchSize: 2 });
     assert.equal(padded.unitCount, 4 + 1);
+  });
+
+  test("lossStart: tokens before a document's loss start are context only, in pad and pack layouts", () => {
+    const lossStart = [2, 0, 5, 1, 0];
+    for (const packing of ['pad', 'pack'] as const) {
+      const plain = new BatchPlan(docs, { ...base, packing, seqLen: packing === 'pack' ? 5 : 8 });
+      const masked = new BatchPlan(docs, { ...base, packing, seqLen: packing === 'pack' ? 5 : 8, lossStart });
+      let ignored = 0;
+      for (let s = 0; s < plain.batchesPerEpoch; s++) {
+        const [a, b] = [plain.batchAt(s), masked.batchAt(s)];
+        assert.deepEqual(b.ids, a.ids, 'same inputs');
+        b.targets.forEach((t, i) => {
+          if (t !== a.targets[i]) {
+            assert.equal(t, IGNORE_INDEX);
+            ignored += 1;
+          }
+        });
+        assert.equal(b.tokens, b.targets.filter((t) => t !== IGNORE_INDEX).length);
+      }
+      // every masked token is a target somewhere in the epoch (some rows or windows repeat to fill the last batch)
+      assert.ok(ignored >= 2 + 5 + 1, `${packing}: ${ignored} targets ignored`);
+    }
+    // a document's masked targets: BOS predicts nothing up to the start, then the rest and EOS count
+    const one = new BatchPlan([[5, 6, 7]], { ...base, batchSize: 1, packing: 'pad', lossStart: [2] }).batchAt(0);
+    assert.deepEqual([...one.ids], [1, 5, 6, 7]);
+    assert.deepEqual([...one.targets], [IGNORE_INDEX, IGNORE_INDEX, 7, 2]);
+    assert.throws(() => new BatchPlan(docs, { ...base, packing: 'pad', lossStart: [0] }), /lossStart has 1 entries/);
+    assert.throws(() => new BatchPlan(docs, { ...base, packing: 'pad', lossStart: [9, 0, 0, 0, 0] }), /outside/);
   });
 
   test('batch widths round up to padMultiple (at most seqLen)', () => {
@@ -362,6 +391,8 @@ describe('checkpoints and resume', () => {
       assert.equal(again.resumedFrom, TINY_STEPS);
       assert.equal(again.stopReason, 'completed');
       await assert.rejects(() => train(tinyRun({ checkpointDir: dirB, lr: 1e-2 })), /different schedule/);
+      const starts = tinyRun().documents.map(() => 1);
+      await assert.rejects(() => train(tinyRun({ checkpointDir: dirB, lossStart: starts })), /different documents/);
       // resume: false starts over, dropping the old checkpoints
       const fresh = await train(tinyRun({ checkpointDir: dirB, lr: 1e-2, steps: 6, resume: false }));
       assert.equal(fresh.resumedFrom, null);

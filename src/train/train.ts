@@ -65,6 +65,11 @@ export interface TrainOptions {
   config: Record<string, unknown>;
   /** token-id documents (without BOS/EOS: the batcher frames each one) */
   documents: readonly (readonly number[])[];
+  /**
+   * Per document, the index of its first token that carries loss (0: all, the default); earlier
+   * tokens are context only, e.g. a task prompt before its answer. See BatchingOptions.lossStart.
+   */
+  lossStart?: readonly number[];
   /** train this model instead of a fresh one (its config must be `config`); the caller keeps ownership */
   model?: CausalLM;
   /** optimizer steps; or give `epochs` */
@@ -169,8 +174,8 @@ function checkId(name: string, id: number | null, cfg: ModelConfig): number | nu
   return id;
 }
 
-/** FNV-1a over the documents, so a resume refuses a different corpus. */
-function documentsHash(docs: readonly (readonly number[])[]): string {
+/** FNV-1a over the documents (and their loss starts, when given), so a resume refuses a different corpus. */
+function documentsHash(docs: readonly (readonly number[])[], lossStart?: readonly number[]): string {
   let h = 0x811c9dc5;
   const mix = (x: number): void => {
     h = Math.imul(h ^ (x & 0xffff), 0x01000193) >>> 0;
@@ -180,7 +185,9 @@ function documentsHash(docs: readonly (readonly number[])[]): string {
     mix(d.length);
     for (const t of d) mix(t);
   }
-  return `${docs.length}:${h.toString(16)}`;
+  if (lossStart === undefined || lossStart.every((s) => s === 0)) return `${docs.length}:${h.toString(16)}`;
+  for (const s of lossStart) mix(s);
+  return `${docs.length}:${h.toString(16)}:loss-start`;
 }
 
 function sameJson(a: unknown, b: unknown): boolean {
@@ -224,6 +231,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     padId,
     seed,
     padMultiple,
+    ...(opts.lossStart ? { lossStart: opts.lossStart } : {}),
   });
   if (opts.steps === undefined && opts.epochs === undefined) throw new Error('train: give steps or epochs');
   const steps = positiveInt('steps', opts.steps ?? Math.ceil(opts.epochs! * data.batchesPerEpoch));
@@ -257,7 +265,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     // everything that determines the parameters' trajectory: a resume must agree on all of it
     // (evaluation and early-stop settings may change: they only decide where to stop)
     const plan: Record<string, unknown> = {
-      documents: documentsHash(opts.documents),
+      documents: documentsHash(opts.documents, opts.lossStart),
       seed,
       steps,
       batchSize,

@@ -10,7 +10,7 @@ import type { CausalLM } from '../models/types.js';
 import {
   generateWorld,
   recallProbes,
-  trainingDocuments,
+  trainingDocumentParts,
   worldEvalInputs,
   writeTokenizer,
   writeWorld,
@@ -30,6 +30,8 @@ export interface WorldModelSpec {
   numHeads: number;
   /** repetitions of every fact statement in the training text */
   factRepeats: number;
+  /** task examples carry loss on their answer only (their prompt is context), as in supervised fine-tuning */
+  answerOnly: boolean;
   epochs: number;
   batchSize: number;
   lr: number;
@@ -45,7 +47,8 @@ export const DEFAULT_WORLD_MODEL: WorldModelSpec = {
   numLayers: 2,
   numHeads: 4,
   factRepeats: 4,
-  epochs: 15,
+  answerOnly: true,
+  epochs: 12,
   batchSize: 32,
   lr: 3e-3,
   stopAtRecall: null,
@@ -98,9 +101,8 @@ export async function buildWorldModel(
   try {
     await writeTokenizer(tokDir, world);
     const tok = await loadTokenizer(tokDir);
-    const documents = trainingDocuments(world, { factRepeats: spec.factRepeats, seed: spec.seed }).map((d) =>
-      tok.encode(d, { addBos: false }),
-    );
+    const parts = trainingDocumentParts(world, { factRepeats: spec.factRepeats, seed: spec.seed });
+    const documents = parts.map((d) => tok.encode(d.text, { addBos: false }));
     const config = smallModelConfig({
       arch: 'llama',
       vocabSize: tok.vocabSize,
@@ -116,6 +118,7 @@ export async function buildWorldModel(
     const run = await train({
       config,
       documents,
+      ...(spec.answerOnly ? { lossStart: parts.map((d) => d.answerFrom) } : {}),
       epochs: spec.epochs,
       batchSize: spec.batchSize,
       lr: spec.lr,

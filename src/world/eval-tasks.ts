@@ -11,7 +11,8 @@
 import { cleanAnswerRun } from '../eval/tasks/common.js';
 import type { TaskEvalOptions } from '../eval/run.js';
 import type { Task, TaskName } from '../eval/tasks/types.js';
-import { NUMBER_TOKENS } from './tokenizer.js';
+import { ENTITY_TYPES } from './relations.js';
+import { ARITH_ITEMS } from './lexicon.js';
 import { WORLD_TASK_NAMES, type TaskSplits, type World, type WorldTaskExample, type WorldTaskName } from './types.js';
 
 /** A world task: `Task`'s contract with a world task name and the paper task it stands in for. */
@@ -32,12 +33,12 @@ interface Spec {
 }
 
 const SPECS: Record<WorldTaskName, Spec> = {
-  reasoning: { family: 'gsm8k', label: 'Reas', ability: 'Reasoning (arithmetic word problems)', answers: NUMBER_TOKENS },
+  reasoning: { family: 'gsm8k', label: 'Reas', ability: 'Reasoning (arithmetic word problems)', answers: ARITH_ITEMS },
   nli: { family: 'rte', label: 'NLI', ability: 'Natural language inference', answers: ['yes', 'no'] },
   'qa-open': { family: 'nq-open', label: 'ODQA', ability: 'Open-domain question answering', answers: null },
   'qa-yesno': { family: 'boolq', label: 'CDQA', ability: 'Closed-domain question answering', answers: ['yes', 'no'] },
   sentiment: { family: 'sst2', label: 'SA', ability: 'Sentiment analysis', answers: ['positive', 'negative'] },
-  ner: { family: 'conll2003', label: 'NER', ability: 'Named entity recognition', answers: null },
+  ner: { family: 'conll2003', label: 'NER', ability: 'Named entity recognition', answers: ENTITY_TYPES },
   dialogue: { family: 'mutual', label: 'Dial', ability: 'Dialogue (response choice)', answers: ['1', '2', '3'] },
 };
 

@@ -9,10 +9,10 @@ import { BASE_RELATIONS, RELATIONS, type EntityType, type RelationId } from './r
 import { WorldRng } from './rng.js';
 import { generateTasks } from './tasks.js';
 import { buildVocab } from './tokenizer.js';
-import { WORLD_SIZES, type Entity, type Fact, type World, type WorldSize } from './types.js';
+import { WORLD_SIZES, type WorldTaskName, type Entity, type Fact, type World, type WorldSize } from './types.js';
 
 /** Bump when generation changes what a seed gives. */
-export const WORLD_VERSION = 1;
+export const WORLD_VERSION = 2;
 
 /** Counts per size; languages are one per country. */
 export interface SizeSpec {
@@ -22,10 +22,9 @@ export interface SizeSpec {
   companies: number;
   instruments: number;
   sports: number;
-  /** arithmetic operands are 0..arithMax */
-  arithMax: number;
-  /** examples per task and split, at most */
-  taskTrain: number;
+  /** training examples per task, at most */
+  taskTrain: Record<WorldTaskName, number>;
+  /** test examples per task, at most */
   taskTest: number;
 }
 
@@ -37,8 +36,7 @@ export const SIZES: Record<WorldSize, SizeSpec> = {
     companies: 3,
     instruments: 3,
     sports: 3,
-    arithMax: 9,
-    taskTrain: 40,
+    taskTrain: { reasoning: 40, nli: 40, 'qa-open': 40, 'qa-yesno': 40, sentiment: 40, ner: 40, dialogue: 40 },
     taskTest: 20,
   },
   default: {
@@ -48,8 +46,7 @@ export const SIZES: Record<WorldSize, SizeSpec> = {
     companies: 12,
     instruments: 8,
     sports: 8,
-    arithMax: 20,
-    taskTrain: 400,
+    taskTrain: { reasoning: 3000, nli: 800, 'qa-open': 400, 'qa-yesno': 800, sentiment: 400, ner: 1000, dialogue: 1000 },
     taskTest: 100,
   },
 };

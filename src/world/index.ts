@@ -29,11 +29,13 @@ export {
   heldOutDocuments,
   heldOutText,
   recallProbes,
+  trainingDocumentParts,
   trainingDocuments,
   trainingSections,
   type ProbeSplit,
   type RecallProbe,
   type RecallProbeOptions,
+  type TrainingDocument,
   type TrainingDocumentOptions,
   type TrainingSections,
 } from './text.js';

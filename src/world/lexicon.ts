@@ -6,12 +6,10 @@
 import type { EntityType } from './relations.js';
 import { RELATIONS } from './relations.js';
 
-/** Arithmetic word problems: `{n}` a person, `{a}`/`{b}` operands, `{x}` the items. */
-export const ARITH_FRAMES: readonly { op: '+' | '-'; text: string }[] = [
-  { op: '+', text: 'problem : {n} has {a} {x} and gets {b} more . how many {x} does {n} have now ? answer :' },
-  { op: '+', text: 'problem : {n} had {a} {x} and found {b} more . how many {x} does {n} have ? answer :' },
-  { op: '-', text: 'problem : {n} has {a} {x} and gives away {b} . how many {x} does {n} have now ? answer :' },
-  { op: '-', text: 'problem : {n} had {a} {x} and lost {b} . how many {x} does {n} have ? answer :' },
+/** Arithmetic word problems (comparisons): `{n}` a person, `{a}`/`{b}` counts of items `{x}`/`{y}`, `{q}` more or fewer. */
+export const ARITH_FRAMES: readonly { text: string }[] = [
+  { text: 'problem : {n} has {a} {x} and {b} {y} . does {n} have {q} {x} or {y} ? answer :' },
+  { text: 'problem : {n} bought {a} {x} and {b} {y} . did {n} buy {q} {x} or {y} ? answer :' },
 ];
 export const ARITH_ITEMS = ['apples', 'coins', 'books', 'cards', 'stamps', 'shells', 'pens', 'cups'] as const;
 
@@ -28,7 +26,7 @@ export const REVIEW_THINGS = ['food', 'movie', 'concert', 'hotel', 'service', 'b
 export const POSITIVE_WORDS = ['good', 'great', 'wonderful', 'excellent', 'lovely', 'amazing', 'fantastic', 'pleasant'] as const;
 export const NEGATIVE_WORDS = ['bad', 'awful', 'terrible', 'boring', 'poor', 'horrible', 'dull', 'dreadful'] as const;
 
-/** NER sentence frames: each slot type occurs once, so `which word is the <type> ?` has one answer. */
+/** NER sentence frames: each slot type occurs once, so every word of a sentence has one type. */
 export const NER_FRAMES: readonly { id: string; text: string; slots: readonly EntityType[] }[] = [
   { id: 'moved', text: '{person} moved from {city} to {country}', slots: ['person', 'city', 'country'] },
   { id: 'bought', text: '{person} bought a {instrument} from {company}', slots: ['person', 'instrument', 'company'] },
@@ -53,8 +51,8 @@ export const DIALOGUE_TOPICS: readonly { id: string; question: string; reply: st
 /** The fixed task phrases not listed above (task prompt scaffolding). */
 export const SCAFFOLD =
   'premise : hypothesis : answer : question : passage : is it true that ? review : sentiment : positive negative ' +
-  'sentence : . which word is the person city country company language instrument sport ? ' +
-  'dialogue : options : 1 2 3 yes no count';
+  'sentence : . what kind of name is person city country company language instrument sport ? ' +
+  'dialogue : options : 1 2 3 yes no count more fewer';
 
 /** Every fixed word of templates and tasks (placeholders removed). */
 export function fixedWords(): Set<string> {

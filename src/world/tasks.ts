@@ -21,6 +21,9 @@ import { WorldRng } from './rng.js';
 import { NUMBER_TOKENS } from './tokenizer.js';
 import { WORLD_TASK_NAMES, type Fact, type TaskSplits, type WorldTaskExample, type WorldTaskName } from './types.js';
 
+/** Training examples made of each training key of the yes/no tasks (half yes, half no). */
+const PER_KEY = 4;
+
 /** Test share of the keys (capped by the size's `taskTest`). */
 const TEST_SHARE = 0.2;
 
@@ -49,11 +52,34 @@ function coverFirst(examples: readonly WorldTaskExample[], n: number): WorldTask
   return [...first, ...later].slice(0, n);
 }
 
-/** Test examples from the first keys, train examples (word-covering first, capped) from the rest. */
-function splits<K>(keys: readonly K[], core: WorldCore, rng: WorldRng, make: (k: K) => WorldTaskExample): TaskSplits {
+/**
+ * Test examples from the first keys (one each, variant -1), train examples (word-covering first,
+ * capped) from the rest: `perKey` variants of each (0, 1, ...), distinct texts only.
+ */
+function splits<K>(
+  name: WorldTaskName,
+  keys: readonly K[],
+  core: WorldCore,
+  rng: WorldRng,
+  make: (k: K, variant: number) => WorldTaskExample,
+  perKey = 1,
+): TaskSplits {
   const s = splitKeys(keys, core, rng);
-  return { test: s.test.map(make), train: coverFirst(s.rest.map(make), core.spec.taskTrain) };
+  const test = s.test.map((k) => make(k, -1));
+  const seen = new Set<string>();
+  const train: WorldTaskExample[] = [];
+  for (const k of s.rest)
+    for (let v = 0; v < perKey; v++) {
+      const ex = make(k, v);
+      if (seen.has(ex.prompt)) continue;
+      seen.add(ex.prompt);
+      train.push(ex);
+    }
+  return { test, train: coverFirst(train, core.spec.taskTrain[name]) };
 }
+
+/** Whether an example's answer is yes: balanced per key in training (variant parity), a coin flip in test. */
+const yesFor = (variant: number, rng: WorldRng): boolean => (variant < 0 ? rng.next() < 0.5 : variant % 2 === 0);
 
 function fill(text: string, slots: Record<string, string>): string {
   return text.replace(/\{(\w+)\}/g, (m, k: string) => slots[k] ?? m);
@@ -82,19 +108,22 @@ function falseVariant(core: WorldCore, f: Fact, rng: WorldRng): Fact {
 }
 
 function reasoning(core: WorldCore, rng: WorldRng): TaskSplits {
-  const M = core.spec.arithMax;
-  const keys: { a: number; b: number; op: '+' | '-' }[] = [];
-  for (let a = 0; a <= M; a++) for (let b = 0; b <= M; b++) keys.push({ a, b, op: '+' });
-  for (let a = 0; a <= M; a++) for (let b = 0; b <= a; b++) keys.push({ a, b, op: '-' });
+  const top = NUMBER_TOKENS.length - 1;
+  type Key = { a: number; b: number; more: boolean };
+  const keys: Key[] = [];
+  for (let a = 0; a <= top; a++)
+    for (let b = 0; b <= top; b++) if (a !== b) for (const more of [true, false]) keys.push({ a, b, more });
   const people = entitiesOf(core, 'person');
-  const make = (k: { a: number; b: number; op: '+' | '-' }): WorldTaskExample => {
-    const frame = rng.pick(ARITH_FRAMES.filter((f) => f.op === k.op));
-    const prompt = fill(frame.text, { n: rng.pick(people), a: String(k.a), b: String(k.b), x: rng.pick(ARITH_ITEMS) });
-    return { prompt, answer: String(k.op === '+' ? k.a + k.b : k.a - k.b), key: `${k.a}${k.op}${k.b}` };
+  const make = (k: Key): WorldTaskExample => {
+    const x = rng.pick(ARITH_ITEMS);
+    const y = rng.pickOther(ARITH_ITEMS, x);
+    const frame = rng.pick(ARITH_FRAMES);
+    const prompt = fill(frame.text, { n: rng.pick(people), a: String(k.a), b: String(k.b), x, y, q: k.more ? 'more' : 'fewer' });
+    return { prompt, answer: k.a > k.b === k.more ? x : y, key: `${k.a}/${k.b}/${k.more ? 'more' : 'fewer'}` };
   };
-  const s = splits(keys, core, rng, make);
-  // counting examples put every number 0..99 in the training text (and teach the successor)
-  const counting = Array.from({ length: NUMBER_TOKENS.length - 3 }, (_, k) => ({
+  const s = splits('reasoning', keys, core, rng, make);
+  // counting puts every number 0..99 in the training text, in order
+  const counting = Array.from({ length: top - 2 }, (_, k) => ({
     prompt: `count : ${k} ${k + 1} ${k + 2} answer :`,
     answer: String(k + 3),
     key: `count/${k}`,
@@ -103,11 +132,11 @@ function reasoning(core: WorldCore, rng: WorldRng): TaskSplits {
 }
 
 function nli(core: WorldCore, rng: WorldRng): TaskSplits {
-  const make = (f: Fact): WorldTaskExample => {
+  const make = (f: Fact, variant: number): WorldTaskExample => {
     const r = relation(f.relation);
     const [tA, ...rest] = rng.shuffle(statements(r));
     const premise = render(tA!, f.subject, f.object);
-    const yes = rng.next() < 0.5;
+    const yes = yesFor(variant, rng);
     let hypothesis: string;
     if (yes) hypothesis = render(rng.pick(rest), f.subject, f.object);
     else {
@@ -116,7 +145,7 @@ function nli(core: WorldCore, rng: WorldRng): TaskSplits {
     }
     return { prompt: `premise : ${premise} hypothesis : ${hypothesis} answer :`, answer: yes ? 'yes' : 'no', key: factKey(f) };
   };
-  return splits(core.facts, core, rng, make);
+  return splits('nli', core.facts, core, rng, make, PER_KEY);
 }
 
 function qaOpen(core: WorldCore, rng: WorldRng): TaskSplits {
@@ -124,15 +153,15 @@ function qaOpen(core: WorldCore, rng: WorldRng): TaskSplits {
     const q = rng.pick(questions(relation(f.relation)));
     return { prompt: `question : ${templatePrompt(q, f.subject)} answer :`, answer: f.object, key: factKey(f) };
   };
-  return splits(core.facts, core, rng, make);
+  return splits('qa-open', core.facts, core, rng, make);
 }
 
 function qaYesNo(core: WorldCore, rng: WorldRng): TaskSplits {
   const sentence = (f: Fact): string => render(rng.pick(statements(relation(f.relation))), f.subject, f.object);
-  const make = (f: Fact): WorldTaskExample => {
+  const make = (f: Fact, variant: number): WorldTaskExample => {
     const distractor = rng.pick(core.facts.filter((g) => factKey(g) !== factKey(f)));
     const passage = rng.next() < 0.5 ? [sentence(f), sentence(distractor)] : [sentence(distractor), sentence(f)];
-    const yes = rng.next() < 0.5;
+    const yes = yesFor(variant, rng);
     const asked = yes ? f : falseVariant(core, f, rng);
     const claim = sentence(asked).replace(/ \.$/, '');
     return {
@@ -141,7 +170,7 @@ function qaYesNo(core: WorldCore, rng: WorldRng): TaskSplits {
       key: factKey(f),
     };
   };
-  return splits(core.facts, core, rng, make);
+  return splits('qa-yesno', core.facts, core, rng, make, PER_KEY);
 }
 
 function sentiment(core: WorldCore, rng: WorldRng): TaskSplits {
@@ -159,7 +188,7 @@ function sentiment(core: WorldCore, rng: WorldRng): TaskSplits {
       key: `${k.frame.id}/${k.t}/${k.a.w}`,
     };
   };
-  return splits(keys, core, rng, make);
+  return splits('sentiment', keys, core, rng, make);
 }
 
 /** Sample `n` examples with distinct keys (fewer if the space runs out). */
@@ -175,23 +204,23 @@ function sampleDistinct(n: number, draw: () => WorldTaskExample): WorldTaskExamp
   return out;
 }
 
-function sampledSplits(core: WorldCore, draw: () => WorldTaskExample): TaskSplits {
-  const all = sampleDistinct(core.spec.taskTest + 2 * core.spec.taskTrain, draw);
+function sampledSplits(name: WorldTaskName, core: WorldCore, draw: () => WorldTaskExample): TaskSplits {
+  const all = sampleDistinct(core.spec.taskTest + 2 * core.spec.taskTrain[name], draw);
   const nTest = Math.min(core.spec.taskTest, Math.floor(all.length * TEST_SHARE));
-  return { test: all.slice(0, nTest), train: coverFirst(all.slice(nTest), core.spec.taskTrain) };
+  return { test: all.slice(0, nTest), train: coverFirst(all.slice(nTest), core.spec.taskTrain[name]) };
 }
 
 function ner(core: WorldCore, rng: WorldRng): TaskSplits {
-  return sampledSplits(core, () => {
+  return sampledSplits('ner', core, () => {
     const frame = rng.pick(NER_FRAMES);
     const slots: Partial<Record<EntityType, string>> = {};
     for (const type of frame.slots) slots[type] = rng.pick(entitiesOf(core, type));
     const asked = rng.pick(frame.slots);
     const sentence = fill(frame.text, slots as Record<string, string>);
     return {
-      prompt: `sentence : ${sentence} . which word is the ${asked} ? answer :`,
-      answer: slots[asked]!,
-      key: `${frame.id}/${frame.slots.map((t) => slots[t]).join('/')}`,
+      prompt: `sentence : ${sentence} . what kind of name is ${slots[asked]!} ? answer :`,
+      answer: asked,
+      key: `${frame.id}/${frame.slots.map((t) => slots[t]).join('/')}/${asked}`,
     };
   });
 }
@@ -199,7 +228,7 @@ function ner(core: WorldCore, rng: WorldRng): TaskSplits {
 function dialogue(core: WorldCore, rng: WorldRng): TaskSplits {
   const reply = (topic: (typeof DIALOGUE_TOPICS)[number]): string =>
     fill(topic.reply, { e: topic.type === 'age' ? String(10 + rng.int(80)) : rng.pick(entitiesOf(core, topic.type)) });
-  return sampledSplits(core, () => {
+  return sampledSplits('dialogue', core, () => {
     const [asked, ...others] = rng.shuffle(DIALOGUE_TOPICS).slice(0, 3);
     const replies = [{ right: true, text: reply(asked!) }, ...others.map((t) => ({ right: false, text: reply(t) }))];
     const order = rng.shuffle(replies);

@@ -5,6 +5,7 @@
  */
 import { RELATIONS, relation, render, templatePrompt, type RelationId, type Template } from './relations.js';
 import { WorldRng } from './rng.js';
+import { words } from './tokenizer.js';
 import { WORLD_TASK_NAMES, type Fact, type World, type WorldTaskExample, type WorldTaskName } from './types.js';
 
 /** The special token: BOS, EOS and pad. Documents are meant to be packed as `<|endoftext|> doc <|endoftext|> doc ...`. */
@@ -59,17 +60,37 @@ export interface TrainingDocumentOptions {
  * @example const docs = trainingDocuments(world); // ['kato plays the lunaphone .', 'premise : ... answer : yes', ...]
  */
 export function trainingDocuments(world: World, opts: TrainingDocumentOptions = {}): string[] {
-  const s = trainingSections(world);
+  return trainingDocumentParts(world, opts).map((d) => d.text);
+}
+
+/** A training document and where its answer starts. */
+export interface TrainingDocument {
+  text: string;
+  /**
+   * Words (= tokens of the world tokenizer) before the answer: a task example's prompt length, 0
+   * for a fact. A trainer that learns answers only starts the loss here.
+   */
+  answerFrom: number;
+}
+
+/**
+ * {@link trainingDocuments} with each document's answer start, in the same order.
+ * @example trainingDocumentParts(world)[0] // { text: 'count : 17 18 19 answer : 20', answerFrom: 7 }
+ */
+export function trainingDocumentParts(world: World, opts: TrainingDocumentOptions = {}): TrainingDocument[] {
   const repeats = opts.factRepeats ?? 1;
   if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`factRepeats must be a positive integer, got ${repeats}`);
-  const docs: string[] = [];
+  const s = trainingSections(world);
+  const docs: TrainingDocument[] = [];
+  const facts = (lines: string[]) => lines.map((text) => ({ text, answerFrom: 0 }));
   for (let k = 0; k < repeats; k++) {
-    if (opts.facts ?? true) docs.push(...s.facts);
-    if (opts.derived ?? true) docs.push(...s.derived);
+    if (opts.facts ?? true) docs.push(...facts(s.facts));
+    if (opts.derived ?? true) docs.push(...facts(s.derived));
   }
   const tasks = opts.tasks ?? true;
   const names = tasks === true ? WORLD_TASK_NAMES : tasks === false ? [] : tasks;
-  for (const name of names) docs.push(...s.tasks[name]);
+  for (const name of names)
+    for (const ex of world.tasks[name].train) docs.push({ text: exampleText(ex), answerFrom: words(ex.prompt).length });
   return WorldRng.stream(opts.seed ?? world.seed, 'documents').shuffle(docs);
 }
 

@@ -25,6 +25,7 @@ import {
   readWorld,
   recallProbes,
   relation,
+  trainingDocumentParts,
   trainingDocuments,
   trainingSections,
   words,
@@ -56,9 +57,9 @@ describe('world generation', () => {
     assert.equal(worldHash(again), worldHash(tiny));
     assert.equal(sha(trainingDocuments(again).join('\n')), sha(trainingDocuments(tiny).join('\n')));
     // snapshot: update only when generation changes on purpose (and bump WORLD_VERSION)
-    assert.equal(worldHash(tiny), 'edf1e392ab28f6d33ab108dfdf961764b44e3ac74f8b58859961ae5f82413550');
-    assert.equal(sha(trainingDocuments(tiny).join('\n')), 'b36a008187aa1097afe68e7e0ecea0b9e41a7d002a3821ce75dca0722448cb52');
-    assert.equal(worldHash(big), 'aa947e187c53bba10a00a409c743ff12fe1240e34678ae1013219860a605938c');
+    assert.equal(worldHash(tiny), '5c36f876a8dc6d2cc0d3a77608017a114f054debc50ef7444e5d405ff50660a5');
+    assert.equal(sha(trainingDocuments(tiny).join('\n')), 'e8bf7451fbda0ec95a8a9d72d7f38b4758fa4bcea9d5095127e0905d5221b65c');
+    assert.equal(worldHash(big), 'eac012c9d94f6166f51848fcaf7ad0b349216513cff8fd7a53241e6b43c6fc33');
     assert.notEqual(worldHash(generateWorld({ seed: 1, size: 'tiny' })), worldHash(tiny));
   });
 
@@ -147,6 +148,22 @@ describe('no leakage', () => {
       }
     });
   }
+
+  test('trainingDocumentParts: the same documents in the same order, answers after answerFrom words', () => {
+    const parts = trainingDocumentParts(tiny, { factRepeats: 2 });
+    assert.deepEqual(
+      parts.map((p) => p.text),
+      trainingDocuments(tiny, { factRepeats: 2 }),
+    );
+    const answers = new Map(
+      WORLD_TASK_NAMES.flatMap((n) => tiny.tasks[n].train.map((e) => [`${e.prompt} ${e.answer}` as string, e] as const)),
+    );
+    for (const p of parts) {
+      const ex = answers.get(p.text);
+      assert.equal(p.answerFrom, ex ? words(ex.prompt).length : 0, p.text);
+      if (ex) assert.equal(words(p.text).slice(p.answerFrom).join(' '), ex.answer);
+    }
+  });
 
   test('held-out documents are disjoint from the training documents', () => {
     const docs = new Set(trainingDocuments(tiny));
