@@ -203,6 +203,38 @@ describe('lmedit CLI', () => {
       assert.match(run('--dtype', 'fp8').err, /--dtype must be one of/);
     });
 
+    test('bad numbers are refused where they enter, naming the flag', () => {
+      const tmp = mkdtempSync(join(tmpdir(), 'lmedit-cli-num-'));
+      try {
+        const cases: [string[], RegExp][] = [
+          [['edit', '--limit', '-5'], /--limit must be a positive integer, got "-5"/],
+          [['edit', '--limit', '1.5'], /--limit must be a positive integer/],
+          [['edit', '--offset', '-1'], /--offset must be a non-negative integer/],
+          [['edit', '--batch-size', '1.5'], /--batch-size must be a positive integer/],
+          [['edit', '--seed', 'abc'], /--seed must be a non-negative integer/],
+          [['stats', '--tokens', '0'], /--tokens must be a positive integer/],
+          [['stats', '--layers', 'abc'], /--layers: "abc" is not a layer of this model \(0\.\.4\)/],
+          [['generate', '--max-new-tokens', '1000000000'], /--max-new-tokens must be a non-negative integer up to 1000000/],
+          [['generate', '--max-new-tokens', '600'], /exceeds the model's context of 512 positions/],
+          [['generate', '--sample', '--top-p', '2'], /--top-p must be a probability mass in \(0, 1\]/],
+          [['generate', '--top-k', '-1'], /--top-k must be a non-negative integer/],
+        ];
+        writeFileSync(join(tmp, 'ids.json'), JSON.stringify([[1, 2 ** 32]]));
+        cases.push([
+          ['forward', '--input', join(tmp, 'ids.json'), '--save', join(tmp, 'x.safetensors')],
+          /token ids in 0\.\.511/,
+        ]);
+        for (const [args, want] of cases) {
+          const r = lmedit(args[0]!, '--model', dir, ...args.slice(1));
+          assert.notEqual(r.code, 0, args.join(' '));
+          assert.match(r.err, want, args.join(' '));
+          assert.doesNotMatch(r.err, /\n\s+at /, `${args.join(' ')}: no stack trace`);
+        }
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    });
+
     test('a subject missing from the prompt is rejected before anything runs', () => {
       const r = lmedit(
         'edit',

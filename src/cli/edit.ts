@@ -27,7 +27,7 @@ import {
 } from '../edit/rect/index.js';
 import { DEFAULT_RECT_KEEP } from '../study/spec.js';
 import type { WeightDTypeOption } from '../models/load.js';
-import { choiceOption, floatOption } from './options.js';
+import { choiceOption, floatOption, intOption } from './options.js';
 import { createStatsProvider, inspectStats, buildStats } from '../edit/stats/index.js';
 import { resolveModel, worldCorpusFile, worldOf } from './default-model.js';
 import { editRequests, type World } from '../world/index.js';
@@ -137,10 +137,10 @@ export function registerEditCommands(program: Command): void {
     .option('--preset <name>', 'preset name (e.g. gpt2-xl, llama-2-7b, stories260K)')
     .option('--request <json>', 'one request (or an array): {"prompt", "subject", "target_new", ...}; default: a demo request')
     .option('--data <file.json>', 'ZsRE / CounterFact / EasyEdit records')
-    .option('--limit <n>', 'use the first n records', (v) => Number.parseInt(v, 10))
-    .option('--offset <n>', 'skip this many records first', (v) => Number.parseInt(v, 10))
+    .option('--limit <n>', 'use the first n records', intOption('--limit'))
+    .option('--offset <n>', 'skip this many records first', intOption('--offset', 0))
     .option('--sequential', 'keep every edit (sequential editing); default restores the model after each edit')
-    .option('--batch-size <n>', 'requests per edit (batch editing; MEMIT, FT)', (v) => Number.parseInt(v, 10), 1)
+    .option('--batch-size <n>', 'requests per edit (batch editing; MEMIT, FT)', intOption('--batch-size'), 1)
     .option(
       '--rect [keep]',
       `regularise each ΔW, keeping this fraction of its entries (no value: ${DEFAULT_RECT_KEEP}, RECT's default)`,
@@ -165,10 +165,10 @@ export function registerEditCommands(program: Command): void {
     .option('--context-templates <file.json>', 'fixed context templates instead of sampled ones')
     .option('--stats <file|dir>', 'layer statistics to use (npz / safetensors, or a folder)')
     .option('--corpus <path>', 'text corpus for computing statistics (default: WikiText-2 in ../shared)')
-    .option('--stats-tokens <n>', 'token budget for computing statistics', (v) => Number.parseInt(v, 10))
-    .option('--seed <n>', 'seed for context templates and random baselines', (v) => Number.parseInt(v, 10), 0)
+    .option('--stats-tokens <n>', 'token budget for computing statistics', intOption('--stats-tokens'))
+    .option('--seed <n>', 'seed for context templates and random baselines', intOption('--seed', 0), 0)
     .option('--heatmap <base>', 'write |ΔW| heat maps of the last edit to <base>.<param>.{png,csv,json}')
-    .option('--gen-tokens <n>', 'tokens of the before/after continuations', (v) => Number.parseInt(v, 10), 12)
+    .option('--gen-tokens <n>', 'tokens of the before/after continuations', intOption('--gen-tokens', 0, 4096), 12)
     .option('--json', 'print one JSON object per edit')
     .action(async (o: EditFlags) => runEditCommand(o));
 
@@ -179,7 +179,7 @@ export function registerEditCommands(program: Command): void {
     .option('--tokenizer <path>', 'tokenizer file or folder')
     .option('--layers <list>', 'comma-separated layers to build (default: the MEMIT preset layers)')
     .option('--corpus <path>', 'text corpus (default: WikiText-2 in ../shared)')
-    .option('--tokens <n>', 'token budget (default 10 x d_k)', (v) => Number.parseInt(v, 10))
+    .option('--tokens <n>', 'token budget (default 10 x d_k)', intOption('--tokens'))
     .option('--dtype <dtype>', 'accumulation dtype float32 | float64', 'float32')
     .option('--cache-dir <dir>', 'cache folder')
     .option('--out <dir>', 'also write <module>.safetensors (sum and count) into this folder')
@@ -206,7 +206,7 @@ export function registerEditCommands(program: Command): void {
         );
         const corpus = o.corpus ?? defaultCorpus();
         if (!corpus) throw new Error('no --corpus given and WikiText-2 is not in ../shared');
-        const layers = o.layers ? o.layers.split(',').map((s) => Number.parseInt(s, 10)) : await memitLayers(model);
+        const layers = o.layers ? parseLayers(o.layers, model.config.numLayers) : await memitLayers(model);
         if (o.dtype !== 'float32' && o.dtype !== 'float64') throw new Error('--dtype must be float32 or float64');
         const built = buildStats({
           model,
@@ -224,6 +224,19 @@ export function registerEditCommands(program: Command): void {
           console.log(`${module}: ${info.count} tokens (${info.origin})${info.path ? ` -> ${info.path}` : ''}`);
       },
     );
+}
+
+/** `--layers 1,2`: distinct block indices of the model. */
+function parseLayers(text: string, numLayers: number): number[] {
+  const out = text.split(',').map((part) => {
+    const t = part.trim();
+    const n = Number(t);
+    if (!/^\d+$/.test(t) || n >= numLayers)
+      throw new Error(`--layers: "${t}" is not a layer of this model (0..${numLayers - 1}); give a comma list such as 1,2`);
+    return n;
+  });
+  if (new Set(out).size !== out.length) throw new Error(`--layers ${text}: a layer appears twice`);
+  return out;
 }
 
 async function memitLayers(model: CausalLM): Promise<number[]> {
@@ -421,7 +434,8 @@ async function runEditCommand(o: EditFlags): Promise<void> {
     });
     if (!o.json) console.error(`wrote ΔW of ${cumulative.size} parameter(s) to ${o.saveDelta}`);
   }
-  if (!o.json && o.sequential && summary.edits > 1) printSequentialSummary(model, tokenizer, requests, before, afterEdit, o.genTokens);
+  if (!o.json && o.sequential && summary.edits > 1)
+    printSequentialSummary(model, tokenizer, requests, before, afterEdit, o.genTokens);
   if (!o.json) console.error(`${summary.edits} edit(s), ${summary.requests} request(s) in ${summary.seconds.toFixed(1)} s`);
   void lastResult;
   for (const r of summary.results) r.dispose();

@@ -3,7 +3,8 @@
  * dump its logits and activations for comparison with another implementation.
  */
 import { readFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
+import { floatOption, intOption } from './options.js';
 import * as T from '../tensor/index.js';
 import { saveSafetensors } from '../io/safetensors.js';
 import { generate, leftPad, openModel, Trace, type CausalLM } from '../models/index.js';
@@ -26,18 +27,12 @@ function parseDtype(v: string): WeightDTypeOption {
   return d;
 }
 
-function int(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n)) throw new Error(`${name} must be an integer, got "${v}"`);
-    return n;
-  };
-}
-
-function float(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n)) throw new Error(`${name} must be a number, got "${v}"`);
+/** A number in a range, named in its error. */
+function ranged(flag: string, ok: (n: number) => boolean, what: string): (v: string) => number {
+  const parse = floatOption(flag);
+  return (v) => {
+    const n = parse(v);
+    if (!ok(n)) throw new InvalidArgumentError(`${flag} must be ${what}, got "${v}"`);
     return n;
   };
 }
@@ -62,12 +57,22 @@ function addModelFlags(cmd: Command): Command {
 export function registerModelCommands(program: Command): void {
   addModelFlags(program.command('generate').description('generate text with a model (greedy by default)'))
     .option('--prompt <text...>', 'one or more prompts (batched with left padding)', ['Once upon a time'])
-    .option('--max-new-tokens <n>', 'tokens to generate', int('--max-new-tokens'), 64)
+    .option('--max-new-tokens <n>', 'tokens to generate', intOption('--max-new-tokens', 0, 1_000_000), 64)
     .option('--sample', 'sample instead of greedy decoding')
-    .option('--temperature <t>', 'sampling temperature', float('--temperature'), 1)
-    .option('--top-k <k>', 'sample from the k most likely tokens', int('--top-k'), 0)
-    .option('--top-p <p>', 'nucleus sampling mass', float('--top-p'), 1)
-    .option('--seed <n>', 'random seed for sampling', int('--seed'), 0)
+    .option(
+      '--temperature <t>',
+      'sampling temperature',
+      ranged('--temperature', (t) => t > 0, 'a positive number'),
+      1,
+    )
+    .option('--top-k <k>', 'sample from the k most likely tokens', intOption('--top-k', 0), 0)
+    .option(
+      '--top-p <p>',
+      'nucleus sampling mass',
+      ranged('--top-p', (p) => p > 0 && p <= 1, 'a probability mass in (0, 1]'),
+      1,
+    )
+    .option('--seed <n>', 'random seed for sampling', intOption('--seed', 0), 0)
     .option('--stop <text...>', 'stop strings')
     .option('--json', 'print JSON lines instead of text')
     .action(
@@ -89,6 +94,11 @@ export function registerModelCommands(program: Command): void {
           ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
         });
         const prompts = o.prompt.map((p) => tokenizer.encode(p));
+        const longest = Math.max(...prompts.map((p) => p.length));
+        if (longest + o.maxNewTokens > model.config.maxPositions)
+          throw new Error(
+            `a prompt of ${longest} tokens plus --max-new-tokens ${o.maxNewTokens} exceeds the model's context of ${model.config.maxPositions} positions`,
+          );
         const t0 = Date.now();
         const single = prompts.length === 1 && !o.json && process.stdout.isTTY;
         if (single) process.stdout.write(o.prompt[0]!);
@@ -153,13 +163,13 @@ export function registerModelCommands(program: Command): void {
     .requiredOption('--input <ids.json>', 'JSON array of token-id arrays (ragged rows are left-padded)')
     .requiredOption('--save <out.safetensors>', 'output file')
     .option('--hidden', 'also save every block output as hidden.<layer> [B, T, D]')
-    .option('--keys <layer>', "also save that layer's MLP keys (input of the down projection) [B, T, F]", int('--keys'))
+    .option('--keys <layer>', "also save that layer's MLP keys (input of the down projection) [B, T, F]", intOption('--keys', 0))
     .action(async (o: ModelFlags & { input: string; save: string; hidden?: boolean; keys?: number }) => {
       const { model } = await openModel(await resolveModel(o.model), {
         dtype: o.dtype ?? 'float32',
         ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
       });
-      const rows = parseIdRows(o.input);
+      const rows = parseIdRows(o.input, model.config.vocabSize);
       const out = forwardDump(model, rows, { hidden: o.hidden === true, ...(o.keys !== undefined ? { keys: o.keys } : {}) });
       saveSafetensors(o.save, out, { format: 'pt', source: 'lmedit forward' });
       console.log(`wrote ${[...out.keys()].join(', ')} to ${o.save}`);
@@ -167,7 +177,7 @@ export function registerModelCommands(program: Command): void {
     });
 }
 
-function parseIdRows(path: string): number[][] {
+function parseIdRows(path: string, vocabSize: number): number[][] {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
@@ -177,8 +187,8 @@ function parseIdRows(path: string): number[][] {
   if (!Array.isArray(raw) || raw.length === 0) throw new Error(`${path}: expected a non-empty JSON array of token-id arrays`);
   const rows = (Array.isArray(raw[0]) ? raw : [raw]) as unknown[];
   return rows.map((r, i) => {
-    if (!Array.isArray(r) || r.length === 0 || !r.every((x) => Number.isInteger(x) && x >= 0)) {
-      throw new Error(`${path}: row ${i} must be a non-empty array of non-negative integer token ids`);
+    if (!Array.isArray(r) || r.length === 0 || !r.every((x) => Number.isInteger(x) && x >= 0 && x < vocabSize)) {
+      throw new Error(`${path}: row ${i} must be a non-empty array of token ids in 0..${vocabSize - 1}`);
     }
     return r as number[];
   });

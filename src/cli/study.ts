@@ -14,7 +14,7 @@ import { runStudy, type RunPoint, type StudyOutcome } from '../study/run.js';
 import type { ResultLine, StudySpec } from '../study/types.js';
 import { formatStatus, studyStatus } from '../study/status.js';
 import { resolveModel, worldCorpusFile, worldOf } from './default-model.js';
-import { choiceOption } from './options.js';
+import { choiceOption, floatOption } from './options.js';
 
 const duration = (s: number): string =>
   s >= 3600
@@ -117,7 +117,11 @@ export function registerStudyCommands(program: Command): void {
       choiceOption('--scale', ['paper', 'tiny']),
     )
     .option('--hparams <file.yaml>', 'hparams file for every method of the study (e.g. a trained MEND archive)')
-    .option('--rect <keep>', 'add a regularised twin of every method, keeping this fraction of ΔW (RECT: 0.4)', Number.parseFloat)
+    .option(
+      '--rect <keep>',
+      'add a regularised twin of every method, keeping this fraction of ΔW (RECT: 0.4)',
+      floatOption('--rect'),
+    )
     .option(
       '--rect-mode <mode>',
       'rect | random | pca: the regulariser of --rect',
