@@ -12,7 +12,7 @@ import { buildVocab } from './tokenizer.js';
 import { WORLD_SIZES, type WorldTaskName, type Entity, type Fact, type World, type WorldSize } from './types.js';
 
 /** Bump when generation changes what a seed gives. */
-export const WORLD_VERSION = 2;
+export const WORLD_VERSION = 3;
 
 /** Counts per size; languages are one per country. */
 export interface SizeSpec {

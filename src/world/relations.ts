@@ -81,114 +81,170 @@ function rel(
   };
 }
 
-/** Every relation, base first, in a fixed order. */
+/**
+ * Every relation, base first, in a fixed order. Each has the same five kinds of template (derived
+ * relations lack B): A its canonical statement, B another statement, C "the <type> where <subject>
+ * <verb> is …", D "which <type> <verb> <subject> …?", E its own question. Each relation holds out its
+ * C or its D and trains the other, chosen so that every held-out template has trained siblings of
+ * the same pattern with another verb (born_in holds out "the city where {s} was born is" and trains
+ * lives_in's and based_in's "the city where {s} … is"): generalizing to it is composition.
+ */
 export const RELATIONS: readonly Relation[] = [
   rel(
     'born_in',
     'person',
     'city',
-    ['{s} was born in {o} .', 'the birthplace of {s} is {o} .', 'where was {s} born ? {o}'],
-    ['the city where {s} was born is {o} .', 'which city was {s} born in ? {o}'],
+    ['{s} was born in {o} .', 'the birthplace of {s} is {o} .', 'which city was {s} born in ? {o}', 'where was {s} born ? {o}'],
+    ['the city where {s} was born is {o} .'],
   ),
   rel(
     'lives_in',
     'person',
     'city',
-    ['{s} lives in {o} .', 'the home of {s} is in {o} .', 'where does {s} live ? {o}'],
-    ['the city where {s} lives is {o} .', 'which city does {s} live in ? {o}'],
+    ['{s} lives in {o} .', 'the home of {s} is in {o} .', 'the city where {s} lives is {o} .', 'where does {s} live ? {o}'],
+    ['which city does {s} live in ? {o}'],
   ),
   rel(
     'citizen_of',
     'person',
     'country',
-    ['{s} is a citizen of {o} .', '{s} holds a passport from {o} .', 'which country is {s} a citizen of ? {o}'],
-    ['{s} has a passport from {o} .', 'of which country is {s} a citizen ? {o}'],
+    [
+      '{s} is a citizen of {o} .',
+      '{s} holds a passport from {o} .',
+      'the country where {s} is a citizen is {o} .',
+      'of which country is {s} a citizen ? {o}',
+    ],
+    ['which country is {s} a citizen of ? {o}'],
   ),
   rel(
     'works_for',
     'person',
     'company',
-    ['{s} works for {o} .', 'the employer of {s} is {o} .', 'who does {s} work for ? {o}'],
-    ['the company {s} works for is {o} .', 'which company does {s} work for ? {o}'],
+    [
+      '{s} works for {o} .',
+      'the employer of {s} is {o} .',
+      'which company does {s} work for ? {o}',
+      'who does {s} work for ? {o}',
+    ],
+    ['the company {s} works for is {o} .'],
   ),
   rel(
     'speaks',
     'person',
     'language',
-    ['{s} speaks {o} .', '{s} talks in {o} .', 'what language does {s} speak ? {o}'],
-    ['the language {s} speaks is {o} .', 'which language does {s} speak ? {o}'],
+    ['{s} speaks {o} .', '{s} talks in {o} .', 'the language {s} speaks is {o} .', 'what language does {s} speak ? {o}'],
+    ['which language does {s} speak ? {o}'],
   ),
   rel(
     'plays',
     'person',
     'instrument',
-    ['{s} plays the {o} .', 'the instrument of {s} is the {o} .', 'what instrument does {s} play ? {o}'],
-    ['the instrument {s} plays is the {o} .', 'which instrument does {s} play ? {o}'],
+    [
+      '{s} plays the {o} .',
+      'the instrument of {s} is the {o} .',
+      'which instrument does {s} play ? {o}',
+      'what instrument does {s} play ? {o}',
+    ],
+    ['the instrument {s} plays is the {o} .'],
   ),
   rel(
     'practices',
     'person',
     'sport',
-    ['{s} practices {o} .', 'the sport of {s} is {o} .', 'which sport does {s} practice ? {o}'],
-    ['the sport {s} practices is {o} .', 'what sport does {s} practice ? {o}'],
+    [
+      '{s} practices {o} .',
+      'the sport of {s} is {o} .',
+      'the sport {s} practices is {o} .',
+      'what sport does {s} practice ? {o}',
+    ],
+    ['which sport does {s} practice ? {o}'],
   ),
   rel(
     'located_in',
     'city',
     'country',
-    ['{s} is located in {o} .', '{s} is a city in {o} .', 'in which country is {s} ? {o}'],
-    ['{s} is in the country of {o} .', 'which country is {s} located in ? {o}'],
+    [
+      '{s} is located in {o} .',
+      '{s} is a city in {o} .',
+      'which country is {s} located in ? {o}',
+      'in which country is {s} ? {o}',
+    ],
+    ['the country where {s} is located is {o} .'],
   ),
   rel(
     'capital_of',
     'country',
     'city',
-    ['the capital of {s} is {o} .', '{s} has its capital in {o} .', 'what is the capital of {s} ? {o}'],
-    ['the capital city of {s} is {o} .', 'which city is the capital of {s} ? {o}'],
+    [
+      'the capital of {s} is {o} .',
+      '{s} has its capital in {o} .',
+      'which city is the capital of {s} ? {o}',
+      'what is the capital of {s} ? {o}',
+    ],
+    ['the capital city of {s} is {o} .'],
   ),
   rel(
     'language_of',
     'country',
     'language',
-    ['the language of {s} is {o} .', 'people in {s} speak {o} .', 'what language is spoken in {s} ? {o}'],
-    ['people who live in {s} speak {o} .', 'which language is spoken in {s} ? {o}'],
+    [
+      'the language of {s} is {o} .',
+      'people in {s} speak {o} .',
+      'people who live in {s} speak {o} .',
+      'what language is spoken in {s} ? {o}',
+    ],
+    ['which language is spoken in {s} ? {o}'],
   ),
   rel(
     'based_in',
     'company',
     'city',
-    ['{s} is based in {o} .', 'the headquarters of {s} are in {o} .', 'where is {s} based ? {o}'],
-    ['{s} has its headquarters in {o} .', 'which city is {s} based in ? {o}'],
+    [
+      '{s} is based in {o} .',
+      'the headquarters of {s} are in {o} .',
+      'the city where {s} is based is {o} .',
+      'where is {s} based ? {o}',
+    ],
+    ['which city is {s} based in ? {o}'],
   ),
   rel(
     'founded_in',
     'company',
     'year',
-    ['{s} was founded in {o} .', '{s} started in the year {o} .', 'when was {s} founded ? {o}'],
-    ['{s} was founded in the year {o} .', 'in which year was {s} founded ? {o}'],
+    [
+      '{s} was founded in {o} .',
+      '{s} started in the year {o} .',
+      'the year when {s} was founded is {o} .',
+      'when was {s} founded ? {o}',
+    ],
+    ['in which year was {s} founded ? {o}'],
   ),
   rel(
     'birth_country',
     'person',
     'country',
-    ['the birth country of {s} is {o} .', 'in which country was {s} born ? {o}'],
-    ['the country where {s} was born is {o} .', 'which country was {s} born in ? {o}'],
+    ['the birth country of {s} is {o} .', 'the country where {s} was born is {o} .', 'in which country was {s} born ? {o}'],
+    ['which country was {s} born in ? {o}'],
     ['born_in', 'located_in'],
   ),
   rel(
     'home_country',
     'person',
     'country',
-    ['the home country of {s} is {o} .', 'in which country does {s} live ? {o}'],
-    ['the country where {s} lives is {o} .', 'which country does {s} live in ? {o}'],
+    ['the home country of {s} is {o} .', 'which country does {s} live in ? {o}', 'in which country does {s} live ? {o}'],
+    ['the country where {s} lives is {o} .'],
     ['lives_in', 'located_in'],
   ),
   rel(
     'employer_city',
     'person',
     'city',
-    ['the company of {s} is based in {o} .', 'where is the employer of {s} based ? {o}'],
-    ['{s} works for a company based in {o} .', 'in which city is the employer of {s} based ? {o}'],
+    [
+      'the company of {s} is based in {o} .',
+      'in which city is the employer of {s} based ? {o}',
+      'where is the employer of {s} based ? {o}',
+    ],
+    ['the city where the employer of {s} is based is {o} .'],
     ['works_for', 'based_in'],
   ),
 ];

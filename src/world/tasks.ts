@@ -95,16 +95,17 @@ function objectPool(core: WorldCore, r: Relation): string[] {
   return entitiesOf(core, r.object);
 }
 
-/** A false variant of a fact: another object of the same type, else another subject with this object. */
-function falseVariant(core: WorldCore, f: Fact, rng: WorldRng): Fact {
+/**
+ * A false variant of a fact: the same subject and relation with another object of its type, one
+ * that `avoid` (the words of the text it is checked against) does not contain. The contradiction
+ * is then in the object, where a reader (or the model's memory) can find it.
+ */
+function falseVariant(core: WorldCore, f: Fact, rng: WorldRng, avoid: ReadonlySet<string> = new Set()): Fact {
   const r = relation(f.relation);
-  const pool = objectPool(core, r);
   const truths = new Set(core.facts.filter((g) => g.relation === f.relation && g.subject === f.subject).map((g) => g.object));
-  const objects = pool.filter((o) => !truths.has(o));
-  const others = core.facts.filter((g) => g.relation === f.relation && g.object !== f.object).map((g) => g.subject);
-  if (objects.length > 0 && (others.length === 0 || rng.next() < 0.7)) return { ...f, object: rng.pick(objects) };
-  if (others.length === 0) throw new Error(`no false variant of ${f.subject} ${f.relation} ${f.object}`);
-  return { ...f, subject: rng.pick(others) };
+  const objects = objectPool(core, r).filter((o) => !truths.has(o) && !avoid.has(o));
+  if (objects.length === 0) throw new Error(`no false variant of ${f.subject} ${f.relation} ${f.object}`);
+  return { ...f, object: rng.pick(objects) };
 }
 
 function reasoning(core: WorldCore, rng: WorldRng): TaskSplits {
@@ -140,7 +141,7 @@ function nli(core: WorldCore, rng: WorldRng): TaskSplits {
     let hypothesis: string;
     if (yes) hypothesis = render(rng.pick(rest), f.subject, f.object);
     else {
-      const g = falseVariant(core, f, rng);
+      const g = falseVariant(core, f, rng, new Set(premise.split(' ')));
       hypothesis = render(rng.pick(statements(r)), g.subject, g.object);
     }
     return { prompt: `premise : ${premise} hypothesis : ${hypothesis} answer :`, answer: yes ? 'yes' : 'no', key: factKey(f) };
@@ -162,7 +163,7 @@ function qaYesNo(core: WorldCore, rng: WorldRng): TaskSplits {
     const distractor = rng.pick(core.facts.filter((g) => factKey(g) !== factKey(f)));
     const passage = rng.next() < 0.5 ? [sentence(f), sentence(distractor)] : [sentence(distractor), sentence(f)];
     const yes = yesFor(variant, rng);
-    const asked = yes ? f : falseVariant(core, f, rng);
+    const asked = yes ? f : falseVariant(core, f, rng, new Set(passage.join(' ').split(' ')));
     const claim = sentence(asked).replace(/ \.$/, '');
     return {
       prompt: `passage : ${passage.join(' ')} question : is it true that ${claim} ? answer :`,

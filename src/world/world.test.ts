@@ -57,9 +57,9 @@ describe('world generation', () => {
     assert.equal(worldHash(again), worldHash(tiny));
     assert.equal(sha(trainingDocuments(again).join('\n')), sha(trainingDocuments(tiny).join('\n')));
     // snapshot: update only when generation changes on purpose (and bump WORLD_VERSION)
-    assert.equal(worldHash(tiny), '5c36f876a8dc6d2cc0d3a77608017a114f054debc50ef7444e5d405ff50660a5');
-    assert.equal(sha(trainingDocuments(tiny).join('\n')), 'e8bf7451fbda0ec95a8a9d72d7f38b4758fa4bcea9d5095127e0905d5221b65c');
-    assert.equal(worldHash(big), 'eac012c9d94f6166f51848fcaf7ad0b349216513cff8fd7a53241e6b43c6fc33');
+    assert.equal(worldHash(tiny), '83066b0f6e56005354d0b10dac57bb73c51056a8922a29929b928da8175cf4a0');
+    assert.equal(sha(trainingDocuments(tiny).join('\n')), '2f1e38913910337b49baafcd29530fa1665721ddf3d89cfae28ceba2c6c27542');
+    assert.equal(worldHash(big), '5e721351075f2a07898642772778384d2ec441e6f401a79ec2e97df581f39342');
     assert.notEqual(worldHash(generateWorld({ seed: 1, size: 'tiny' })), worldHash(tiny));
   });
 
@@ -88,11 +88,11 @@ describe('world generation', () => {
 });
 
 describe('templates', () => {
-  test('each template has one {s} and ends with {o}; every relation has ≥ 2 held-out templates', () => {
+  test('each template has one {s} and ends with {o}; every relation holds out a template and trains ≥ 3', () => {
     const ids = new Set<string>();
     for (const r of RELATIONS) {
-      assert.ok(r.heldOut.length >= 2, `${r.id}: held-out templates`);
-      assert.ok(r.train.length >= 2, `${r.id}: train templates`);
+      assert.ok(r.heldOut.length >= 1, `${r.id}: held-out templates`);
+      assert.ok(r.train.length >= 3, `${r.id}: train templates`);
       for (const t of [...r.train, ...r.heldOut]) {
         assert.ok(!ids.has(t.id), `duplicate id ${t.id}`);
         ids.add(t.id);
@@ -204,7 +204,7 @@ describe('vocabulary', () => {
         }
       }
       const maxLen = Math.max(...trainingDocuments(world).map((d) => words(d).length));
-      assert.ok(maxLen <= 40, `longest document: ${maxLen} words`);
+      assert.ok(maxLen <= 48, `longest document: ${maxLen} words`);
     });
   }
 
@@ -230,7 +230,7 @@ describe('edit requests', () => {
       const [subject, rel] = String(r.case_id).split('/') as [string, string];
       assert.equal(objectOf(big, subject, rel as 'born_in'), r.ground_truth);
       assert.equal(trainPrompts.get(r.prompt), r.ground_truth, 'the prompt is a trained prompt of the fact');
-      assert.ok(r.rephrase_prompts!.length >= 2);
+      assert.ok(r.rephrase_prompts!.length >= 1);
       for (const p of r.rephrase_prompts!) {
         assert.ok(heldOutPrompts.has(p), `rephrase "${p}" is a held-out template`);
         assert.ok(p.includes(r.subject));
