@@ -23,8 +23,11 @@ import { worldCorpusFile } from '../src/cli/default-model.js';
 
 const bin = resolve(fileURLToPath(new URL('../bin/lmedit.js', import.meta.url)));
 
-/** Shares the ROME test asserts on the quick world model (measured values are printed as diagnostics). */
-const BARS = { rewrite: 0.9, paraphrase: 0.3, unrelatedKept: 0.85 };
+/**
+ * Shares the ROME test asserts on the quick world model, below what was measured (world version 3:
+ * rewrite 1.00, paraphrase 1.00, unrelated facts kept 0.86, portability 0.07; printed as a diagnostic).
+ */
+const BARS = { rewrite: 0.9, paraphrase: 0.6, unrelatedKept: 0.8 };
 
 describe('lmedit demo --quick and ROME on the world model (fresh $LMEDIT_HOME, no ../shared)', () => {
   const home = mkdtempSync(join(tmpdir(), 'lmedit-home-'));
