@@ -28,7 +28,7 @@ import {
 import { DEFAULT_RECT_KEEP } from '../study/spec.js';
 import type { WeightDTypeOption } from '../models/load.js';
 import { choiceOption, floatOption, intOption } from './options.js';
-import { createStatsProvider, inspectStats, buildStats } from '../edit/stats/index.js';
+import { createStatsProvider, inspectStats, buildStats, type LayerStatsProvider, type StatsSource } from '../edit/stats/index.js';
 import { resolveModel, worldCorpusFile, worldOf } from './default-model.js';
 import { editRequests, type World } from '../world/index.js';
 
@@ -247,6 +247,17 @@ async function memitLayers(model: CausalLM): Promise<number[]> {
   return hp.layers;
 }
 
+/** The layer statistics behind an edit's ΔW (methods that use C), by module. */
+function statsInUse(model: CausalLM, stats: LayerStatsProvider, result: EditResult): Record<string, StatsSource> {
+  const out: Record<string, StatsSource> = {};
+  for (const name of result.deltas.keys()) {
+    const module = name.replace(/\.(weight|bias)$/, '');
+    const src = stats.source(model, module);
+    if (src) out[module] = src;
+  }
+  return out;
+}
+
 /** Whether an edit left the target's probability essentially where it was (it rose by less than 10 %). */
 function barelyMoved(nllBefore: number, nllAfter: number): boolean {
   return nllBefore - nllAfter < Math.log(1.1);
@@ -356,6 +367,7 @@ async function runEditCommand(o: EditFlags): Promise<void> {
   for (const r of requests)
     before.set(r, { text: continuation(model, tokenizer, r.prompt, o.genTokens), nll: targetNll(model, tokenizer, r) });
   const afterEdit = new Map<EditRequest, { text: string; nll: number }>();
+  const shownStats = new Set<string>();
   const cumulative = new Map<string, T.Tensor>();
   const operations = Math.ceil(requests.length / o.batchSize);
   const independent = !o.sequential && operations > 1;
@@ -366,6 +378,15 @@ async function runEditCommand(o: EditFlags): Promise<void> {
     onEdit: ({ index, requests: chunk, result }) => {
       lastResult = result;
       const fig = figures(model, result);
+      const statistics = statsInUse(model, stats, result);
+      if (!o.json)
+        for (const [module, src] of Object.entries(statistics))
+          if (!shownStats.has(module)) {
+            shownStats.add(module);
+            console.error(
+              `statistics for ${module}: ${src.kind} ${src.path ?? '(not cached)'}${src.tokens !== null ? `, ${src.tokens} tokens` : ''}`,
+            );
+          }
       for (const [k, r] of chunk.entries()) {
         const b = before.get(r)!;
         const after = { text: continuation(model, tokenizer, r.prompt, o.genTokens), nll: targetNll(model, tokenizer, r) };
@@ -380,6 +401,7 @@ async function runEditCommand(o: EditFlags): Promise<void> {
               before: b,
               after,
               weight_change: fig?.total,
+              statistics,
               timings: result.timings,
             }),
           );

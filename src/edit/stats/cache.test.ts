@@ -117,6 +117,29 @@ describe('stats cache', () => {
     for (const m of [...whole.values(), ...resumed.values()]) m.moment.dispose();
   });
 
+  test('statistics of a larger budget serve a smaller request (the file and its token count are reported)', () => {
+    const cacheDir = join(tmp.dir, 'larger');
+    const a = countingModel(tinyGpt2());
+    const big = createStatsProvider({ corpus, tokenizer: tok, cacheDir, progress: false, maxTokens: 1000 });
+    big.secondMoment(a.model, 1, L1);
+    assert.equal(a.forwards(), 20);
+    const b = countingModel(tinyGpt2());
+    const small = createStatsProvider({ corpus, tokenizer: tok, cacheDir, progress: false, maxTokens: 300 });
+    small.secondMoment(b.model, 1, L1);
+    assert.equal(b.forwards(), 0, 'the 1000-token statistics are reused, nothing is computed');
+    const src = small.source(b.model, L1)!;
+    assert.equal(src.kind, 'cache');
+    assert.equal(src.tokens, 1000);
+    assert.match(src.path ?? '', /_t1000_/);
+    // a larger request than anything cached is computed
+    const c = countingModel(tinyGpt2());
+    const bigger = createStatsProvider({ corpus, tokenizer: tok, cacheDir, progress: false, maxTokens: 1500 });
+    bigger.secondMoment(c.model, 1, L1);
+    assert.equal(c.forwards(), 30);
+    assert.equal(bigger.source(c.model, L1)?.tokens, 1500);
+    for (const p of [big, small, bigger]) p.dispose();
+  });
+
   test('cache folder: option, then $LMEDIT_CACHE/stats, then ~/.cache/lmedit/stats', () => {
     assert.equal(statsCacheDir('/x'), '/x');
     assert.equal(statsCacheDir(undefined, { LMEDIT_CACHE: '/c' }), join('/c', 'stats'));

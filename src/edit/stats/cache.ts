@@ -3,10 +3,10 @@
  * can be merged), keyed by model, module, corpus, budget, dtype and chunking; resumable through
  * periodic checkpoints of the partial sum and the corpus position; progress on stderr.
  */
-import { existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as T from '../../tensor/index.js';
 import type { Tensor } from '../../tensor/index.js';
 import { loadSafetensors, saveSafetensors } from '../../io/safetensors.js';
@@ -231,6 +231,15 @@ export function cachedSecondMoments(
         out.set(target.moduleName, { moment: fromStored(dim, dtype, done), origin: 'cache', path: paths!.final });
         continue;
       }
+      // statistics of the same corpus over a larger budget (`lmedit stats --tokens N`) serve too
+      const larger = paths ? findLargerBudget(paths.final, key) : null;
+      if (larger) {
+        opts.log?.(
+          `statistics: ${target.moduleName} from ${larger.path} (${larger.stats.count} tokens, more than the ${key.maxTokens} asked)`,
+        );
+        out.set(target.moduleName, { moment: fromStored(dim, dtype, larger.stats), origin: 'cache', path: larger.path });
+        continue;
+      }
       const part = paths ? readKeyed(paths.partial, key) : null;
       const start = part ? Number(part.metadata['next_chunk']) : 0;
       const tokens = part ? Number(part.metadata['tokens']) : 0;
@@ -305,6 +314,37 @@ export function cachedSecondMoments(
 }
 
 /** A stored file whose key matches exactly (guards against hash collisions and format changes). */
+/**
+ * A finished cache file beside `final` whose key differs from `key` only by a larger token budget
+ * (or none: the whole corpus), the largest such; null when there is none.
+ */
+function findLargerBudget(final: string, key: StatsKey): { path: string; stats: StoredStats } | null {
+  if (key.maxTokens === null) return null;
+  const dir = dirname(final);
+  if (!existsSync(dir)) return null;
+  const prefix = `${slug(key.module)}_${key.dtype}_mom2_`;
+  let best: { path: string; stats: StoredStats; budget: number } | null = null;
+  for (const f of readdirSync(dir)) {
+    if (!f.startsWith(prefix) || !f.endsWith('.safetensors') || f.endsWith('.partial.safetensors')) continue;
+    const path = join(dir, f);
+    const s = readStatsFile(path);
+    if (!s) continue;
+    let other: StatsKey | null = null;
+    try {
+      other = JSON.parse(s.metadata['key'] ?? 'null') as StatsKey | null;
+    } catch {
+      other = null;
+    }
+    const budget = other?.maxTokens === null ? Infinity : (other?.maxTokens ?? -1);
+    const same = other !== null && JSON.stringify({ ...other, maxTokens: null }) === JSON.stringify({ ...key, maxTokens: null });
+    if (same && s.metadata['complete'] === 'true' && budget > key.maxTokens && (!best || budget > best.budget)) {
+      best?.stats.sum.dispose();
+      best = { path, stats: s, budget };
+    } else s.sum.dispose();
+  }
+  return best && { path: best.path, stats: best.stats };
+}
+
 function readKeyed(path: string, key: StatsKey): StoredStats | null {
   const s = readStatsFile(path);
   if (s && s.metadata['key'] !== JSON.stringify(key)) {

@@ -85,7 +85,10 @@ export interface StatsProviderOptions {
 }
 
 /** Where the C of a module came from. */
-export type StatsSource = { kind: 'import'; path: string } | { kind: StatsOrigin; path: string | null };
+export type StatsSource = ({ kind: 'import'; path: string } | { kind: StatsOrigin; path: string | null }) & {
+  /** keys (tokens) the second moment averages; null when an imported file does not say */
+  tokens: number | null;
+};
 
 /** The lmedit StatsProvider: C tensors it returns are owned by it (freed by `dispose`). */
 export interface LayerStatsProvider extends StatsProvider {
@@ -141,7 +144,7 @@ export function createStatsProvider(opts: StatsProviderOptions = {}): LayerStats
       const imp = importFor(model, t);
       if (imp) {
         imp.sum?.dispose();
-        store(s, t.moduleName, imp.mean, { kind: 'import', path: imp.path });
+        store(s, t.moduleName, imp.mean, { kind: 'import', path: imp.path, tokens: imp.count });
         opts.log?.(`statistics: ${t.moduleName} from ${imp.path}`);
       } else missing.push(t);
     }
@@ -180,7 +183,7 @@ export function createStatsProvider(opts: StatsProviderOptions = {}): LayerStats
       ...pick(opts, ['modelId', 'dtype', 'cacheDir', 'batchSize', 'checkpointEvery', 'progress', 'log']),
     });
     for (const [module, r] of res) {
-      store(s, module, r.moment.mean(), { kind: r.origin, path: r.path });
+      store(s, module, r.moment.mean(), { kind: r.origin, path: r.path, tokens: r.moment.count });
       r.moment.dispose();
     }
   };
