@@ -120,6 +120,9 @@ describe('MEND on stories260K with ZsRE records', { skip: skipNoShared }, () => 
       assert.ok(Number.isFinite(s1.valStats['loss/total_edit_val']));
       for (const f of ['editor.safetensors', 'editor.json', 'training-state.json', 'training-state-4.safetensors', 'mend.yaml'])
         assert.ok(existsSync(join(out, f)), f);
+      // the last iteration is validated, and the YAML records the iterations this run was given
+      assert.equal((JSON.parse(r1.out.trim()) as { iteration: number }).iteration, 3, 'validated at the last iteration');
+      assert.match(readFileSync(join(out, 'mend.yaml'), 'utf8'), /^max_iters: 4$/m);
 
       const again = lmedit(...base, '--max-iters', '6');
       assert.notEqual(again.code, 0);

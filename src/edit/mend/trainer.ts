@@ -299,8 +299,10 @@ export function trainMend(o: TrainMendOptions): TrainMendResult {
     editor = MendEditor.create(model, hp);
   }
   validateMendHParams(hp, 'MEND training hparams');
-  if (o.outDir) writeEditYaml(o.outDir, hp);
   const maxIters = o.maxIters ?? hp.max_iters;
+  // what the saved editor and mend.yaml record: the iterations this run was given
+  const hpRun: MendHParams = { ...hp, max_iters: maxIters };
+  if (o.outDir) writeEditYaml(o.outDir, hpRun);
   const params = editor.namedParameters();
   const netParams = params.filter(([n]) => n !== 'edit_lrs');
   const opts = {
@@ -378,7 +380,7 @@ export function trainMend(o: TrainMendOptions): TrainMendResult {
       extra.forEach((t) => t.dispose());
     }
     // without validation the usable editor is the latest one: keep it current at every checkpoint
-    if (!val) saveEditor(o.outDir, editor, hp, identity, summaryAt(iter, null));
+    if (!val) saveEditor(o.outDir, editor, hpRun, identity, summaryAt(iter, null));
   };
 
   try {
@@ -411,7 +413,8 @@ export function trainMend(o: TrainMendOptions): TrainMendResult {
         trainAvg.reset();
       }
       let stop = false;
-      if (val && i % hp.val_interval === 0) {
+      // validate at every val_interval and at the last iteration, so the final editor is measured too
+      if (val && (i % hp.val_interval === 0 || iter === maxIters)) {
         const stats = validate(model, tok, editor, hp, val);
         validations.push({ iteration: i, stats });
         const value = stats[hp.early_stop_key];
@@ -424,7 +427,7 @@ export function trainMend(o: TrainMendOptions): TrainMendResult {
         if (better) {
           best = { value, iteration: i, current: i };
           bestStats = stats;
-          if (o.outDir) saveEditor(o.outDir, editor, hp, identity, summaryAt(i, stats));
+          if (o.outDir) saveEditor(o.outDir, editor, hpRun, identity, summaryAt(i, stats));
           else {
             bestSnapshot?.forEach((t) => t.dispose());
             bestSnapshot = cloneState(editor);
