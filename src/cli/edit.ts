@@ -4,7 +4,8 @@
  * inspect layer statistics).
  */
 import { MODEL_HELP } from './models.js';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { heatmapFigureSvg } from '../report/heatmap-figure.js';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -167,7 +168,10 @@ export function registerEditCommands(program: Command): void {
     .option('--corpus <path>', 'text corpus for computing statistics (default: WikiText-2 in ../shared)')
     .option('--stats-tokens <n>', 'token budget for computing statistics', intOption('--stats-tokens'))
     .option('--seed <n>', 'seed for context templates and random baselines', intOption('--seed', 0), 0)
-    .option('--heatmap <base>', 'write |ΔW| heat maps of the last edit to <base>.<param>.{png,csv,json}')
+    .option(
+      '--heatmap <base>',
+      'write |ΔW| heat maps of the last edit: <base>.<param>.svg (a figure with axes, colour scale and δ percentiles) and .png/.csv/.json (the pooled grid)',
+    )
     .option('--gen-tokens <n>', 'tokens of the before/after continuations', intOption('--gen-tokens', 0, 4096), 12)
     .option('--json', 'print one JSON object per edit')
     .action(async (o: EditFlags) => runEditCommand(o));
@@ -368,6 +372,7 @@ async function runEditCommand(o: EditFlags): Promise<void> {
     before.set(r, { text: continuation(model, tokenizer, r.prompt, o.genTokens), nll: targetNll(model, tokenizer, r) });
   const afterEdit = new Map<EditRequest, { text: string; nll: number }>();
   const shownStats = new Set<string>();
+  const heatmapJobs: { result: EditResult; fig: ReturnType<typeof figures> }[] = [];
   const cumulative = new Map<string, T.Tensor>();
   const operations = Math.ceil(requests.length / o.batchSize);
   const independent = !o.sequential && operations > 1;
@@ -437,14 +442,17 @@ async function runEditCommand(o: EditFlags): Promise<void> {
         saveModel(model, o.save, { sourceDir: dir, tokenizerSource, overwrite: o.overwrite === true });
         if (!o.json) console.error(`saved the edited model to ${o.save}`);
       }
-      if (isLast && o.heatmap) {
-        for (const [name, d] of result.deltas) {
-          const paths = writeHeatmap(`${o.heatmap}.${name}`, deltaHeatmap(d, { scale: 'log' }));
-          if (!o.json) console.error(`heat map: ${paths.png}`);
-        }
-      }
+      if (isLast && o.heatmap) heatmapJobs.push({ result, fig });
     },
   });
+  for (const { result, fig } of heatmapJobs)
+    for (const [name, d] of result.deltas) {
+      const paths = writeHeatmap(`${o.heatmap}.${name}`, deltaHeatmap(d, { scale: 'log' }));
+      const svg = `${o.heatmap}.${name}.svg`;
+      const change = fig?.params.find((p) => p.name === name);
+      writeFileSync(svg, await heatmapFigureSvg({ name, delta: d, ...(change ? { change } : {}) }));
+      if (!o.json) console.error(`heat map: ${svg} (figure), ${paths.png} (one pixel per block)`);
+    }
   if (o.saveDelta) {
     saveSafetensors(o.saveDelta, cumulative, {
       format: 'pt',
