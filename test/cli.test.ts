@@ -235,6 +235,41 @@ describe('lmedit CLI', () => {
       }
     });
 
+    test('request fields: types named, {"str": …} accepted, one "{}" per template, no empty prompt, no lone surrogates; context templates checked', () => {
+      const tmp = mkdtempSync(join(tmpdir(), 'lmedit-cli-req-'));
+      try {
+        const edit = (req: unknown, ...extra: string[]) =>
+          lmedit('edit', '--model', dir, '--request', JSON.stringify(req), '--gen-tokens', '2', ...extra);
+        const base = { prompt: 'Tom had a big red', subject: 'Tom', target_new: 'car' };
+        const bad: [unknown, RegExp][] = [
+          [{ ...base, target_new: 5 }, /--request\[0\]: field "target_new" must be a string, got 5/],
+          [{ ...base, prompt: '{} had a {} red' }, /the prompt has 2 "\{\}" placeholders/],
+          [{ ...base, prompt: '' }, /--request\[0\]: empty prompt/],
+          [{ ...base, subject: '\ud800' }, /field "subject" holds a lone UTF-16 surrogate/],
+        ];
+        for (const [req, want] of bad) {
+          const r = edit(req);
+          assert.notEqual(r.code, 0, JSON.stringify(req));
+          assert.match(r.err, want);
+          assert.doesNotMatch(r.err, /\n\s+at /);
+        }
+        const str = edit({ ...base, target_new: { str: 'car' } });
+        assert.equal(str.code, 0, str.err);
+        assert.match(str.out, /-> "car"/);
+        for (const [content, want] of [
+          ['{"a": 1}', /expected a non-empty JSON list of templates/],
+          ['["x", "{} y"]', /entry \[0\] must be a string with one "\{\}", got "x"/],
+        ] as const) {
+          writeFileSync(join(tmp, 't.json'), content);
+          const r = edit(base, '--context-templates', join(tmp, 't.json'));
+          assert.notEqual(r.code, 0);
+          assert.match(r.err, want);
+        }
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    });
+
     test('a subject missing from the prompt is rejected before anything runs', () => {
       const r = lmedit(
         'edit',

@@ -14,7 +14,7 @@ import { saveSafetensors } from '../io/safetensors.js';
 import { generate, openModel, saveModel, scoreContinuations, type CausalLM } from '../models/index.js';
 import { decodeAfter, type Tokenizer } from '../tokenizer/index.js';
 import { getMethod, METHOD_NAMES, presetKeyFor, resolveHParams } from '../edit/registry.js';
-import { readRequestsFile, recordsToRequests, spacedTarget } from '../edit/request.js';
+import { plainText, readRequestsFile, recordsToRequests, spacedTarget, validateRequest } from '../edit/request.js';
 import { runEdits } from '../edit/runner.js';
 import type { EditContext, EditRequest, EditResult } from '../edit/types.js';
 import {
@@ -63,7 +63,12 @@ function parseRequests(
     return list.map((r, i) => {
       const rec = r as Record<string, unknown>;
       if (rec && typeof rec === 'object' && 'prompt' in rec && 'target_new' in rec) {
-        const out: EditRequest = { ...(rec as unknown as EditRequest) };
+        const out = {
+          ...rec,
+          target_new: plainText(rec['target_new']),
+          ...('ground_truth' in rec ? { ground_truth: plainText(rec['ground_truth']) } : {}),
+        } as unknown as EditRequest;
+        validateRequest(out, `--request[${i}]`, { needsSubject: false });
         if (typeof rec['rephrase_prompts'] === 'string') out.rephrase_prompts = [rec['rephrase_prompts']];
         return out;
       }
@@ -262,6 +267,26 @@ function statsInUse(model: CausalLM, stats: LayerStatsProvider, result: EditResu
   return out;
 }
 
+/** --context-templates: a JSON list of templates (ROME), or of lists (MEMIT's groups), each holding one "{}". */
+function readContextTemplates(path: string): string[] | string[][] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`--context-templates ${path}: ${(e as Error).message}`);
+  }
+  const template = (t: unknown, where: string): string => {
+    if (typeof t !== 'string' || t.split('{}').length !== 2)
+      throw new Error(`--context-templates ${path}: ${where} must be a string with one "{}", got ${JSON.stringify(t)}`);
+    return t;
+  };
+  if (!Array.isArray(raw) || raw.length === 0)
+    throw new Error(`--context-templates ${path}: expected a non-empty JSON list of templates (or of lists of templates)`);
+  if (raw.every((g) => Array.isArray(g)))
+    return (raw as unknown[][]).map((g, i) => g.map((t, j) => template(t, `entry [${i}][${j}]`)));
+  return raw.map((t, i) => template(t, `entry [${i}]`));
+}
+
 /** Whether an edit left the target's probability essentially where it was (it rose by less than 10 %). */
 function barelyMoved(nllBefore: number, nllAfter: number): boolean {
   return nllBefore - nllAfter < Math.log(1.1);
@@ -356,9 +381,7 @@ async function runEditCommand(o: EditFlags): Promise<void> {
     tokenizer,
     seed: o.seed,
     stats,
-    ...(o.contextTemplates
-      ? { contextTemplates: JSON.parse(readFileSync(o.contextTemplates, 'utf8')) as string[] | string[][] }
-      : {}),
+    ...(o.contextTemplates ? { contextTemplates: readContextTemplates(o.contextTemplates) } : {}),
     ...(regulariser ? { transformDelta: makeDeltaTransform({ ...regulariser, seed: o.seed }) } : {}),
     log: (m) => !o.json && console.error(m),
   };

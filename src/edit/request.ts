@@ -7,14 +7,36 @@ import type { EditRequest, PromptAnswer } from './types.js';
 
 /** Throw a clear error for a request no method can use; `where` names the record. */
 export function validateRequest(r: EditRequest, where: string, opts: { needsSubject: boolean }): void {
+  for (const key of ['prompt', 'target_new', 'subject', 'ground_truth'] as const) {
+    const v: unknown = r[key];
+    if (v !== undefined && typeof v !== 'string')
+      throw new Error(`${where}: field "${key}" must be a string, got ${JSON.stringify(v) ?? typeof v}`);
+    if (typeof v === 'string' && LONE_SURROGATE.test(v))
+      throw new Error(`${where}: field "${key}" holds a lone UTF-16 surrogate (not valid text); fix the record's encoding`);
+  }
   if (typeof r.prompt !== 'string' || r.prompt.trim() === '') throw new Error(`${where}: empty prompt`);
   if (typeof r.target_new !== 'string' || r.target_new.trim() === '') throw new Error(`${where}: empty target_new`);
+  const holes = r.prompt.split('{}').length - 1;
+  if (holes > 1) throw new Error(`${where}: the prompt has ${holes} "{}" placeholders; a template takes one (the subject)`);
   if (opts.needsSubject) {
     if (typeof r.subject !== 'string' || r.subject.trim() === '') throw new Error(`${where}: empty subject`);
     if (!r.prompt.includes(r.subject)) {
       throw new Error(`${where}: subject "${r.subject}" does not occur in the prompt "${r.prompt}"`);
     }
   }
+}
+
+/** An unpaired UTF-16 surrogate: what a broken encoder leaves, shown as U+FFFD by the tokenizers. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * A request field that EasyEdit/ROME records may give as `{"str": "..."}` (CounterFact's
+ * `target_new`), as plain text; anything else is returned as it is (and refused by validateRequest).
+ */
+export function plainText(v: unknown): unknown {
+  if (v !== null && typeof v === 'object' && !Array.isArray(v) && typeof (v as { str?: unknown }).str === 'string')
+    return (v as { str: string }).str;
+  return v;
 }
 
 /** The prompt as a template: the first occurrence of the subject replaced by `{}`. */
