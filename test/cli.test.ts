@@ -6,7 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -262,6 +262,29 @@ describe('lmedit CLI', () => {
         ] as const) {
           writeFileSync(join(tmp, 't.json'), content);
           const r = edit(base, '--context-templates', join(tmp, 't.json'));
+          assert.notEqual(r.code, 0);
+          assert.match(r.err, want);
+        }
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    });
+
+    test('hparams are checked against the model and their ranges (an exported preset, edited)', () => {
+      const tmp = mkdtempSync(join(tmpdir(), 'lmedit-cli-hp-'));
+      try {
+        const file = join(tmp, 'rome.yaml');
+        const exp = lmedit('hparams', 'export', 'stories260K', '--method', 'rome', '--out', file);
+        assert.equal(exp.code, 0, exp.err);
+        const text = readFileSync(file, 'utf8');
+        for (const [from, to, want] of [
+          [/^v_loss_layer: \d+$/m, 'v_loss_layer: 40', /ROME: v_loss_layer is 40, but this model's blocks are 0\.\.4/],
+          [/^layers:\n(  - \d+\n)+/m, 'layers:\n  - 7\n', /ROME: layer 7 is outside the model's layers \[0, 5\)/],
+          [/^mom2_n_samples: \d+$/m, 'mom2_n_samples: -5', /mom2_n_samples must be a positive integer, got -5/],
+        ] as const) {
+          assert.match(text, from);
+          writeFileSync(file, text.replace(from, to));
+          const r = lmedit('edit', '--model', dir, '--hparams', file, '--gen-tokens', '2');
           assert.notEqual(r.code, 0);
           assert.match(r.err, want);
         }

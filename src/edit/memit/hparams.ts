@@ -5,7 +5,7 @@
  */
 import { worldPresets } from '../shared/world-presets.js';
 import { parseWithSchema, type HParamsOf, type Schema } from '../hparams.js';
-import { LOCATE_EDIT_SCHEMA } from '../shared/locate-hparams.js';
+import { LOCATE_EDIT_SCHEMA, checkLocateHParams } from '../shared/locate-hparams.js';
 import {
   GPT2_MODULES as GPT2,
   GPTJ_MODULES as GPTJ,
@@ -32,6 +32,7 @@ export function parseMemitHParams(raw: unknown, source: string): MemitHParams {
   };
   if (h.layers.length === 0) bad('layers is empty');
   if (new Set(h.layers).size !== h.layers.length) bad(`layers ${JSON.stringify(h.layers)} repeats a layer`);
+  checkLocateHParams(h, bad);
   if (h.v_num_grad_steps < 1) bad('v_num_grad_steps must be >= 1');
   if (!(h.clamp_norm_factor > 0)) bad('clamp_norm_factor must be > 0');
   if (!(h.mom2_update_weight > 0)) bad('mom2_update_weight must be > 0');

@@ -38,3 +38,15 @@ export const LOCATE_EDIT_SCHEMA = {
 } as const satisfies Schema;
 
 export type LocateEditHParams = HParamsOf<typeof LOCATE_EDIT_SCHEMA>;
+
+/** Range checks of the shared fields (the model-dependent ones, layers and v_loss_layer, are checked at edit time). */
+export function checkLocateHParams(h: LocateEditHParams, bad: (msg: string) => never): void {
+  if (h.layers.some((l) => l < 0)) bad(`layers ${JSON.stringify(h.layers)} has a negative layer`);
+  if (h.v_loss_layer < 0) bad(`v_loss_layer must be >= 0, got ${h.v_loss_layer}`);
+  if (!(h.v_lr > 0)) bad(`v_lr must be > 0, got ${h.v_lr}`);
+  if (!(h.v_weight_decay >= 0)) bad(`v_weight_decay must be >= 0, got ${h.v_weight_decay}`);
+  if (!(h.kl_factor >= 0)) bad(`kl_factor must be >= 0, got ${h.kl_factor}`);
+  if (h.mom2_n_samples < 1) bad(`mom2_n_samples must be a positive integer, got ${h.mom2_n_samples}`);
+  if (h.mom2_max_tokens !== null && h.mom2_max_tokens < 1)
+    bad(`mom2_max_tokens must be a positive integer or null, got ${h.mom2_max_tokens}`);
+}

@@ -43,10 +43,19 @@ export function checkLayers(model: CausalLM, layers: readonly number[], rewriteT
  */
 export function checkModules(
   model: CausalLM,
-  hp: { layer_module_tmp: string; mlp_module_tmp: string; ln_f_module: string; lm_head_module: string },
+  hp: {
+    layer_module_tmp: string;
+    mlp_module_tmp: string;
+    ln_f_module: string;
+    lm_head_module: string;
+    v_loss_layer: number;
+  },
   method: string,
 ): void {
   const { arch } = model;
+  const n = arch.numLayers;
+  if (!Number.isInteger(hp.v_loss_layer) || hp.v_loss_layer < 0 || hp.v_loss_layer >= n)
+    throw new Error(`${method}: v_loss_layer is ${hp.v_loss_layer}, but this model's blocks are 0..${n - 1}`);
   const want: [string, string, string][] = [
     ['layer_module_tmp', hp.layer_module_tmp, arch.layerTemplate],
     ['mlp_module_tmp', hp.mlp_module_tmp, arch.mlpTemplate],
