@@ -279,7 +279,7 @@ describe('lmedit CLI', () => {
         const text = readFileSync(file, 'utf8');
         for (const [from, to, want] of [
           [/^v_loss_layer: \d+$/m, 'v_loss_layer: 40', /ROME: v_loss_layer is 40, but this model's blocks are 0\.\.4/],
-          [/^layers:\n(  - \d+\n)+/m, 'layers:\n  - 7\n', /ROME: layer 7 is outside the model's layers \[0, 5\)/],
+          [/^layers:\n( {2}- \d+\n)+/m, 'layers:\n  - 7\n', /ROME: layer 7 is outside the model's layers \[0, 5\)/],
           [/^mom2_n_samples: \d+$/m, 'mom2_n_samples: -5', /mom2_n_samples must be a positive integer, got -5/],
         ] as const) {
           assert.match(text, from);
