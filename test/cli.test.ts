@@ -6,12 +6,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as T from '../src/tensor/index.js';
-import { loadSafetensors } from '../src/io/safetensors.js';
+import { loadSafetensors, saveSafetensors } from '../src/io/safetensors.js';
 import { openModel, leftPad } from '../src/models/index.js';
 import { rome } from '../src/edit/rome/index.js';
 import { modelDir, skipNoShared } from './golden/shared.js';
@@ -288,6 +288,40 @@ describe('lmedit CLI', () => {
           assert.notEqual(r.code, 0);
           assert.match(r.err, want);
         }
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    });
+
+    test('model files: a config promising absent layers, NaN weights and an over-long prompt are clear errors', async () => {
+      const tmp = mkdtempSync(join(tmpdir(), 'lmedit-cli-model-'));
+      try {
+        const copy = (sub: string) => {
+          const d = join(tmp, sub);
+          cpSync(dir, d, { recursive: true });
+          cpSync(join(dir, '..', 'tok512.bin'), join(d, 'tok512.bin'));
+          return d;
+        };
+        const big = copy('big');
+        const cfg = JSON.parse(readFileSync(join(big, 'config.json'), 'utf8')) as Record<string, unknown>;
+        writeFileSync(join(big, 'config.json'), JSON.stringify({ ...cfg, num_hidden_layers: 1e9 }));
+        const r1 = lmedit('generate', '--model', big, '--max-new-tokens', '2');
+        assert.notEqual(r1.code, 0);
+        assert.match(r1.err, /config\.json: 1000000000 layers, but the checkpoint holds only \d+ tensors/);
+
+        const nan = copy('nan');
+        const { tensors } = loadSafetensors(join(nan, 'model.safetensors'));
+        const name = 'model.layers.1.mlp.up_proj.weight';
+        tensors.set(name, T.full(tensors.get(name)!.shape, Number.NaN));
+        saveSafetensors(join(nan, 'model.safetensors'), tensors, { format: 'pt' });
+        const r2 = lmedit('generate', '--model', nan, '--max-new-tokens', '2');
+        assert.notEqual(r2.code, 0);
+        assert.match(r2.err, /tensor model\.layers\.1\.mlp\.up_proj\.weight holds NaN or infinite values/);
+
+        const long = JSON.stringify({ prompt: `${'Tom ran. '.repeat(300)}Tom had a big red`, subject: 'Tom', target_new: 'car' });
+        const r3 = lmedit('edit', '--model', dir, '--request', long);
+        assert.notEqual(r3.code, 0);
+        assert.match(r3.err, /prompt and target are \d+ tokens, more than the model's context of 512 positions/);
       } finally {
         rmSync(tmp, { recursive: true, force: true });
       }

@@ -360,6 +360,13 @@ async function runEditCommand(o: EditFlags): Promise<void> {
   const { hp, source } = resolveHParams(method, model, { ...o, world: world !== null });
   const requests = parseRequests(o, world);
   checkSaveTargets(o, Math.ceil(requests.length / Math.max(1, o.batchSize)));
+  for (const [i, r] of requests.entries()) {
+    const n = tokenizer.encode(r.prompt).length + tokenizer.encode(spacedTarget(r.target_new), { addBos: false }).length;
+    if (n > model.config.maxPositions)
+      throw new Error(
+        `request ${r.case_id ?? i}: prompt and target are ${n} tokens, more than the model's context of ${model.config.maxPositions} positions`,
+      );
+  }
   // a world model's statistics come from its world's text
   const corpus = o.corpus ?? (world ? { path: worldCorpusFile(world), split: 'line' as const } : defaultCorpus());
   if (requests.length === 0) throw new Error('no requests to edit');

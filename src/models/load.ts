@@ -41,6 +41,15 @@ function convert(t: Tensor, dtype: WeightDTypeOption): Tensor {
 }
 
 /**
+ * Whether every value is finite: one native sum at memory bandwidth (a NaN or ±Inf makes it
+ * non-finite), and only then a scan, since a sum of huge finite values may overflow too.
+ */
+function allFinite(t: Tensor): boolean {
+  const s = T.noGrad(() => T.tidy(() => T.sum(t.dtype === 'float32' || t.dtype === 'float64' ? t : T.cast(t, 'float32')).item()));
+  return Number.isFinite(s) || t.toArray().every((x) => Number.isFinite(x));
+}
+
+/**
  * Load a model directory in Hugging Face layout.
  * @example const model = loadModel('../shared/data/stories260K/hf');
  */
@@ -53,10 +62,23 @@ export function loadModel(dir: string, opts: LoadModelOptions = {}): CausalLM {
   // conversion temporaries are freed at once, not pooled next to the weights
   return T.withoutBufferReuse(() => {
     const { tensors: raw } = loadCheckpoint(dir, { dtype: dtype === 'float32' ? 'keep' : dtype });
+    // every block has at least one tensor: a config promising more blocks than the checkpoint holds
+    // tensors is wrong, and building it would only exhaust memory
+    if (cfg.numLayers > raw.size) {
+      for (const t of raw.values()) t.dispose();
+      throw new Error(
+        `${join(dir, 'config.json')}: ${cfg.numLayers} layers, but the checkpoint holds only ${raw.size} tensors; the config does not describe these weights`,
+      );
+    }
     const tensors = new Map<string, Tensor>();
     for (const [name, t] of raw) {
       t.name = name;
       tensors.set(name, t.dtype === 'int32' || t.dtype === 'uint8' ? t : convert(t, dtype));
+    }
+    const broken = [...tensors].find(([, t]) => t.dtype !== 'int32' && t.dtype !== 'uint8' && !allFinite(t));
+    if (broken) {
+      for (const t of tensors.values()) t.dispose();
+      throw new Error(`${dir}: tensor ${broken[0]} holds NaN or infinite values; the checkpoint is corrupt`);
     }
     return createModel(cfg, tensors, dir);
   });
