@@ -159,6 +159,9 @@ describe('KN pieces', () => {
         'tiny-gpt2': [20, 20, 0.2, false, 0.4],
         'tiny-llama': [20, 20, 0.2, false, 0.4],
         stories260K: [20, 20, 0.2, false, 0.4],
+        'world-l2': [20, 20, 0.2, false, 0.4],
+        'world-l3': [20, 20, 0.2, false, 0.4],
+        'world-l4': [20, 20, 0.2, false, 0.4],
       },
     );
     const yaml = {

@@ -81,7 +81,7 @@ describe('import', () => {
     const C = p.secondMoment(model, 1, L1);
     assert.deepEqual(C.shape, [d, d]);
     assert.equal(forwards(), 0);
-    assert.deepEqual(p.source(model, L1), { kind: 'import', path: npzPath });
+    assert.deepEqual(p.source(model, L1), { kind: 'import', path: npzPath, tokens: 200 });
     // per-layer mapping by layer number
     const q = createStatsProvider({ statsPath: { '1': npzPath }, cacheDir: false });
     assert.deepEqual(q.secondMoment(model, 1, L1).toArray(), C.toArray());
