@@ -5,7 +5,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as T from '../tensor/index.js';
@@ -329,5 +329,38 @@ describe('a saved model loads on its own, whatever its tokenizer kind', () => {
         if (!c.shared) rmSync(src, { recursive: true, force: true });
       }
     });
+  }
+});
+
+test('saveModel removes the temporaries of killed saves and refuses a parent it cannot write', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'lmedit-save-stale-'));
+  try {
+    const src = join(tmp, 'src');
+    mkdirSync(src);
+    const config = smallModelConfig({
+      arch: 'llama',
+      vocabSize: 40,
+      hiddenSize: 16,
+      numLayers: 1,
+      numHeads: 2,
+      maxPositions: 16,
+    });
+    writeFileSync(join(src, 'config.json'), JSON.stringify(config));
+    const model = initModel(config, { seed: 2 });
+    const stale = join(tmp, '.saved.tmp-999999999-1');
+    mkdirSync(stale);
+    writeFileSync(join(stale, 'model.safetensors'), 'half written');
+    saveModel(model, join(tmp, 'saved'), { sourceDir: src });
+    assert.ok(!existsSync(stale), 'the stale temporary of a dead process is removed');
+    assert.ok(existsSync(join(tmp, 'saved', 'model.safetensors')));
+    assert.deepEqual(
+      readdirSync(tmp).filter((f) => f.startsWith('.')),
+      [],
+    );
+    if (existsSync('/proc/self'))
+      assert.throws(() => saveModel(model, '/proc/lmedit-x', { sourceDir: src }), /saveModel: cannot write in \/proc/);
+    model.dispose();
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
   }
 });

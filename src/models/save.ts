@@ -60,6 +60,28 @@ function copyTokenizer(source: string, dir: string): void {
 }
 
 /**
+ * Remove `.NAME.tmp-PID-TS` folders that a killed save of NAME left in `dir` (their process is
+ * gone); a save in progress in a live process is left alone.
+ */
+function removeStaleTemporaries(dir: string, name: string): void {
+  const re = new RegExp(`^\\.${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.tmp-(\\d+)-\\d+(\\.old)?$`);
+  for (const f of readdirSync(dir)) {
+    const m = re.exec(f);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    let alive = pid === process.pid;
+    if (!alive)
+      try {
+        process.kill(pid, 0);
+        alive = true;
+      } catch {
+        alive = false;
+      }
+    if (!alive) rmSync(join(dir, f), { recursive: true, force: true });
+  }
+}
+
+/**
  * Write `model` to `outDir` atomically.
  * @example saveModel(model, 'edited-gpt2', { sourceDir: 'gpt2' });
  */
@@ -69,8 +91,19 @@ export function saveModel(model: CausalLM, outDir: string, opts: SaveModelOption
   if (existsSync(target) && !opts.overwrite) throw new Error(`saveModel: ${target} exists (pass overwrite to replace it)`);
   if (!existsSync(join(opts.sourceDir, 'config.json')))
     throw new Error(`saveModel: ${opts.sourceDir} has no config.json to copy`);
-  const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Date.now()}`);
-  mkdirSync(tmp, { recursive: true });
+  const parent = dirname(target);
+  // the parent must be a writable directory of a normal file system: mkdirSync's recursion loops
+  // on pseudo file systems such as /proc instead of failing
+  if (existsSync(parent)) {
+    if (!statSync(parent).isDirectory()) throw new Error(`saveModel: ${parent} is not a directory`);
+  } else mkdirSync(parent, { recursive: true });
+  removeStaleTemporaries(parent, basename(target));
+  const tmp = join(parent, `.${basename(target)}.tmp-${process.pid}-${Date.now()}`);
+  try {
+    mkdirSync(tmp);
+  } catch (e) {
+    throw new Error(`saveModel: cannot write in ${parent}: ${(e as Error).message}`);
+  }
   try {
     const tensors = new Map<string, Tensor>(model.params);
     saveSafetensors(join(tmp, 'model.safetensors'), tensors, { format: 'pt', ...(opts.metadata ?? {}) });
