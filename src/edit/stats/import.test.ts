@@ -5,7 +5,7 @@
  */
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
 import * as T from '../../tensor/index.js';
@@ -71,6 +71,16 @@ describe('import', () => {
     s.mean.dispose();
     const all = readNpz(npzPath, (k) => k === 'mom2.count');
     assert.deepEqual([...all.keys()], ['mom2.count']);
+  });
+
+  test('a stored entry with overwritten floats fails its CRC-32 check, naming the entry', () => {
+    const bad = join(tmp.dir, 'corrupt.npz');
+    const zip = new Uint8Array(readFileSync(npzPath));
+    // the stored mom2.mom2.npy payload: overwrite 100 floats in the middle of the file
+    const at = Math.floor(zip.length / 2);
+    new Float32Array(zip.buffer, zip.byteOffset + (at - (at % 4)), 100).fill(123.5);
+    writeFileSync(bad, zip);
+    assert.throws(() => importStatsFile(bad, d), /corrupt\.npz: entry mom2\.mom2\.npy fails its CRC-32 check/);
   });
 
   test('the provider finds the file in a folder and runs no forward pass', () => {

@@ -6,6 +6,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { unzipSync } from 'fflate';
+import * as zlib from 'node:zlib';
 import * as T from '../../tensor/index.js';
 import type { Tensor } from '../../tensor/index.js';
 import { loadSafetensors } from '../../io/safetensors.js';
@@ -103,13 +104,61 @@ export function readNpz(path: string, want: (key: string) => boolean = () => tru
   } catch (e) {
     throw new Error(`${path}: not a valid .npz (zip) file: ${(e as Error).message}`);
   }
+  const crcs = centralDirectoryCrcs(raw);
   const out = new Map<string, NpyArray>();
   for (const [name, bytes] of Object.entries(files)) {
     const key = name.replace(/\.npy$/, '');
+    const want32 = crcs.get(name);
+    // fflate does not check CRC-32: a flipped byte in a stored entry would pass as data
+    if (want32 === undefined || crc32(bytes) !== want32)
+      throw new Error(`${path}: entry ${name} fails its CRC-32 check; the file is corrupt`);
     out.set(key, parseNpy(bytes, `${path}: ${name}`));
   }
   if (keys.length === 0) throw new Error(`${path}: empty .npz archive`);
   return out;
+}
+
+/** Entry name → CRC-32 from a zip's central directory (end-of-central-directory record, then its entries). */
+function centralDirectoryCrcs(zip: Uint8Array): Map<string, number> {
+  const view = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
+  const out = new Map<string, number>();
+  let eocd = -1;
+  for (let i = zip.length - 22; i >= Math.max(0, zip.length - 22 - 65535); i--)
+    if (view.getUint32(i, true) === 0x06054b50) {
+      eocd = i;
+      break;
+    }
+  if (eocd < 0) return out;
+  const entries = view.getUint16(eocd + 10, true);
+  let p = view.getUint32(eocd + 16, true);
+  for (let k = 0; k < entries && p + 46 <= zip.length && view.getUint32(p, true) === 0x02014b50; k++) {
+    const crc = view.getUint32(p + 16, true);
+    const nameLen = view.getUint16(p + 28, true);
+    const extraLen = view.getUint16(p + 30, true);
+    const commentLen = view.getUint16(p + 32, true);
+    out.set(new TextDecoder().decode(zip.subarray(p + 46, p + 46 + nameLen)), crc);
+    p += 46 + nameLen + extraLen + commentLen;
+  }
+  return out;
+}
+
+let CRC_TABLE: Uint32Array | null = null;
+
+/** CRC-32 (IEEE, as zip): zlib's when Node has it (≥ 20.15), else a table. */
+function crc32(data: Uint8Array): number {
+  const native = (zlib as { crc32?: (d: Uint8Array) => number }).crc32;
+  if (native) return native(data) >>> 0;
+  if (!CRC_TABLE) {
+    CRC_TABLE = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      CRC_TABLE[n] = c >>> 0;
+    }
+  }
+  let c = 0xffffffff;
+  for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
 }
 
 /** The array names of an .npz, without inflating anything. */
