@@ -5,7 +5,7 @@
  */
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as T from '../../tensor/index.js';
 import { cachedSecondMoments, modelFingerprint, readStatsFile, statsCacheDir } from './cache.js';
@@ -138,6 +138,30 @@ describe('stats cache', () => {
     assert.equal(c.forwards(), 30);
     assert.equal(bigger.source(c.model, L1)?.tokens, 1500);
     for (const p of [big, small, bigger]) p.dispose();
+  });
+
+  test('a cache file changed or truncated on disk is detected by its checksum and rebuilt', () => {
+    const cacheDir = join(tmp.dir, 'corrupt');
+    const first = createStatsProvider({ corpus, tokenizer: tok, cacheDir, progress: false });
+    const a = countingModel(tinyGpt2());
+    const C = first.secondMoment(a.model, 1, L1).toArray();
+    const file = first.source(a.model, L1)!.path!;
+    first.dispose();
+    for (const damage of ['flip', 'truncate'] as const) {
+      const bytes = readFileSync(file);
+      writeFileSync(
+        file,
+        damage === 'flip'
+          ? Buffer.concat([bytes.subarray(0, -9), Buffer.from([bytes[bytes.length - 9]! ^ 0x40]), bytes.subarray(-8)])
+          : bytes.subarray(0, bytes.length - 100),
+      );
+      const b = countingModel(tinyGpt2());
+      const p = createStatsProvider({ corpus, tokenizer: tok, cacheDir, progress: false });
+      assert.deepEqual(p.secondMoment(b.model, 1, L1).toArray(), C, damage);
+      assert.equal(b.forwards(), 20, `${damage}: recomputed, not read`);
+      assert.equal(p.source(b.model, L1)?.kind, 'computed');
+      p.dispose();
+    }
   });
 
   test('cache folder: option, then $LMEDIT_CACHE/stats, then ~/.cache/lmedit/stats', () => {

@@ -140,7 +140,11 @@ export function writeStatsFile(path: string, sum: Tensor, count: number, metadat
   mkdirSync(join(path, '..'), { recursive: true });
   const countT = T.scalar(count, 'float64');
   try {
-    saveSafetensors(path, { mom2: sum, count: countT }, { format: STATS_FORMAT, count: String(count), ...metadata });
+    saveSafetensors(
+      path,
+      { mom2: sum, count: countT },
+      { format: STATS_FORMAT, count: String(count), sha256: sumChecksum(sum, count), ...metadata },
+    );
   } finally {
     countT.dispose();
   }
@@ -158,7 +162,24 @@ export function readStatsFile(path: string): StoredStats | null {
   }
   const n = count.item();
   count.dispose();
+  if (metadata['sha256'] !== undefined && metadata['sha256'] !== sumChecksum(sum, n)) {
+    sum.dispose();
+    throw new Error(`${path}: its statistics do not match their checksum; the file is corrupt`);
+  }
   return { sum: T.keep(sum), count: n, metadata };
+}
+
+/** sha256 of the sum's bytes and the count: what a cache file must still hold when read back. */
+function sumChecksum(sum: Tensor, count: number): string {
+  const c = sum.isContiguous() ? sum : null;
+  const bytes = c
+    ? new Uint8Array(
+        c.storage.buffer,
+        c.storage.byteOffset + c.offset * c.storage.BYTES_PER_ELEMENT,
+        c.size * c.storage.BYTES_PER_ELEMENT,
+      )
+    : new Uint8Array(new Float64Array(sum.toArray()).buffer);
+  return createHash('sha256').update(bytes).update(String(count)).digest('hex');
 }
 
 /** What a progress callback receives after each batch. */
@@ -327,7 +348,7 @@ function findLargerBudget(final: string, key: StatsKey): { path: string; stats: 
   for (const f of readdirSync(dir)) {
     if (!f.startsWith(prefix) || !f.endsWith('.safetensors') || f.endsWith('.partial.safetensors')) continue;
     const path = join(dir, f);
-    const s = readStatsFile(path);
+    const s = readCacheFile(path);
     if (!s) continue;
     let other: StatsKey | null = null;
     try {
@@ -345,8 +366,19 @@ function findLargerBudget(final: string, key: StatsKey): { path: string; stats: 
   return best && { path: best.path, stats: best.stats };
 }
 
+/** A cache file, or null (and the file deleted, to be rebuilt) when it is truncated or fails its checksum. */
+function readCacheFile(path: string): StoredStats | null {
+  try {
+    return readStatsFile(path);
+  } catch (e) {
+    process.stderr.write(`lmedit: statistics cache: ${(e as Error).message}; removing it, it will be recomputed\n`);
+    unlinkSync(path);
+    return null;
+  }
+}
+
 function readKeyed(path: string, key: StatsKey): StoredStats | null {
-  const s = readStatsFile(path);
+  const s = readCacheFile(path);
   if (s && s.metadata['key'] !== JSON.stringify(key)) {
     s.sum.dispose();
     return null;
