@@ -164,6 +164,32 @@ describe('stats cache', () => {
     }
   });
 
+  test('a corpus of whitespace or of a few tokens is refused, and nothing is cached', () => {
+    const cacheDir = join(tmp.dir, 'tiny-corpus');
+    for (const [name, text] of [
+      ['blank.txt', ' \n\t  \n'],
+      ['two.txt', 'ab'],
+    ] as const) {
+      const path = join(tmp.dir, name);
+      writeFileSync(path, text);
+      const p = createStatsProvider({
+        corpus: { path, chunkLength: 50, maxTokens: 1000 },
+        tokenizer: tok,
+        cacheDir,
+        progress: false,
+      });
+      assert.throws(
+        () => p.secondMoment(tinyGpt2(), 1, L1),
+        /gave \d+ token\(s\) for transformer\.h\.1\.mlp\.c_proj, fewer than its \d+ input dimensions/,
+      );
+      p.dispose();
+    }
+    assert.deepEqual(
+      filesUnder(cacheDir).filter((f) => f.endsWith('.safetensors')),
+      [],
+    );
+  });
+
   test('cache folder: option, then $LMEDIT_CACHE/stats, then ~/.cache/lmedit/stats', () => {
     assert.equal(statsCacheDir('/x'), '/x');
     assert.equal(statsCacheDir(undefined, { LMEDIT_CACHE: '/c' }), join('/c', 'stats'));

@@ -321,7 +321,12 @@ export function cachedSecondMoments(
     }
     for (const t of todo) {
       const m = moments.get(t.target.moduleName)!;
-      if (m.count === 0) throw new Error(`statistics: the corpus ${corpus.path} gave no token for ${t.target.moduleName}`);
+      const dim = moduleInputDim(model, t.target.moduleName);
+      // fewer keys than dimensions: C is singular, and ROME/MEMIT would invert noise; never cache it
+      if (m.count < dim)
+        throw new Error(
+          `statistics: the corpus ${corpus.path} gave ${m.count} token(s) for ${t.target.moduleName}, fewer than its ${dim} input dimensions; give a larger corpus`,
+        );
       if (t.paths) {
         writeStatsFile(t.paths.final, m.sum, m.count, { key: JSON.stringify(t.key), complete: 'true' });
         if (existsSync(t.paths.partial)) unlinkSync(t.paths.partial);
@@ -334,7 +339,6 @@ export function cachedSecondMoments(
   }
 }
 
-/** A stored file whose key matches exactly (guards against hash collisions and format changes). */
 /**
  * A finished cache file beside `final` whose key differs from `key` only by a larger token budget
  * (or none: the whole corpus), the largest such; null when there is none.
@@ -377,6 +381,7 @@ function readCacheFile(path: string): StoredStats | null {
   }
 }
 
+/** A stored file whose key matches exactly (guards against hash collisions and format changes). */
 function readKeyed(path: string, key: StatsKey): StoredStats | null {
   const s = readCacheFile(path);
   if (s && s.metadata['key'] !== JSON.stringify(key)) {
