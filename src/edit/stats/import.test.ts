@@ -100,6 +100,26 @@ describe('import', () => {
     q.dispose();
   });
 
+  test('a matrix that is not a second moment (asymmetric, clearly negative eigenvalues) is refused', () => {
+    const good = Array.from(sum, (x) => x / 200);
+    const asym = [...good];
+    asym[1] = asym[1]! + 0.5 * Math.max(...good.map(Math.abs));
+    // C − 10·mean(diag)·v vᵀ for a unit v: eigenvalues far below zero, yet symmetric with a positive diagonal mean
+    const v = Array.from({ length: d }, (_, i) => (i % 2 ? 1 : -1) / Math.sqrt(d));
+    const meanDiag = good.filter((_, i) => i % (d + 1) === 0).reduce((a, b) => a + b, 0) / d;
+    const negative = good.map((x, k) => x - 10 * meanDiag * v[Math.floor(k / d)]! * v[k % d]!);
+    for (const [name, values, want] of [
+      ['asym', asym, /the second moment is not symmetric/],
+      ['negative', negative, /the second moment has clearly negative eigenvalues/],
+    ] as const) {
+      const file = join(tmp.dir, `${name}.safetensors`);
+      const C = T.tensor(values, [d, d]);
+      saveSafetensors(file, { C });
+      C.dispose();
+      assert.throws(() => importStatsFile(file, d), want);
+    }
+  });
+
   test('safetensors: a single 2-D matrix is C; a mom2/count pair is a sum', () => {
     const C = T.tensor(
       Array.from(sum, (x) => x / 200),

@@ -212,9 +212,51 @@ function checkSquare(path: string, name: string, shape: readonly number[], dk: n
  */
 export function importStatsFile(path: string, dk?: number): ImportedStats {
   const ext = extname(path).toLowerCase();
-  if (ext === '.npz') return importNpz(path, dk);
-  if (ext === '.safetensors') return importSafetensors(path, dk);
-  throw new Error(`${path}: unknown statistics file type (expected .npz or .safetensors)`);
+  let s: ImportedStats;
+  if (ext === '.npz') s = importNpz(path, dk);
+  else if (ext === '.safetensors') s = importSafetensors(path, dk);
+  else throw new Error(`${path}: unknown statistics file type (expected .npz or .safetensors)`);
+  try {
+    checkSecondMoment(s.mean, path);
+  } catch (e) {
+    s.sum?.dispose();
+    s.mean.dispose();
+    throw e;
+  }
+  return s;
+}
+
+/** Relative tolerances of {@link checkSecondMoment}. */
+const SYMMETRY_TOL = 1e-4;
+const NEGATIVE_TOL = 1e-3;
+
+/**
+ * C = Σ k kᵀ / N is symmetric and positive semi-definite. Refuse a matrix that is clearly not:
+ * asymmetric beyond rounding, or with an eigenvalue below −1e-3 × its mean diagonal (Cholesky of
+ * C + 1e-3·mean(diag)·I fails). Such a file is not a second moment, and ROME/MEMIT would invert it.
+ */
+function checkSecondMoment(C: Tensor, path: string): void {
+  T.noGrad(() =>
+    T.tidy(() => {
+      const c = T.cast(C, 'float64');
+      const n = c.shape[0]!;
+      const scale = T.max(T.abs(c)).item();
+      const asym = T.max(T.abs(T.sub(c, T.transpose(c, 0, 1)))).item();
+      if (!(asym <= SYMMETRY_TOL * scale))
+        throw new Error(
+          `${path}: the second moment is not symmetric (max |C − Cᵀ| = ${asym.toExponential(2)} of max |C| = ${scale.toExponential(2)})`,
+        );
+      const meanDiag = T.sum(T.mul(c, T.eye(n, 'float64'))).item() / n;
+      if (!(meanDiag > 0)) throw new Error(`${path}: the second moment's diagonal has mean ${meanDiag}; it is not Σ k kᵀ / N`);
+      try {
+        T.cholesky(T.add(c, T.mul(T.eye(n, 'float64'), NEGATIVE_TOL * meanDiag)));
+      } catch {
+        throw new Error(
+          `${path}: the second moment has clearly negative eigenvalues (below −${NEGATIVE_TOL} × its mean diagonal ${meanDiag.toExponential(2)}); it is not Σ k kᵀ / N, refusing it`,
+        );
+      }
+    }),
+  );
 }
 
 function importNpz(path: string, dk: number | undefined): ImportedStats {
