@@ -15,10 +15,9 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { openModel } from '../src/models/index.js';
 import { getMethod, resolveHParams } from '../src/edit/registry.js';
-import { createStatsProvider } from '../src/edit/stats/index.js';
 import { buildWorldModel, DEFAULT_WORLD_MODEL } from '../src/train/world-model.js';
 import { editRequests, readWorld } from '../src/world/index.js';
-import { worldCorpusFile } from '../src/cli/default-model.js';
+import { worldStatsProvider } from '../src/cli/default-model.js';
 import { emit } from './core.js';
 
 const TARGETS = { trainSeconds: 8 * 60, recallTrained: 0.95, recallHeldOut: 0.8, task: 0.85, demoSeconds: 5 * 60 };
@@ -60,13 +59,7 @@ export async function runWorld(args: string[]): Promise<void> {
     // seconds per edit on it, with the world presets (statistics computed first, not timed)
     const { model, tokenizer } = await openModel(dir);
     const world = await readWorld(dir);
-    const stats = createStatsProvider({
-      tokenizer,
-      modelId: dir,
-      corpus: { path: worldCorpusFile(world), split: 'line' },
-      cacheDir: false,
-      progress: false,
-    });
+    const stats = worldStatsProvider(tokenizer, dir, world, { cacheDir: false });
     const requests = editRequests(world, 4, 0);
     for (const [name, batch] of [
       ['rome', 1],

@@ -16,10 +16,12 @@ import { fileURLToPath } from 'node:url';
 import { readResultLines } from '../src/study/results.js';
 import { openModel } from '../src/models/index.js';
 import { getMethod, resolveHParams } from '../src/edit/registry.js';
-import { createStatsProvider } from '../src/edit/stats/index.js';
+import type { LayerStatsProvider } from '../src/edit/stats/index.js';
+import type { CausalLM } from '../src/models/index.js';
+import type { Tokenizer } from '../src/tokenizer/index.js';
 import { greedyRecall } from '../src/train/recall.js';
-import { editRequests, readWorld, recallProbes, WORLD_TASK_NAMES } from '../src/world/index.js';
-import { worldCorpusFile } from '../src/cli/default-model.js';
+import { editRequests, readWorld, recallProbes, WORLD_TASK_NAMES, type World } from '../src/world/index.js';
+import { worldStatsProvider } from '../src/cli/default-model.js';
 
 const bin = resolve(fileURLToPath(new URL('../bin/lmedit.js', import.meta.url)));
 
@@ -109,19 +111,7 @@ describe('lmedit demo --quick and ROME on the world model (fresh $LMEDIT_HOME, n
   });
 
   test('ROME edits a world fact and its paraphrases; unrelated facts stay; portability is measured', async (t) => {
-    const dir = modelDir();
-    const { model, tokenizer } = await openModel(dir);
-    const world = await readWorld(dir);
-    const prev = process.env['LMEDIT_HOME'];
-    process.env['LMEDIT_HOME'] = home;
-    try {
-      const stats = createStatsProvider({
-        tokenizer,
-        modelId: dir,
-        corpus: { path: worldCorpusFile(world), split: 'line' },
-        cacheDir: false,
-        progress: false,
-      });
+    await withQuickModel(async ({ model, tokenizer, world, stats }) => {
       const rome = await getMethod('rome');
       const { hp, source } = resolveHParams(rome, model, { world: true });
       assert.equal(source, `preset world-l${model.config.numLayers}`);
@@ -168,28 +158,11 @@ describe('lmedit demo --quick and ROME on the world model (fresh $LMEDIT_HOME, n
       assert.ok(shares.paraphrase >= BARS.paraphrase, `paraphrases: ${shares.paraphrase}`);
       assert.ok(shares.unrelatedKept >= BARS.unrelatedKept, `unrelated facts kept: ${shares.unrelatedKept}`);
       assert.ok(Number.isFinite(shares.portability));
-      stats.dispose();
-    } finally {
-      if (prev === undefined) delete process.env['LMEDIT_HOME'];
-      else process.env['LMEDIT_HOME'] = prev;
-      model.dispose();
-    }
+    });
   });
 
   test('every method edits the quick world model with its world preset (greedy continuation = target)', async (t) => {
-    const dir = modelDir();
-    const { model, tokenizer } = await openModel(dir);
-    const world = await readWorld(dir);
-    const prev = process.env['LMEDIT_HOME'];
-    process.env['LMEDIT_HOME'] = home;
-    try {
-      const stats = createStatsProvider({
-        tokenizer,
-        modelId: dir,
-        corpus: { path: worldCorpusFile(world), split: 'line' },
-        cacheDir: false,
-        progress: false,
-      });
+    await withQuickModel(async ({ model, tokenizer, world, stats }) => {
       const requests = editRequests(world, 6, 1);
       const enc = (s: string): number[] => tokenizer.encode(s, { addBos: false });
       const shares: Record<string, number> = {};
@@ -217,13 +190,28 @@ describe('lmedit demo --quick and ROME on the world model (fresh $LMEDIT_HOME, n
       t.diagnostic(`share of single edits whose target is the greedy continuation: ${JSON.stringify(shares)}`);
       for (const [name, bar] of Object.entries(METHOD_BARS))
         assert.ok(shares[name]! >= bar, `${name}: ${shares[name]} of edits took (bar ${bar})`);
-      stats.dispose();
+    });
+  });
+
+  /** The cached quick model, its world and statistics over the world's text, for `fn`. */
+  async function withQuickModel(
+    fn: (m: { model: CausalLM; tokenizer: Tokenizer; world: World; stats: LayerStatsProvider }) => Promise<void>,
+  ): Promise<void> {
+    const dir = modelDir();
+    const { model, tokenizer } = await openModel(dir);
+    const world = await readWorld(dir);
+    const prev = process.env['LMEDIT_HOME'];
+    process.env['LMEDIT_HOME'] = home; // the world corpus file goes to this test's cache
+    const stats = worldStatsProvider(tokenizer, dir, world, { cacheDir: false });
+    try {
+      await fn({ model, tokenizer, world, stats });
     } finally {
       if (prev === undefined) delete process.env['LMEDIT_HOME'];
       else process.env['LMEDIT_HOME'] = prev;
+      stats.dispose();
       model.dispose();
     }
-  });
+  }
 
   test('cleanup', () => rmSync(home, { recursive: true, force: true }));
 });

@@ -13,6 +13,8 @@ import { DEFAULT_WORLD_MODEL, type WorldModelSpec } from '../train/world-model.j
 import type { TrainProgress } from '../train/train.js';
 import { readWorld, trainingDocuments, worldHash, type World } from '../world/index.js';
 import { ProgressLine } from '../util/progress.js';
+import { createStatsProvider, type LayerStatsProvider, type StatsProviderOptions } from '../edit/stats/index.js';
+import type { Tokenizer } from '../tokenizer/index.js';
 
 /** `--model quick`: the tiny world, a d64 two-block model (the recipe of the tiny-world test). */
 export const QUICK_WORLD_MODEL: WorldModelSpec = {
@@ -102,4 +104,23 @@ export function worldCorpusFile(world: World): string {
     renameSync(`${file}.tmp`, file);
   }
   return file;
+}
+
+/**
+ * Layer statistics for a world model: the provider over its world's text (one document a line).
+ * @example const stats = worldStatsProvider(tokenizer, dir, world, { cacheDir: false });
+ */
+export function worldStatsProvider(
+  tokenizer: Tokenizer,
+  modelDir: string,
+  world: World,
+  opts: Omit<StatsProviderOptions, 'tokenizer' | 'modelId' | 'corpus'> = {},
+): LayerStatsProvider {
+  return createStatsProvider({
+    progress: false,
+    ...opts,
+    tokenizer,
+    modelId: modelDir,
+    corpus: { path: worldCorpusFile(world), split: 'line' },
+  });
 }

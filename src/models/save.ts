@@ -24,13 +24,7 @@ const TOKENIZER_FILES = [
 export const COPIED_FILES = [
   'config.json',
   'generation_config.json',
-  'tokenizer.json',
-  'tokenizer_config.json',
-  'special_tokens_map.json',
-  'vocab.json',
-  'merges.txt',
-  'tokenizer.model',
-  'tokenizer.bin',
+  ...TOKENIZER_FILES,
   // a world model's world (src/world): the edited model is still that world's model
   'world.json',
 ];
