@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as T from '../tensor/index.js';
 import { maxAbsDiff } from '../tensor/testing.js';
-import { generate, loadModel, normalizeConfig, openModel, saveModel, scoreContinuations, Trace } from './index.js';
+import { generate, loadModel, normalizeConfig, openModel, saveModel, scoreContinuations, Trace, type CausalLM } from './index.js';
 import { saveSafetensors } from '../io/safetensors.js';
 import { loadTokenizer } from '../tokenizer/index.js';
 import { initModel, smallModelConfig } from '../train/init.js';
@@ -289,16 +289,7 @@ describe('a saved model loads on its own, whatever its tokenizer kind', () => {
         await writeTokenizer(out, world);
         await writeWorld(out, world);
         const tok = await loadTokenizer(out);
-        const config = smallModelConfig({
-          arch: 'llama',
-          vocabSize: tok.vocabSize,
-          hiddenSize: 32,
-          numLayers: 2,
-          numHeads: 2,
-          maxPositions: 32,
-        });
-        writeFileSync(join(out, 'config.json'), JSON.stringify(config));
-        const m = initModel(config, { seed: 1 });
+        const m = randomLlamaDir(out, { vocabSize: tok.vocabSize, hiddenSize: 32, numLayers: 2, maxPositions: 32, seed: 1 });
         saveSafetensors(join(out, 'model.safetensors'), m.params, { format: 'pt' });
         m.dispose();
         return out;
@@ -337,16 +328,7 @@ test('saveModel removes the temporaries of killed saves and refuses a parent it 
   try {
     const src = join(tmp, 'src');
     mkdirSync(src);
-    const config = smallModelConfig({
-      arch: 'llama',
-      vocabSize: 40,
-      hiddenSize: 16,
-      numLayers: 1,
-      numHeads: 2,
-      maxPositions: 16,
-    });
-    writeFileSync(join(src, 'config.json'), JSON.stringify(config));
-    const model = initModel(config, { seed: 2 });
+    const model = randomLlamaDir(src, { vocabSize: 40, hiddenSize: 16, numLayers: 1, maxPositions: 16, seed: 2 });
     const stale = join(tmp, '.saved.tmp-999999999-1');
     mkdirSync(stale);
     writeFileSync(join(stale, 'model.safetensors'), 'half written');
@@ -364,3 +346,13 @@ test('saveModel removes the temporaries of killed saves and refuses a parent it 
     rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+/** A random small LLaMA whose config.json is written into `dir` (weights are the caller's to save). */
+function randomLlamaDir(
+  dir: string,
+  o: { vocabSize: number; hiddenSize: number; numLayers: number; maxPositions: number; seed: number },
+): CausalLM {
+  const config = smallModelConfig({ arch: 'llama', numHeads: 2, ...o });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+  return initModel(config, { seed: o.seed });
+}
