@@ -13,7 +13,13 @@ import { DEFAULT_WORLD_MODEL, type WorldModelSpec } from '../train/world-model.j
 import type { TrainProgress } from '../train/train.js';
 import { readWorld, trainingDocuments, worldHash, type World } from '../world/index.js';
 import { ProgressLine } from '../util/progress.js';
-import { createStatsProvider, type LayerStatsProvider, type StatsProviderOptions } from '../edit/stats/index.js';
+import {
+  createStatsProvider,
+  type CorpusOptions,
+  type LayerStatsProvider,
+  type StatsProviderOptions,
+} from '../edit/stats/index.js';
+import { dataDir } from '../eval/data.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 
 /** `--model quick`: the tiny world, a d64 two-block model (the recipe of the tiny-world test). */
@@ -107,6 +113,16 @@ export function worldCorpusFile(world: World): string {
 }
 
 /**
+ * The statistics corpus for a model when none is given: a world model's own text (one document a
+ * line), else WikiText-2's test split from the data folder when it is there.
+ */
+export function statsCorpus(world: World | null): string | CorpusOptions | undefined {
+  if (world) return { path: worldCorpusFile(world), split: 'line' };
+  const wikitext = join(dataDir(), 'wikitext', 'wikitext-2-raw-test.raw');
+  return existsSync(wikitext) ? wikitext : undefined;
+}
+
+/**
  * Layer statistics for a world model: the provider over its world's text (one document a line).
  * @example const stats = worldStatsProvider(tokenizer, dir, world, { cacheDir: false });
  */
@@ -121,6 +137,6 @@ export function worldStatsProvider(
     ...opts,
     tokenizer,
     modelId: modelDir,
-    corpus: { path: worldCorpusFile(world), split: 'line' },
+    corpus: statsCorpus(world)!,
   });
 }

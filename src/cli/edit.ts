@@ -6,14 +6,12 @@
 import { MODEL_HELP } from './models.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { heatmapFigureSvg } from '../report/heatmap-figure.js';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import * as T from '../tensor/index.js';
 import { saveSafetensors } from '../io/safetensors.js';
 import { generate, openModel, saveModel, scoreContinuations, type CausalLM } from '../models/index.js';
 import { decodeAfter, type Tokenizer } from '../tokenizer/index.js';
-import { getMethod, METHOD_NAMES, presetKeyFor, resolveHParams } from '../edit/registry.js';
+import { getMethod, METHOD_NAMES, presetKeyFor, resolveHParams, worldPresetKey } from '../edit/registry.js';
 import { plainText, readRequestsFile, recordsToRequests, spacedTarget, validateRequest } from '../edit/request.js';
 import { runEdits } from '../edit/runner.js';
 import type { EditContext, EditRequest, EditResult } from '../edit/types.js';
@@ -30,19 +28,8 @@ import { DEFAULT_RECT_KEEP } from '../study/spec.js';
 import type { WeightDTypeOption } from '../models/load.js';
 import { choiceOption, floatOption, intOption } from './options.js';
 import { createStatsProvider, inspectStats, buildStats, type LayerStatsProvider, type StatsSource } from '../edit/stats/index.js';
-import { resolveModel, worldCorpusFile, worldOf } from './default-model.js';
+import { resolveModel, statsCorpus, worldOf } from './default-model.js';
 import { editRequests, type World } from '../world/index.js';
-
-function sharedDir(): string {
-  const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-  return process.env['LMEDIT_SHARED'] ?? resolve(repo, '..', 'shared');
-}
-
-/** WikiText-2 in ../shared: the bundled statistics corpus when none is given. */
-export function defaultCorpus(): string | undefined {
-  const p = join(sharedDir(), 'data', 'wikitext', 'wikitext-2-raw-test.raw');
-  return existsSync(p) ? p : undefined;
-}
 
 /** What `lmedit edit` edits when given no request (a fact the default stories260K model can take). */
 const DEMO_REQUEST: EditRequest = { prompt: 'Tom had a big red', subject: 'Tom', target_new: 'car' };
@@ -170,7 +157,10 @@ export function registerEditCommands(program: Command): void {
     .option('--overwrite', 'let --save and --save-delta replace what is there')
     .option('--context-templates <file.json>', 'fixed context templates instead of sampled ones')
     .option('--stats <file|dir>', 'layer statistics to use (npz / safetensors, or a folder)')
-    .option('--corpus <path>', 'text corpus for computing statistics (default: WikiText-2 in ../shared)')
+    .option(
+      '--corpus <path>',
+      "text corpus for computing statistics (default: a world model's own text, else WikiText-2 from the data folder)",
+    )
     .option('--stats-tokens <n>', 'token budget for computing statistics', intOption('--stats-tokens'))
     .option('--seed <n>', 'seed for context templates and random baselines', intOption('--seed', 0), 0)
     .option(
@@ -187,7 +177,7 @@ export function registerEditCommands(program: Command): void {
     .option('--model <dir|hub-id>', MODEL_HELP)
     .option('--tokenizer <path>', 'tokenizer file or folder')
     .option('--layers <list>', 'comma-separated layers to build (default: the MEMIT preset layers)')
-    .option('--corpus <path>', 'text corpus (default: WikiText-2 in ../shared)')
+    .option('--corpus <path>', "text corpus (default: a world model's own text, else WikiText-2 from the data folder)")
     .option('--tokens <n>', 'token budget (default 10 x d_k)', intOption('--tokens'))
     .option('--dtype <dtype>', 'accumulation dtype float32 | float64', 'float32')
     .option('--cache-dir <dir>', 'cache folder')
@@ -213,9 +203,10 @@ export function registerEditCommands(program: Command): void {
           await resolveModel(o.model),
           o.tokenizer ? { tokenizer: o.tokenizer } : {},
         );
-        const corpus = o.corpus ?? defaultCorpus();
-        if (!corpus) throw new Error('no --corpus given and WikiText-2 is not in ../shared');
-        const layers = o.layers ? parseLayers(o.layers, model.config.numLayers) : await memitLayers(model);
+        const world = await worldOf(dir);
+        const corpus = o.corpus ?? statsCorpus(world);
+        if (!corpus) throw new Error('no --corpus given and WikiText-2 is not in the data folder');
+        const layers = o.layers ? parseLayers(o.layers, model.config.numLayers) : await memitLayers(model, world !== null);
         if (o.dtype !== 'float32' && o.dtype !== 'float64') throw new Error('--dtype must be float32 or float64');
         const built = buildStats({
           model,
@@ -248,9 +239,9 @@ function parseLayers(text: string, numLayers: number): number[] {
   return out;
 }
 
-async function memitLayers(model: CausalLM): Promise<number[]> {
+async function memitLayers(model: CausalLM, world: boolean): Promise<number[]> {
   const memit = await getMethod('memit');
-  const key = presetKeyFor(model);
+  const key = world ? worldPresetKey(model) : presetKeyFor(model);
   const hp = key ? (memit.presets[key] as { layers?: number[] } | undefined) : undefined;
   if (!hp?.layers) throw new Error('no MEMIT preset for this model: pass --layers');
   return hp.layers;
@@ -368,7 +359,7 @@ async function runEditCommand(o: EditFlags): Promise<void> {
       );
   }
   // a world model's statistics come from its world's text
-  const corpus = o.corpus ?? (world ? { path: worldCorpusFile(world), split: 'line' as const } : defaultCorpus());
+  const corpus = o.corpus ?? statsCorpus(world);
   if (requests.length === 0) throw new Error('no requests to edit');
   const regulariser = rectChoice(o);
   const hpRecord = hp as Record<string, unknown>;

@@ -22,9 +22,8 @@ import {
   type MetricOptions,
   type MetricSet,
 } from '../eval/editing/index.js';
-import { defaultCorpus } from './edit.js';
 import { resolveHParams } from '../edit/registry.js';
-import { resolveModel, worldCorpusFile, worldOf } from './default-model.js';
+import { resolveModel, statsCorpus, worldOf } from './default-model.js';
 import { choiceOption, intOption } from './options.js';
 
 interface MetricsFlags {
@@ -148,7 +147,7 @@ async function runMetrics(o: MetricsFlags): Promise<void> {
       const method = await getMethod(o.method);
       const world = await worldOf(dir);
       const { hp, source } = resolveHParams(method, model, { ...o, world: world !== null });
-      const corpus = world ? { path: worldCorpusFile(world), split: 'line' as const } : defaultCorpus();
+      const corpus = statsCorpus(world);
       const hpRecord = hp as Record<string, unknown>;
       const stats = createStatsProvider({
         tokenizer,

@@ -2,18 +2,17 @@
  * `lmedit study run FILE|PRESET --out RUN_DIR` (run or resume a study), `lmedit study status
  * RUN_DIR` and `lmedit study presets`.
  */
-import { appendFileSync, existsSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { openModel } from '../models/index.js';
 import { createStatsProvider } from '../edit/stats/index.js';
-import { dataDir } from '../eval/data.js';
 import { listPresets, resolveStudy } from '../study/presets.js';
 import { makeManifest, writeOrCheckManifest } from '../study/manifest.js';
 import { runStudy, type RunPoint, type StudyOutcome } from '../study/run.js';
 import type { ResultLine, StudySpec } from '../study/types.js';
 import { formatStatus, studyStatus } from '../study/status.js';
-import { resolveModel, worldCorpusFile, worldOf } from './default-model.js';
+import { resolveModel, statsCorpus, worldOf } from './default-model.js';
 import { choiceOption, floatOption } from './options.js';
 
 const duration = (s: number): string =>
@@ -71,9 +70,7 @@ export async function runStudyCommand(
   log(
     `${resumed ? 'resuming' : 'running'} study "${spec.name}" on ${dir} into ${o.out} (Ctrl-C stops at any moment; the same command resumes)`,
   );
-  const wikitext = join(dataDir(), 'wikitext', 'wikitext-2-raw-test.raw');
-  // a world model's statistics come from its world's text; other models' from WikiText-2
-  const corpus = world ? { path: worldCorpusFile(world), split: 'line' as const } : existsSync(wikitext) ? wikitext : null;
+  const corpus = statsCorpus(world);
   const stats = createStatsProvider({ tokenizer, modelId: dir, ...(corpus ? { corpus } : {}), progress: !o.quiet });
   const point = testKiller(join(o.out, 'results.jsonl'));
   const outcome = await runStudy(spec, {

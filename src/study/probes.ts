@@ -3,14 +3,13 @@
  * on held-out text. Both are cheap signals of what an edit costs beyond its own prompts, measured
  * at every checkpoint next to the downstream tasks.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as T from '../tensor/index.js';
 import type { CausalLM } from '../models/types.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import type { EditRequest } from '../edit/types.js';
 import { perplexity } from '../eval/perplexity.js';
-import { dataDir } from '../eval/data.js';
+import { dataDir, readDataFile } from '../eval/data.js';
+import { seededSubset } from '../eval/run.js';
 import { greedyRecall, type RecallItem } from '../train/recall.js';
 import { heldOutText, recallProbes, type World } from '../world/index.js';
 import type { StudyProbes } from './types.js';
@@ -50,12 +49,7 @@ export class StudyProbeSet {
         seen.add(key);
         return true;
       });
-      const rng = new T.Rng(seed);
-      for (let i = all.length - 1; i > 0; i--) {
-        const j = rng.nextInt(i + 1);
-        [all[i], all[j]] = [all[j]!, all[i]!];
-      }
-      for (const p of all.slice(0, UNRELATED_RECALL_PROBES))
+      for (const p of seededSubset(all.length, UNRELATED_RECALL_PROBES, seed).map((i) => all[i]!))
         this.recallItems.push({
           prompt: tokenizer.encode(p.prompt, { addBos: false }),
           answer: tokenizer.encode(` ${p.answer}`, { addBos: false, addSpecialTokens: false }),
@@ -65,8 +59,7 @@ export class StudyProbeSet {
       if (world) this.text = { text: heldOutText(world), source: 'the world’s held-out text' };
       else {
         const file = join(dataDir(), 'wikitext', 'wikitext-2-raw-test.raw');
-        if (!existsSync(file)) throw new Error(`probes.perplexity: no world model and no WikiText-2 test split at ${file}`);
-        this.text = { text: readFileSync(file, 'utf8'), source: 'WikiText-2 (test)' };
+        this.text = { text: readDataFile(file, 'probes.perplexity (no world model: WikiText-2)'), source: 'WikiText-2 (test)' };
       }
     }
   }

@@ -20,14 +20,7 @@ import { dataDir } from '../eval/data.js';
 import { evaluateTasks, type TaskEvalOptions, type TaskResult } from '../eval/run.js';
 import { getTask } from '../eval/tasks/index.js';
 import type { Task } from '../eval/tasks/types.js';
-import {
-  DEFAULT_EDIT_RELATIONS,
-  WORLD_TASK_NAMES,
-  editRequests,
-  worldEvalInputs,
-  type World,
-  type WorldTaskName,
-} from '../world/index.js';
+import { WORLD_TASK_NAMES, editRequests, worldEvalInputs, type World, type WorldTaskName } from '../world/index.js';
 import { StudyProbeSet } from './probes.js';
 import { cellFileName, editPlan, editSlice, editsNeeded, expandCells } from './cells.js';
 import { ResultsFile } from './results.js';
@@ -90,6 +83,8 @@ class StudyRun {
   private readonly timings: number[] = [];
   private pre: RecordMetrics[] | null = null;
   private probes: StudyProbeSet | null = null;
+  /** the tasks and their data, resolved once in prepare() */
+  private taskSet: { tasks: Task[]; extra: Pick<TaskEvalOptions, 'dataContent'> } = { tasks: [], extra: {} };
   private done = 0;
   private readonly total: number;
 
@@ -108,15 +103,14 @@ class StudyRun {
     if (this.spec.data.file === WORLD_DATA) {
       const world = this.opts.world;
       if (!world) throw new Error(`data.file "${WORLD_DATA}" needs a world model (a model directory with world.json)`);
-      const editable = world.facts.filter((f) => (DEFAULT_EDIT_RELATIONS as readonly string[]).includes(f.relation)).length;
-      return editRequests(world, editable, this.spec.seeds.edit);
+      return editRequests(world, 'all', this.spec.seeds.edit);
     }
     const file = existsSync(this.spec.data.file) ? this.spec.data.file : join(dataDir(), this.spec.data.file);
     return readRequestsFile(resolve(file));
   }
 
   async prepare(): Promise<void> {
-    if (this.spec.tasks.names.length > 0) this.taskInputs(); // a world task without a world model fails here, before any work
+    this.taskSet = this.taskInputs(); // a world task without a world model fails here, before any work
     const p = this.spec.probes;
     if (p.unrelated_recall || p.perplexity)
       this.probes = new StudyProbeSet(
@@ -296,7 +290,7 @@ class StudyRun {
       name: r.task,
       mode: r.mode,
     });
-    const { tasks, extra } = this.taskInputs();
+    const { tasks, extra } = this.taskSet;
     const { results, predictions } = evaluateTasks(this.opts.model, this.opts.tokenizer, tasks, {
       ...extra,
       ...(this.spec.tasks.limit !== undefined ? { limit: this.spec.tasks.limit } : {}),

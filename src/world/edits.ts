@@ -64,16 +64,18 @@ function portability(world: World, f: Fact, target: string): { probes: PromptAns
 }
 
 /**
- * `n` edit requests on distinct facts (distinct subjects while they last), deterministic per seed.
+ * `n` edit requests on distinct facts (distinct subjects while they last), deterministic per seed;
+ * `'all'`: one for every fact of the edited relations. The first k requests are the same for any n.
  * `target_new` is chosen so that every request with a two-hop dependent changes its answer.
  * @example editRequests(world, 10, 0)[0] // { prompt: 'kato was born in', subject: 'kato', target_new: 'belis', ground_truth: 'tamor', ... }
  */
-export function editRequests(world: World, n: number, seed = 0, opts: EditRequestOptions = {}): EditRequest[] {
+export function editRequests(world: World, count: number | 'all', seed = 0, opts: EditRequestOptions = {}): EditRequest[] {
   const rels = opts.relations ?? DEFAULT_EDIT_RELATIONS;
   for (const r of rels) if (relation(r).kind !== 'base') throw new Error(`only base relations can be edited, got ${r}`);
   const nLocality = opts.locality ?? 4;
   const rng = WorldRng.stream(seed, `edits:${world.seed}`);
   const candidates = rng.shuffle(world.facts.filter((f) => rels.includes(f.relation as BaseRelationId)));
+  const n = count === 'all' ? candidates.length : count;
   if (!Number.isInteger(n) || n < 0 || n > candidates.length) {
     throw new Error(`editRequests: n must be an integer in [0, ${candidates.length}] for relations ${rels.join(', ')}, got ${n}`);
   }
