@@ -350,7 +350,11 @@ async function runEditCommand(o: EditFlags): Promise<void> {
   const method = await getMethod(o.method);
   const { hp, source } = resolveHParams(method, model, { ...o, world: world !== null });
   const requests = parseRequests(o, world);
-  checkSaveTargets(o, Math.ceil(requests.length / Math.max(1, o.batchSize)));
+  if (requests.length === 0) throw new Error('no requests to edit');
+  const operations = Math.ceil(requests.length / o.batchSize);
+  // independent (not sequential) edits of several operations: each restored before the next
+  const independent = !o.sequential && operations > 1;
+  checkSaveTargets(o, operations);
   for (const [i, r] of requests.entries()) {
     const n = tokenizer.encode(r.prompt).length + tokenizer.encode(spacedTarget(r.target_new), { addBos: false }).length;
     if (n > model.config.maxPositions)
@@ -360,7 +364,6 @@ async function runEditCommand(o: EditFlags): Promise<void> {
   }
   // a world model's statistics come from its world's text
   const corpus = o.corpus ?? statsCorpus(world);
-  if (requests.length === 0) throw new Error('no requests to edit');
   const regulariser = rectChoice(o);
   const hpRecord = hp as Record<string, unknown>;
   const stats = createStatsProvider({
@@ -393,17 +396,14 @@ async function runEditCommand(o: EditFlags): Promise<void> {
     before.set(r, { text: continuation(model, tokenizer, r.prompt, o.genTokens), nll: targetNll(model, tokenizer, r) });
   const afterEdit = new Map<EditRequest, { text: string; nll: number }>();
   const shownStats = new Set<string>();
-  const heatmapJobs: { result: EditResult; fig: ReturnType<typeof figures> }[] = [];
   const cumulative = new Map<string, T.Tensor>();
-  const operations = Math.ceil(requests.length / o.batchSize);
-  const independent = !o.sequential && operations > 1;
-  let lastResult: EditResult | null = null;
+  let last: { result: EditResult; fig: ReturnType<typeof figures> } | null = null;
   const summary = runEdits(model, method, requests, hp, ctx, {
     sequential: o.sequential === true,
     batchSize: o.batchSize,
     onEdit: ({ index, requests: chunk, result }) => {
-      lastResult = result;
       const fig = figures(model, result);
+      last = { result, fig };
       const statistics = statsInUse(model, stats, result);
       if (!o.json)
         for (const [module, src] of Object.entries(statistics))
@@ -453,7 +453,7 @@ async function runEditCommand(o: EditFlags): Promise<void> {
       }
       for (const [param, d] of result.deltas) {
         // sequential (or one edit): the total ΔW, saved − original; independent edits: one entry each
-        const name = o.sequential || !independent ? param : `edit${index}/${param}`;
+        const name = independent ? `edit${index}/${param}` : param;
         const prev = cumulative.get(name);
         cumulative.set(name, T.keep(prev ? T.noGrad(() => T.add(prev, d)) : T.clone(d)));
         prev?.dispose();
@@ -463,14 +463,14 @@ async function runEditCommand(o: EditFlags): Promise<void> {
         saveModel(model, o.save, { sourceDir: dir, tokenizerSource, overwrite: o.overwrite === true });
         if (!o.json) console.error(`saved the edited model to ${o.save}`);
       }
-      if (isLast && o.heatmap) heatmapJobs.push({ result, fig });
     },
   });
-  for (const { result, fig } of heatmapJobs)
-    for (const [name, d] of result.deltas) {
+  const lastEdit = last as { result: EditResult; fig: ReturnType<typeof figures> } | null;
+  if (o.heatmap && lastEdit)
+    for (const [name, d] of lastEdit.result.deltas) {
       const paths = writeHeatmap(`${o.heatmap}.${name}`, deltaHeatmap(d, { scale: 'log' }));
       const svg = `${o.heatmap}.${name}.svg`;
-      const change = fig?.params.find((p) => p.name === name);
+      const change = lastEdit.fig?.params.find((p) => p.name === name);
       writeFileSync(svg, await heatmapFigureSvg({ name, delta: d, ...(change ? { change } : {}) }));
       if (!o.json) console.error(`heat map: ${svg} (figure), ${paths.png} (one pixel per block)`);
     }
@@ -478,17 +478,15 @@ async function runEditCommand(o: EditFlags): Promise<void> {
     saveSafetensors(o.saveDelta, cumulative, {
       format: 'pt',
       method: method.name,
-      note:
-        o.sequential || !independent
-          ? 'total ΔW: the saved model minus the original'
-          : 'independent edits (each from the original model): edit<i>/<parameter> is edit i’s ΔW',
+      note: independent
+        ? 'independent edits (each from the original model): edit<i>/<parameter> is edit i’s ΔW'
+        : 'total ΔW: the saved model minus the original',
     });
     if (!o.json) console.error(`wrote ΔW of ${cumulative.size} parameter(s) to ${o.saveDelta}`);
   }
   if (!o.json && o.sequential && summary.edits > 1)
     printSequentialSummary(model, tokenizer, requests, before, afterEdit, o.genTokens);
   if (!o.json) console.error(`${summary.edits} edit(s), ${summary.requests} request(s) in ${summary.seconds.toFixed(1)} s`);
-  void lastResult;
   for (const r of summary.results) r.dispose();
   for (const t of cumulative.values()) t.dispose();
   stats.dispose();
