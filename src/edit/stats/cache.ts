@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as T from '../../tensor/index.js';
 import type { Tensor } from '../../tensor/index.js';
-import { loadSafetensors, saveSafetensors } from '../../io/safetensors.js';
+import { loadSafetensors, readSafetensorsHeader, saveSafetensors } from '../../io/safetensors.js';
 import type { CausalLM } from '../../models/types.js';
 import type { Tokenizer } from '../../tokenizer/index.js';
 import { corpusChunks, corpusId, type ResolvedCorpus } from './corpus.js';
@@ -348,26 +348,26 @@ function findLargerBudget(final: string, key: StatsKey): { path: string; stats: 
   const dir = dirname(final);
   if (!existsSync(dir)) return null;
   const prefix = `${slug(key.module)}_${key.dtype}_mom2_`;
-  let best: { path: string; stats: StoredStats; budget: number } | null = null;
+  const wanted = JSON.stringify({ ...key, maxTokens: null });
+  // keys from the headers only; the one best file is then read (and checked) whole
+  let best: { path: string; budget: number } | null = null;
   for (const f of readdirSync(dir)) {
     if (!f.startsWith(prefix) || !f.endsWith('.safetensors') || f.endsWith('.partial.safetensors')) continue;
     const path = join(dir, f);
-    const s = readCacheFile(path);
-    if (!s) continue;
-    let other: StatsKey | null = null;
+    let metadata: Readonly<Record<string, string>>;
+    let other: StatsKey | null;
     try {
-      other = JSON.parse(s.metadata['key'] ?? 'null') as StatsKey | null;
+      metadata = readSafetensorsHeader(path).metadata;
+      other = JSON.parse(metadata['key'] ?? 'null') as StatsKey | null;
     } catch {
-      other = null;
+      continue; // unreadable: readCacheFile removes it should it ever be the exact key
     }
-    const budget = other?.maxTokens === null ? Infinity : (other?.maxTokens ?? -1);
-    const same = other !== null && JSON.stringify({ ...other, maxTokens: null }) === JSON.stringify({ ...key, maxTokens: null });
-    if (same && s.metadata['complete'] === 'true' && budget > key.maxTokens && (!best || budget > best.budget)) {
-      best?.stats.sum.dispose();
-      best = { path, stats: s, budget };
-    } else s.sum.dispose();
+    if (!other || metadata['complete'] !== 'true' || JSON.stringify({ ...other, maxTokens: null }) !== wanted) continue;
+    const budget = other.maxTokens === null ? Infinity : other.maxTokens;
+    if (budget > key.maxTokens && (!best || budget > best.budget)) best = { path, budget };
   }
-  return best && { path: best.path, stats: best.stats };
+  const stats = best ? readCacheFile(best.path) : null;
+  return best && stats ? { path: best.path, stats } : null;
 }
 
 /** A cache file, or null (and the file deleted, to be rebuilt) when it is truncated or fails its checksum. */
