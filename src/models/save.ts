@@ -20,14 +20,16 @@ const TOKENIZER_FILES = [
   'tokenizer.bin',
 ];
 
-/** Files copied from the source directory when present. */
-export const COPIED_FILES = [
+/** The model's own files besides its weights, copied from the source directory when present. */
+const MODEL_FILES = [
   'config.json',
   'generation_config.json',
-  ...TOKENIZER_FILES,
   // a world model's world (src/world): the edited model is still that world's model
   'world.json',
 ];
+
+/** Files copied from the source directory when present (the tokenizer's may come from elsewhere). */
+export const COPIED_FILES = [...MODEL_FILES, ...TOKENIZER_FILES];
 
 export interface SaveModelOptions {
   /** the directory the model was loaded from (config and tokenizer files are copied from it) */
@@ -101,7 +103,7 @@ export function saveModel(model: CausalLM, outDir: string, opts: SaveModelOption
   try {
     const tensors = new Map<string, Tensor>(model.params);
     saveSafetensors(join(tmp, 'model.safetensors'), tensors, { format: 'pt', ...(opts.metadata ?? {}) });
-    for (const f of COPIED_FILES) {
+    for (const f of MODEL_FILES) {
       const src = join(opts.sourceDir, f);
       if (existsSync(src)) copyFileSync(src, join(tmp, f));
     }
