@@ -386,20 +386,6 @@ function parseTasks(c: Checker, v: unknown): StudyTasks | undefined {
   return { names, ...(limit !== undefined ? { limit } : {}), scorer, batch_size };
 }
 
-function parseProbes(c: Checker, v: unknown): StudyProbes | undefined {
-  const m = v === undefined ? {} : c.mapping(v, 'probes', FIELDS.probes);
-  if (!m) return undefined;
-  const out: Partial<StudyProbes> = {};
-  let ok = true;
-  for (const key of FIELDS.probes) {
-    const raw = c.get(m, key, `probes.${key}`);
-    const b = raw === undefined ? false : c.bool(raw, `probes.${key}`);
-    if (b === undefined) ok = false;
-    else out[key] = b;
-  }
-  return ok ? (out as StudyProbes) : undefined;
-}
-
 function parseMetrics(c: Checker, v: unknown): StudyMetrics | undefined {
   const m = v === undefined ? {} : c.mapping(v, 'metrics', FIELDS.metrics);
   if (!m) return undefined;
@@ -420,18 +406,24 @@ function parseSeeds(c: Checker, v: unknown): StudySpec['seeds'] | undefined {
   return edit !== undefined && tasks !== undefined ? { edit, tasks } : undefined;
 }
 
-function parseQuirks(c: Checker, v: unknown): StudyQuirks | undefined {
-  const m = v === undefined ? {} : c.mapping(v, 'quirks', FIELDS.quirks);
+/** A section of yes/no switches, each false unless set (`probes`, `quirks`). */
+function parseSwitches<K extends string>(
+  c: Checker,
+  v: unknown,
+  section: 'probes' | 'quirks',
+  keys: readonly K[],
+): Record<K, boolean> | undefined {
+  const m = v === undefined ? {} : c.mapping(v, section, keys);
   if (!m) return undefined;
-  const out: Partial<StudyQuirks> = {};
+  const out: Partial<Record<K, boolean>> = {};
   let ok = true;
-  for (const key of FIELDS.quirks) {
-    const raw = c.get(m, key, `quirks.${key}`);
-    const b = raw === undefined ? false : c.bool(raw, `quirks.${key}`);
+  for (const key of keys) {
+    const raw = c.get(m, key, `${section}.${key}`);
+    const b = raw === undefined ? false : c.bool(raw, `${section}.${key}`);
     if (b === undefined) ok = false;
     else out[key] = b;
   }
-  return ok ? (out as StudyQuirks) : undefined;
+  return ok ? (out as Record<K, boolean>) : undefined;
 }
 
 /** Checks across fields, run once every field parsed. */
@@ -509,9 +501,9 @@ export function parseStudy(raw: unknown, source: string): StudySpec {
   const data = dataRaw === undefined ? undefined : parseData(c, dataRaw);
   const tasks = parseTasks(c, c.get(top, 'tasks', 'tasks'));
   const metrics = parseMetrics(c, c.get(top, 'metrics', 'metrics'));
-  const probes = parseProbes(c, c.get(top, 'probes', 'probes'));
+  const probes: StudyProbes | undefined = parseSwitches(c, c.get(top, 'probes', 'probes'), 'probes', FIELDS.probes);
   const seeds = parseSeeds(c, c.get(top, 'seeds', 'seeds'));
-  const quirks = parseQuirks(c, c.get(top, 'quirks', 'quirks'));
+  const quirks: StudyQuirks | undefined = parseSwitches(c, c.get(top, 'quirks', 'quirks'), 'quirks', FIELDS.quirks);
 
   if (c.errors.length === 0 && name && model && methods && mode && data && tasks && metrics && probes && seeds && quirks) {
     const spec: StudySpec = { name, model, methods, mode, data, tasks, metrics, probes, seeds, quirks };
