@@ -193,6 +193,8 @@ describe('stats cache', () => {
   test('cache folder: option, then $LMEDIT_CACHE/stats, then ~/.cache/lmedit/stats', () => {
     assert.equal(statsCacheDir('/x'), '/x');
     assert.equal(statsCacheDir(undefined, { LMEDIT_CACHE: '/c' }), join('/c', 'stats'));
+    assert.equal(statsCacheDir(undefined, { LMEDIT_CACHE: '/c', LMEDIT_HOME: '/h' }), join('/c', 'stats'));
+    assert.equal(statsCacheDir(undefined, { LMEDIT_HOME: '/h', XDG_CACHE_HOME: '/xdg' }), join('/h', 'stats'));
     assert.equal(statsCacheDir(undefined, { XDG_CACHE_HOME: '/xdg' }), join('/xdg', 'lmedit', 'stats'));
   });
 

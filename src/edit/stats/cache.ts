@@ -19,12 +19,14 @@ import { ProgressLine } from '../../util/progress.js';
 export const STATS_FORMAT = 'lmedit-stats-v1';
 
 /**
- * The statistics cache folder: `cacheDir`, else `$LMEDIT_CACHE/stats`, else
+ * The statistics cache folder: `cacheDir`, else `$LMEDIT_CACHE/stats`, else `$LMEDIT_HOME/stats`
+ * (beside the built-in models, so a fresh LMEDIT_HOME is a fresh cache), else
  * `$XDG_CACHE_HOME/lmedit/stats` or `~/.cache/lmedit/stats`.
  */
 export function statsCacheDir(cacheDir?: string, env: NodeJS.ProcessEnv = process.env): string {
   if (cacheDir) return cacheDir;
   if (env['LMEDIT_CACHE']) return join(env['LMEDIT_CACHE'], 'stats');
+  if (env['LMEDIT_HOME']) return join(env['LMEDIT_HOME'], 'stats');
   return join(env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'lmedit', 'stats');
 }
 
