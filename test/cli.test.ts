@@ -327,6 +327,14 @@ describe('lmedit CLI', () => {
       }
     });
 
+    test('--data world needs a world model (edit and eval metrics say so)', () => {
+      for (const cmd of [['edit'], ['eval', 'metrics']]) {
+        const r = lmedit(...cmd, '--model', dir, '--method', 'rome', '--data', 'world', '--limit', '1');
+        assert.notEqual(r.code, 0);
+        assert.match(r.err, /--data world: this model has no world/);
+      }
+    });
+
     test('a subject missing from the prompt is rejected before anything runs', () => {
       const r = lmedit(
         'edit',

@@ -110,6 +110,14 @@ describe('lmedit demo --quick and ROME on the world model (fresh $LMEDIT_HOME, n
     assert.ok(existsSync(join(modelDir(), 'checksums.json')));
   });
 
+  test("edit --data world: a MEMIT batch of the world's own facts takes (the README's example, on the quick model)", () => {
+    const r = lmedit('edit', '--model', 'quick', '--method', 'memit', '--data', 'world', '--limit', '4', '--batch-size', '4');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal((r.stdout.match(/\[edit 0, request \d\/4\]/g) ?? []).length, 4, r.stdout);
+    const missed = (r.stdout.match(/the edit did not take/g) ?? []).length;
+    assert.ok(missed <= 1, `${missed} of 4 requests did not take:\n${r.stdout}`);
+  });
+
   test('ROME edits a world fact and its paraphrases; unrelated facts stay; portability is measured', async (t) => {
     await withQuickModel(async ({ model, tokenizer, world, stats }) => {
       const rome = await getMethod('rome');

@@ -11,7 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { ensureDefaultModel, lmeditHome } from '../train/default-model.js';
 import { DEFAULT_WORLD_MODEL, type WorldModelSpec } from '../train/world-model.js';
 import type { TrainProgress } from '../train/train.js';
-import { readWorld, trainingDocuments, worldHash, type World } from '../world/index.js';
+import { editRequests, readWorld, trainingDocuments, worldHash, type World } from '../world/index.js';
+import { readRequestsFile } from '../edit/request.js';
+import type { EditRequest } from '../edit/types.js';
 import { ProgressLine } from '../util/progress.js';
 import {
   createStatsProvider,
@@ -139,4 +141,14 @@ export function worldStatsProvider(
     modelId: modelDir,
     corpus: statsCorpus(world)!,
   });
+}
+
+/**
+ * The requests of `--data`: a ZsRE / CounterFact / EasyEdit records file, or `world` for a world
+ * model's own facts (the requests of a study's `data.file: world`, in the same order).
+ */
+export function requestsOfData(data: string, world: World | null): EditRequest[] {
+  if (data !== 'world') return readRequestsFile(data);
+  if (!world) throw new Error('--data world: this model has no world (use the default model or --model quick)');
+  return editRequests(world, 'all');
 }

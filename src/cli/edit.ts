@@ -12,7 +12,7 @@ import { saveSafetensors } from '../io/safetensors.js';
 import { generate, openModel, saveModel, scoreContinuations, type CausalLM } from '../models/index.js';
 import { decodeAfter, type Tokenizer } from '../tokenizer/index.js';
 import { getMethod, METHOD_NAMES, presetKeyFor, resolveHParams, worldPresetKey } from '../edit/registry.js';
-import { plainText, readRequestsFile, recordsToRequests, spacedTarget, validateRequest } from '../edit/request.js';
+import { plainText, recordsToRequests, spacedTarget, validateRequest } from '../edit/request.js';
 import { runEdits } from '../edit/runner.js';
 import type { EditContext, EditRequest, EditResult } from '../edit/types.js';
 import {
@@ -28,7 +28,7 @@ import { DEFAULT_RECT_KEEP } from '../study/spec.js';
 import type { WeightDTypeOption } from '../models/load.js';
 import { choiceOption, floatOption, intOption } from './options.js';
 import { createStatsProvider, inspectStats, buildStats, type LayerStatsProvider, type StatsSource } from '../edit/stats/index.js';
-import { resolveModel, statsCorpus, worldOf } from './default-model.js';
+import { requestsOfData, resolveModel, statsCorpus, worldOf } from './default-model.js';
 import { editRequests, type World } from '../world/index.js';
 
 /** What `lmedit edit` edits when given no request (a fact the default stories260K model can take). */
@@ -70,7 +70,7 @@ function parseRequests(
     );
     return [demo];
   }
-  const all = readRequestsFile(o.data);
+  const all = requestsOfData(o.data, world);
   const start = o.offset ?? 0;
   return all.slice(start, o.limit !== undefined ? start + o.limit : undefined);
 }
@@ -129,7 +129,7 @@ export function registerEditCommands(program: Command): void {
     .option('--hparams <file.yaml>', 'EasyEdit-style hyperparameter file (default: the preset for the model)')
     .option('--preset <name>', 'preset name (e.g. gpt2-xl, llama-2-7b, stories260K)')
     .option('--request <json>', 'one request (or an array): {"prompt", "subject", "target_new", ...}; default: a demo request')
-    .option('--data <file.json>', 'ZsRE / CounterFact / EasyEdit records')
+    .option('--data <file.json>', "ZsRE / CounterFact / EasyEdit records, or 'world': a world model's own facts")
     .option('--limit <n>', 'use the first n records', intOption('--limit'))
     .option('--offset <n>', 'skip this many records first', intOption('--offset', 0))
     .option('--sequential', 'keep every edit (sequential editing); default restores the model after each edit')
@@ -278,9 +278,15 @@ function readContextTemplates(path: string): string[] | string[][] {
   return raw.map((t, i) => template(t, `entry [${i}]`));
 }
 
-/** Whether an edit left the target's probability essentially where it was (it rose by less than 10 %). */
-function barelyMoved(nllBefore: number, nllAfter: number): boolean {
-  return nllBefore - nllAfter < Math.log(1.1);
+/**
+ * The note for an edit that did not take: the target's mean per-token probability rose by less
+ * than 10 % (or fell). Null when it rose more. NLLs are mean nats per target token.
+ */
+export function editDidNotTake(nllBefore: number, nllAfter: number): string | null {
+  const ratio = Math.exp(nllBefore - nllAfter);
+  if (!(ratio < 1.1)) return null;
+  const how = ratio < 1 ? `fell (×${ratio.toFixed(2)})` : `barely changed (×${ratio.toFixed(2)})`;
+  return `the target's probability ${how}: the edit did not take; try other hparams (lmedit hparams export)`;
 }
 
 /**
@@ -436,10 +442,8 @@ async function runEditCommand(o: EditFlags): Promise<void> {
           console.log(`\n[${label}] ${r.prompt} -> ${JSON.stringify(r.target_new)}`);
           console.log(`  before: ${r.prompt}${b.text}   (target NLL ${b.nll.toFixed(3)})`);
           console.log(`  after:  ${r.prompt}${after.text}   (target NLL ${after.nll.toFixed(3)})`);
-          if (barelyMoved(b.nll, after.nll))
-            console.log(
-              `  note: the target's probability barely changed (×${Math.exp(b.nll - after.nll).toFixed(2)}): the edit did not take; try other hparams (lmedit hparams export)`,
-            );
+          const note = editDidNotTake(b.nll, after.nll);
+          if (note) console.log(`  note: ${note}`);
         }
       }
       if (fig && !o.json) {

@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadModel, openModel } from '../models/index.js';
 import { getMethod, METHOD_NAMES } from '../edit/registry.js';
-import { readRequestsFile } from '../edit/request.js';
+import type { World } from '../world/index.js';
 import type { EditContext, EditRequest } from '../edit/types.js';
 import { createStatsProvider } from '../edit/stats/index.js';
 import {
@@ -23,7 +23,7 @@ import {
   type MetricSet,
 } from '../eval/editing/index.js';
 import { resolveHParams } from '../edit/registry.js';
-import { resolveModel, statsCorpus, worldOf } from './default-model.js';
+import { requestsOfData, resolveModel, statsCorpus, worldOf } from './default-model.js';
 import { choiceOption, intOption } from './options.js';
 
 interface MetricsFlags {
@@ -60,7 +60,7 @@ interface Settings {
 }
 
 function validate(o: MetricsFlags): Settings {
-  if (!o.data) throw new Error('--data FILE.json is required (ZsRE, CounterFact or EasyEdit records)');
+  if (!o.data) throw new Error("--data is required: a records file (ZsRE, CounterFact or EasyEdit) or 'world' for a world model");
   if (o.edited && o.method)
     throw new Error('give either --edited DIR (an already edited model) or --method (edit here), not both');
   if (!o.method && (o.preset || o.hparams)) throw new Error(`${o.preset ? '--preset' : '--hparams'} needs --method`);
@@ -82,8 +82,8 @@ function validate(o: MetricsFlags): Settings {
   };
 }
 
-function readRequests(s: Settings): EditRequest[] {
-  const all = readRequestsFile(s.data);
+function readRequests(s: Settings, world: World | null): EditRequest[] {
+  const all = requestsOfData(s.data, world);
   if (s.offset >= all.length) throw new Error(`--offset ${s.offset}: ${s.data} has ${all.length} record(s)`);
   return all.slice(s.offset, s.limit !== undefined ? s.offset + s.limit : undefined);
 }
@@ -96,7 +96,7 @@ export function registerMetricsCommand(evalCmd: Command): void {
     )
     .option('--model <dir|hub-id>', MODEL_HELP)
     .option('--tokenizer <path>', 'tokenizer file or folder')
-    .option('--data <file.json>', 'ZsRE / CounterFact / EasyEdit records (required)')
+    .option('--data <file.json>', "ZsRE / CounterFact / EasyEdit records, or 'world': a world model's own facts (required)")
     .option('--limit <n>', 'evaluate the first n records (after --offset)', intOption('--limit', 1))
     .option('--offset <k>', 'skip this many records first', intOption('--offset', 0), 0)
     .option('--edited <dir>', 'an already edited model (same tokenizer): post metrics on it, no editing')
@@ -123,11 +123,12 @@ export function registerMetricsCommand(evalCmd: Command): void {
 
 async function runMetrics(o: MetricsFlags): Promise<void> {
   const s = validate(o);
-  const requests = readRequests(s);
+  const modelDir = await resolveModel(o.model);
+  const requests = readRequests(s, await worldOf(modelDir));
   const log = (m: string): void => {
     if (!o.json) console.error(m);
   };
-  const { model, tokenizer, dir } = await openModel(await resolveModel(o.model), o.tokenizer ? { tokenizer: o.tokenizer } : {});
+  const { model, tokenizer, dir } = await openModel(modelDir, o.tokenizer ? { tokenizer: o.tokenizer } : {});
   let ev: EditingEvaluation;
   try {
     if (o.edited) {
