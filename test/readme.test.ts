@@ -7,7 +7,7 @@
  * (.ci/run runs `npm run demo` as written).
  *
  * The built-in model must be cached in $LMEDIT_HOME (training it takes ~5 minutes): .ci/run runs
- * the demo first and sets LMEDIT_README_STRICT=1, which turns "not cached" into a failure.
+ * the demo first and sets LMEDIT_REQUIRE_DEFAULT_MODEL=1, which turns "not cached" into a failure.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BUILTIN_MODELS } from '../src/cli/default-model.js';
-import { defaultModelPath, lmeditHome } from '../src/train/default-model.js';
+import { cachedDefaultModel } from './world-edits.js';
 import { resolveStudy } from '../src/study/presets.js';
 
 const repo = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -95,13 +95,7 @@ test('README: every example runs as written, in order', { timeout: 1_500_000 }, 
     t.skip(`${shared} is absent: the README's examples read ../shared`);
     return;
   }
-  const cached = existsSync(defaultModelPath());
-  if (!cached) {
-    const msg = `the built-in model is not cached in ${lmeditHome()} (run \`npm run demo\` once)`;
-    if (process.env['LMEDIT_README_STRICT'] === '1') assert.fail(msg);
-    t.skip(msg);
-    return;
-  }
+  if (!cachedDefaultModel(t)) return;
   const root = mkdtempSync(join(tmpdir(), 'lmedit-readme-'));
   const work = join(root, 'lmedit');
   try {

@@ -22,6 +22,7 @@ import type { Tokenizer } from '../src/tokenizer/index.js';
 import { greedyRecall } from '../src/train/recall.js';
 import { editRequests, readWorld, recallProbes, WORLD_TASK_NAMES, type World } from '../src/world/index.js';
 import { worldStatsProvider } from '../src/cli/default-model.js';
+import { assertShares, methodShares } from './world-edits.js';
 
 const bin = resolve(fileURLToPath(new URL('../bin/lmedit.js', import.meta.url)));
 
@@ -30,14 +31,6 @@ const bin = resolve(fileURLToPath(new URL('../bin/lmedit.js', import.meta.url)))
  * rewrite 1.00, paraphrase 1.00, unrelated facts kept 0.86, portability 0.07; printed as a diagnostic).
  */
 const BARS = { rewrite: 0.9, paraphrase: 0.6, unrelatedKept: 0.8 };
-
-/**
- * Per method: the share of six single edits that must take on the quick world model (measured,
- * world version 3: 6/6 for ROME, R-ROME, MEMIT, FT-L and FT-M). KN takes none of them (0/6; its
- * attributed neurons do not carry world facts: docs/world.md, "Editing the world model"), so the
- * test holds KN only to editing the weights at all.
- */
-const METHOD_BARS: Record<string, number> = { rome: 0.8, 'r-rome': 0.8, memit: 0.8, 'ft-l': 0.8, 'ft-m': 0.8 };
 
 describe('lmedit demo --quick and ROME on the world model (fresh $LMEDIT_HOME, no ../shared)', () => {
   const home = mkdtempSync(join(tmpdir(), 'lmedit-home-'));
@@ -171,33 +164,9 @@ describe('lmedit demo --quick and ROME on the world model (fresh $LMEDIT_HOME, n
 
   test('every method edits the quick world model with its world preset (greedy continuation = target)', async (t) => {
     await withQuickModel(async ({ model, tokenizer, world, stats }) => {
-      const requests = editRequests(world, 6, 1);
-      const enc = (s: string): number[] => tokenizer.encode(s, { addBos: false });
-      const shares: Record<string, number> = {};
-      for (const name of ['rome', 'r-rome', 'memit', 'ft-l', 'ft-m', 'kn']) {
-        const method = await getMethod(name);
-        const { hp } = resolveHParams(method, model, { world: true });
-        let ok = 0;
-        for (const r of requests) {
-          const res = method.apply(model, [r], hp, { tokenizer, seed: 0, stats });
-          try {
-            assert.ok(
-              [...res.deltas.values()].some((d) => d.toArray().some((x) => x !== 0)),
-              `${name} changed no weight`,
-            );
-            ok += greedyRecall(model, [{ prompt: enc(r.prompt), answer: enc(` ${r.target_new}`) }], {
-              bosId: tokenizer.bosId,
-            }).accuracy;
-          } finally {
-            res.restore();
-            res[Symbol.dispose]();
-          }
-        }
-        shares[name] = ok / requests.length;
-      }
+      const shares = await methodShares(model, tokenizer, stats, editRequests(world, 6, 1));
       t.diagnostic(`share of single edits whose target is the greedy continuation: ${JSON.stringify(shares)}`);
-      for (const [name, bar] of Object.entries(METHOD_BARS))
-        assert.ok(shares[name]! >= bar, `${name}: ${shares[name]} of edits took (bar ${bar})`);
+      assertShares(shares);
     });
   });
 
