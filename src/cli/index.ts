@@ -8,6 +8,7 @@ import { registerEditCommands } from './edit.js';
 import { registerMendCommands } from './mend.js';
 import { registerEvalCommands } from './eval.js';
 import { registerStudyCommands } from './study.js';
+import { registerWorkerCommand } from './worker.js';
 import { registerTrainCommands } from './train.js';
 import { registerReportCommand } from './report.js';
 import { registerDemoCommand } from './demo.js';
@@ -33,7 +34,7 @@ export function buildProgram(): Command {
   registerHParamsCommands(program);
   registerMendCommands(program);
   registerEvalCommands(program);
-  registerStudyCommands(program);
+  registerWorkerCommand(program, registerStudyCommands(program));
   registerTrainCommands(program);
   registerReportCommand(program);
   return program;

@@ -46,6 +46,20 @@ export interface RunStudyOptions {
   log?: (msg: string) => void;
   /** called at every interruption point; `text` is the line about to be written */
   point?: (kind: RunPoint, text?: string) => void;
+  /**
+   * Run only these units: BASELINE and/or cell ids (a study worker runs one job's unit). Default:
+   * the whole study.
+   */
+  units?: readonly string[];
+  /** where result lines go and what is already done (default: `out`/results.jsonl) */
+  results?: ResultSink;
+}
+
+/** What the runner needs of results.jsonl: the lines so far (to skip them) and appending one. */
+export interface ResultSink {
+  has(key: ResultKey): boolean;
+  lines(): ResultLine[];
+  append(line: ResultLine, beforeWrite?: (text: string) => void): boolean;
 }
 
 export interface StudyProgress {
@@ -68,9 +82,12 @@ export const BASELINE = 'baseline';
 
 export async function runStudy(spec: StudySpec, opts: RunStudyOptions): Promise<StudyOutcome> {
   mkdirSync(opts.out, { recursive: true });
-  const results = ResultsFile.open(join(opts.out, 'results.jsonl'));
-  if (results.droppedTail !== null)
-    opts.log?.(`results.jsonl: dropped a partial last line (${results.droppedTail.length} bytes)`);
+  let results = opts.results;
+  if (!results) {
+    const file = ResultsFile.open(join(opts.out, 'results.jsonl'));
+    if (file.droppedTail !== null) opts.log?.(`results.jsonl: dropped a partial last line (${file.droppedTail.length} bytes)`);
+    results = file;
+  }
   const run = new StudyRun(spec, opts, results);
   await run.prepare();
   return run.execute();
@@ -87,15 +104,23 @@ class StudyRun {
   private taskSet: { tasks: Task[]; extra: Pick<TaskEvalOptions, 'dataContent'> } = { tasks: [], extra: {} };
   private done = 0;
   private readonly total: number;
+  private readonly withBaseline: boolean;
+  /** every cell of the study, also when this run does some of them: the slice and probes depend on all */
+  private readonly allCells: Cell[];
 
   constructor(
     private readonly spec: StudySpec,
     private readonly opts: RunStudyOptions,
-    private readonly results: ResultsFile,
+    private readonly results: ResultSink,
   ) {
-    this.cells = expandCells(spec);
+    const units = opts.units;
+    this.allCells = expandCells(spec);
+    for (const u of units ?? [])
+      if (u !== BASELINE && !this.allCells.some((c) => c.id === u)) throw new Error(`study "${spec.name}" has no cell "${u}"`);
+    this.cells = this.allCells.filter((c) => !units || units.includes(c.id));
+    this.withBaseline = !units || units.includes(BASELINE);
     this.records = this.readRecords();
-    this.total = 1 + this.cells.reduce((s, c) => s + c.checkpoints.length, 0);
+    this.total = (this.withBaseline ? 1 : 0) + this.cells.reduce((s, c) => s + c.checkpoints.length, 0);
   }
 
   /** The study's edit records: a records file, or the world model's own requests. */
@@ -133,7 +158,7 @@ class StudyRun {
 
   execute(): StudyOutcome {
     const failures: StudyOutcome['failures'] = [];
-    this.baseline();
+    if (this.withBaseline) this.baseline();
     for (const cell of this.cells) {
       if (this.opts.signal?.aborted) break;
       const failed = this.results.lines().find((l) => l.key.cell === cell.id && l.key.kind === 'failure');
@@ -276,7 +301,7 @@ class StudyRun {
   }
 
   private maxRequests(): number {
-    return Math.max(0, ...this.cells.map((c) => editsNeeded(this.spec, c)));
+    return Math.max(0, ...this.allCells.map((c) => editsNeeded(this.spec, c)));
   }
 
   /** Downstream tasks on the model as it is now: one line per (task, scorer mode); predictions per checkpoint. */
