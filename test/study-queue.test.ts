@@ -165,7 +165,7 @@ describe('studies across machines: BullMQ + Redis (stories260K)', { skip }, () =
     assert.match(c.err, /FT-L-exploding\/b1 failed: .*(NaN|Inf|finite)/);
     const status = spawnSync(process.execPath, [bin, 'study', 'status', join(dir, 'three')], { encoding: 'utf8' });
     assert.match(status.stdout, /FT-L-exploding\/b1 +FAILED at 1/);
-    assert.match(status.stdout, /queue: 0 waiting, 0 active/);
+    assert.match(status.stdout, /queue: none of the run.s jobs is in the queue/);
     await stopWorkers();
   });
 
@@ -189,6 +189,29 @@ describe('studies across machines: BullMQ + Redis (stories260K)', { skip }, () =
     assert.match(second.err, /reattached to study "queue-test"/);
     assert.equal(readFileSync(join(out, 'results.jsonl'), 'utf8'), want, 'identical to the one-machine run');
     assert.match(workers.map((w) => w.err).join('\n'), /ROME\/b1 of run \S+ \(resuming after \d+ reported lines\)/);
+    await stopWorkers();
+  });
+
+  test('Ctrl-C twice on a worker puts its job back in the queue (no attempt counted); other workers finish it, identical', async () => {
+    const out = join(dir, 'released');
+    const a = worker();
+    const c = coordinator(out);
+    await a.waitFor(/job \S+: ROME(\+RECT-40%)?\/b1 of run/);
+    a.kill('SIGINT');
+    await a.waitFor(/finishing the current job/);
+    a.kill('SIGINT');
+    assert.equal(await a.exit(), 0, a.err);
+    assert.match(a.err, /stopped; back in the queue/);
+    workers.splice(workers.indexOf(a), 1);
+    worker();
+    worker();
+    assert.equal(await c.exit(), 1, c.err);
+    assert.equal(readFileSync(join(out, 'results.jsonl'), 'utf8'), want, 'identical to the one-machine run');
+    assert.doesNotMatch(
+      workers.map((w) => w.err).join('\n'),
+      /ROME(\+RECT-40%)?\/b1 of run \S+.*, attempt 2/,
+      'the release cost no attempt',
+    );
     await stopWorkers();
   });
 

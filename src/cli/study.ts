@@ -236,6 +236,8 @@ async function runQueuedStudy(
 /** The queue part of `lmedit study status`: counts, then one line per job that is not done. */
 export function formatQueue(q: QueueJobStatus[] | string): string {
   if (typeof q === 'string') return `queue: ${q}`;
+  if (q.every((j) => j.state === 'not in the queue'))
+    return "queue: none of the run's jobs is in the queue (a finished run's jobs and stream are removed from Redis)";
   const count = (state: string): number => q.filter((j) => j.state === state).length;
   const gone = q.filter((j) => j.state === 'not in the queue').length;
   const rows = q

@@ -126,6 +126,8 @@ export async function runDistributedStudy(spec: StudySpec, o: DistributedOptions
           if (e.type === 'file') {
             if (safeRunFile(e.path)) writeAtomic(join(o.out, e.path), e.data);
             else o.log(`ignored a file outside predictions/ and weights/ from a worker: ${JSON.stringify(e.path)}`);
+            // written: its bytes need not stay in Redis's memory (lines stay: retried jobs resume from them)
+            await redis.xdel(key, id);
             continue;
           }
           if (!results.append(e.line) || e.line.key.kind !== 'checkpoint') continue;
