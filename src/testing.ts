@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as T from './tensor/index.js';
 import type { Tensor } from './tensor/index.js';
 import { loadSafetensors } from './io/safetensors.js';
 
@@ -52,4 +53,18 @@ export function compare(
     maxRef = Math.max(maxRef, Math.abs(b[i]!));
   }
   return { maxAbs, maxRef };
+}
+
+/** The seed of a randomised test: LMEDIT_TEST_SEED, else a fresh one (print it in the test name). */
+export function testSeed(): number {
+  return Number(process.env['LMEDIT_TEST_SEED'] ?? Date.now() % 100000);
+}
+
+/** A standard-normal float64 matrix drawn from `rng`. */
+export function randn(rng: T.Rng, shape: [number, number]): Tensor {
+  return T.tensor(
+    Array.from({ length: shape[0] * shape[1] }, () => rng.nextNormal()),
+    shape,
+    'float64',
+  );
 }

@@ -24,6 +24,8 @@ const METHODS: Record<string, MethodEntry> = {
   rome: { load: async () => (await import('./rome/index.js')).rome as AnyEditMethod, needsSubject: true },
   'r-rome': { load: async () => (await import('./rome/index.js')).rRome as AnyEditMethod, needsSubject: true },
   memit: { load: async () => (await import('./memit/index.js')).memit as AnyEditMethod, needsSubject: true },
+  emmet: { load: async () => (await import('./emmet/index.js')).emmet as AnyEditMethod, needsSubject: true },
+  alphaedit: { load: async () => (await import('./alphaedit/index.js')).alphaEdit as AnyEditMethod, needsSubject: true },
   'ft-l': { load: async () => (await import('./ft/index.js')).ftL as AnyEditMethod, needsSubject: false },
   'ft-m': { load: async () => (await import('./ft/index.js')).ftM as AnyEditMethod, needsSubject: false },
   mend: { load: async () => (await import('./mend/index.js')).mend as AnyEditMethod, needsSubject: false },
@@ -32,7 +34,7 @@ const METHODS: Record<string, MethodEntry> = {
 
 export const METHOD_NAMES = Object.keys(METHODS);
 
-/** Load a method by its CLI name (rome, r-rome, memit, ft-l, ft-m, mend, kn). */
+/** Load a method by its CLI name (rome, r-rome, memit, emmet, alphaedit, ft-l, ft-m, mend, kn). */
 export async function getMethod(name: string): Promise<AnyEditMethod> {
   const entry = METHODS[name.toLowerCase()];
   if (!entry) throw new Error(`unknown method "${name}" (available: ${METHOD_NAMES.join(', ')})`);

@@ -7,7 +7,7 @@
 import type { CausalLM } from '../models/types.js';
 import { methodNeedsSubject } from './registry.js';
 import { validateRequest } from './request.js';
-import type { EditContext, EditMethod, EditRequest, EditResult } from './types.js';
+import { EditSession, type EditContext, type EditMethod, type EditRequest, type EditResult } from './types.js';
 
 export interface RunOptions {
   /** keep every edit (sequential editing); default false = restore after each edit */
@@ -45,9 +45,12 @@ export function runEdits<H>(
   requests.forEach((r, i) => validateRequest(r, `request ${r.case_id ?? i}`, { needsSubject: methodNeedsSubject(method.name) }));
   const t0 = Date.now();
   const results: EditResult[] = [];
+  // a sequential run is one session (state carried between its edits) unless the caller holds one
+  using own = opts.sequential && !ctx.session ? new EditSession() : null;
+  const runCtx = own ? { ...ctx, session: own } : ctx;
   for (let s = 0, index = 0; s < requests.length; s += bs, index++) {
     const chunk = requests.slice(s, s + bs);
-    const result = method.apply(model, chunk, hparams, ctx);
+    const result = method.apply(model, chunk, hparams, runCtx);
     try {
       opts.onEdit?.({ index, requests: chunk, result, model });
     } finally {

@@ -73,6 +73,41 @@ export interface EditContext {
   transformDelta?: DeltaTransform;
   /** progress messages */
   log?: (msg: string) => void;
+  /**
+   * The sequential run these edits belong to: state a method carries from one edit to the next
+   * (AlphaEdit's keys of earlier edits). Absent: every edit starts from the unedited state.
+   */
+  session?: EditSession;
+}
+
+/**
+ * State kept across the edits of one sequential run, by key, owned here (disposed with the
+ * session). A run that restores the model to W₀ starts a new session (or calls `reset`).
+ * @example using session = new EditSession(); runEdits(model, m, reqs, hp, { ...ctx, session }, { sequential: true });
+ */
+export class EditSession implements Disposable {
+  private readonly state = new Map<string, Disposable>();
+
+  get<T extends Disposable>(key: string): T | undefined {
+    return this.state.get(key) as T | undefined;
+  }
+
+  /** Store `value` under `key`, disposing what was there. */
+  set(key: string, value: Disposable): void {
+    const old = this.state.get(key);
+    if (old !== value) old?.[Symbol.dispose]();
+    this.state.set(key, value);
+  }
+
+  /** Forget everything (the weights are back at W₀). */
+  reset(): void {
+    for (const v of this.state.values()) v[Symbol.dispose]();
+    this.state.clear();
+  }
+
+  [Symbol.dispose](): void {
+    this.reset();
+  }
 }
 
 /** Gives C = E[k kᵀ] (float32 or float64 [d_k, d_k]) for an edited module at a layer. */

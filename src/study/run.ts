@@ -13,7 +13,7 @@ import type { CausalLM } from '../models/types.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { getMethod, resolveHParams, type AnyEditMethod } from '../edit/registry.js';
 import { readRequestsFile } from '../edit/request.js';
-import type { EditContext, EditRequest, EditResult, StatsProvider } from '../edit/types.js';
+import { EditSession, type EditContext, type EditRequest, type EditResult, type StatsProvider } from '../edit/types.js';
 import { changeOfDeltas, deltaHeatmap, makeDeltaTransform, writeHeatmap } from '../edit/rect/index.js';
 import { computeMetrics, summarize, type RecordMetrics } from '../eval/editing/evaluate.js';
 import { dataDir } from '../eval/data.js';
@@ -201,7 +201,8 @@ class StudyRun {
     const { method, hp } = this.methods.get(cell.method.name)!;
     const requests = this.slice(editsNeeded(this.spec, cell));
     const ops = editPlan(this.spec, cell, requests);
-    const ctx = this.context(cell);
+    using session = new EditSession(); // the cell's sequential state; the model is restored at the end
+    const ctx = { ...this.context(cell), session };
     const applied: EditResult[] = [];
     const cumulative = new Map<string, T.Tensor>();
     const post: RecordMetrics[] = [];

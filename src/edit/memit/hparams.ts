@@ -14,7 +14,7 @@ import {
 } from '../../models/index.js';
 import { moduleTemplates } from '../shared/modules.js';
 
-const MEMIT_SCHEMA = {
+export const MEMIT_SCHEMA = {
   ...LOCATE_EDIT_SCHEMA,
   layer_selection: { type: 'string', oneOf: ['all'], default: 'all' },
   mom2_adjustment: { type: 'bool', default: true, doc: 'read but ignored: MEMIT always uses C (quirk 9)' },

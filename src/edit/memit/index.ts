@@ -8,11 +8,19 @@ import { WeightEditor } from '../apply.js';
 import type { EditContext, EditMethod, EditRequest, EditResult, RequestDiagnostics } from '../types.js';
 import { asGroups, contextTemplates } from '../shared/context-templates.js';
 import { MEMIT_PRESETS, parseMemitHParams, type MemitHParams } from './hparams.js';
-import { executeMemit } from './memit-main.js';
+import { executeMemit, type LayerSolve, type MemitRun } from './memit-main.js';
 import type { MemitZ } from './compute-z.js';
 
-export { type MemitHParams, MEMIT_PRESETS, parseMemitHParams } from './hparams.js';
-export { executeMemit, type MemitLayerResult, type MemitRun, type MemitOptions } from './memit-main.js';
+export { type MemitHParams, MEMIT_PRESETS, MEMIT_SCHEMA, parseMemitHParams } from './hparams.js';
+export {
+  executeMemit,
+  memitSolve,
+  solveSystem,
+  type LayerSolve,
+  type MemitLayerResult,
+  type MemitRun,
+  type MemitOptions,
+} from './memit-main.js';
 export { computeZ, computeZs, Z_BATCH, type MemitZ } from './compute-z.js';
 
 /** MEMIT's template groups: explicit ones from the context (a flat list = one group), else sampled and cached. */
@@ -24,12 +32,31 @@ export function memitTemplates(model: CausalLM, hp: MemitHParams, ctx: EditConte
 const norm = (xs: number[]): number => Math.sqrt(xs.reduce((s, x) => s + x * x, 0));
 
 function applyMemit(model: CausalLM, requests: EditRequest[], hp: MemitHParams, ctx: EditContext): EditResult {
+  return applyMemitFamily('MEMIT', model, requests, hp, ctx);
+}
+
+/**
+ * A method of MEMIT's pipeline (z, keys, residual spread over the layers) with its own per-layer
+ * closed form `solve` (EMMET, AlphaEdit); `afterRun` sees the run before its tensors are freed.
+ */
+export function applyMemitFamily(
+  name: string,
+  model: CausalLM,
+  requests: EditRequest[],
+  hp: MemitHParams,
+  ctx: EditContext,
+  family: { solve?: LayerSolve; afterRun?: (run: MemitRun) => void } = {},
+): EditResult {
   const t0 = performance.now();
   const groups = memitTemplates(model, hp, ctx);
   const tTemplates = (performance.now() - t0) / 1000;
   using editor = new WeightEditor(model, ctx.transformDelta);
   const inLoop = hp.rect_in_loop && ctx.transformDelta !== undefined;
-  using run = executeMemit(model, ctx.tokenizer, requests, hp, groups, ctx, inLoop ? { loopEditor: editor } : {});
+  using run = executeMemit(model, ctx.tokenizer, requests, hp, groups, ctx, {
+    ...(inLoop ? { loopEditor: editor } : {}),
+    ...(family.solve ? { solve: family.solve } : {}),
+  });
+  family.afterRun?.(run);
   // post hoc: the loop's own changes were undone; apply each final Δ_l (through RECT when set)
   if (!inLoop) for (const l of run.layers) editor.add(l.weightName, l.deltaW);
   const diags = requests.map((r, i) => diagnostics(r, run.zs[i]!));
@@ -39,7 +66,7 @@ function applyMemit(model: CausalLM, requests: EditRequest[], hp: MemitHParams, 
     layers: run.seconds.layers,
     total: (performance.now() - t0) / 1000,
   };
-  return editor.result('MEMIT', diags, timings, ctx.apply ?? true);
+  return editor.result(name, diags, timings, ctx.apply ?? true);
 }
 
 /** z's losses and norms. */

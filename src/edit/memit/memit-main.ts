@@ -32,7 +32,7 @@ export interface MemitLayerResult extends Disposable {
   curZ: Tensor;
   /** (z − cur_z)ᵀ / (|R| − j), float64 [D, n] */
   resid: Tensor;
-  /** (λC + K Kᵀ)⁻¹ K, float64 [d_k, n] */
+  /** G with Δ = resid · Gᵀ, float64 [d_k, n]: MEMIT's (λC + K Kᵀ)⁻¹ K, or a rival's solve */
   adjK: Tensor;
   /** Δ_l in the weight's stored layout, float32 (before any RECT transform) */
   deltaW: Tensor;
@@ -53,7 +53,31 @@ export interface MemitRun extends Disposable {
 
 const now = (): number => performance.now() / 1000;
 
+/**
+ * The closed form at one layer: G [d_k, n] (float64) with Δ_l = resid · Gᵀ. MEMIT's is
+ * (λC + K Kᵀ)⁻¹ K; EMMET and AlphaEdit bring their own.
+ */
+export type LayerSolve = (at: {
+  /** position of the layer in hp.layers */
+  index: number;
+  layer: number;
+  /** `${rewrite_module_tmp}` at this layer */
+  moduleName: string;
+  /** template-averaged keys, float64 [d_k, n] */
+  K: Tensor;
+  /** the layer's statistics C = E[k kᵀ] of the unedited model [d_k, d_k] */
+  C: Tensor;
+}) => Tensor;
+
+/** MEMIT's solve: (λC + K Kᵀ)⁻¹ K, λ = mom2_update_weight. */
+export function memitSolve(lambda: number): LayerSolve {
+  return ({ K, C }) =>
+    T.tidy(() => solveSystem(T.add(T.mul(T.cast(C, 'float64'), lambda), T.matmul(K, T.transpose(K))), T.contiguous(K)));
+}
+
 export interface MemitOptions {
+  /** the per-layer closed form (default MEMIT's) */
+  solve?: LayerSolve;
   /**
    * Editor the deltas go through inside the loop. Default: a private editor without transform
    * whose changes are undone at the end (the caller then applies `layers[i].deltaW`). Pass one
@@ -94,6 +118,7 @@ export function executeMemit(
   using scratch = opts.loopEditor ? null : new WeightEditor(model); // undone when the run returns
   const loop = opts.loopEditor ?? scratch!;
   const layerL = layers[layers.length - 1]!;
+  const solve = opts.solve ?? memitSolve(hp.mom2_update_weight);
   const tz = now();
   const zs = computeZs(model, tok, prompts, targetIds, templates, layerL, hp);
   const results: MemitLayerResult[] = [];
@@ -111,7 +136,7 @@ export function executeMemit(
     for (const [j, layer] of layers.entries()) {
       const t0 = now();
       const share = layers.length - j; // the layers left, this one included
-      const step = memitLayer(model, hp, { layer, layerL, share, Z, C: Cs[j]!, keyRows, promptRows, groups });
+      const step = memitLayer(model, hp, solve, { index: j, layer, layerL, share, Z, C: Cs[j]!, keyRows, promptRows, groups });
       results.push(step);
       loop.add(step.weightName, step.deltaW); // higher layers see this one
       step.seconds = now() - t0;
@@ -128,7 +153,9 @@ export function executeMemit(
 function memitLayer(
   model: CausalLM,
   hp: MemitHParams,
+  solve: LayerSolve,
   at: {
+    index: number;
     layer: number;
     layerL: number;
     /** |R| − j: the layers that still share the residual */
@@ -163,8 +190,7 @@ function memitLayer(
       const dK = K.shape[0]!;
       if (C.rank !== 2 || C.shape[0] !== dK || C.shape[1] !== dK)
         throw new Error(`MEMIT: statistics for ${name} are [${C.shape.join(', ')}], expected [${dK}, ${dK}]`);
-      const A = T.add(T.mul(T.cast(C, 'float64'), hp.mom2_update_weight), T.matmul(K, T.transpose(K))); // λC + K Kᵀ [d_k, d_k]
-      const adjK = solveSystem(A, T.contiguous(K)); // [d_k, n]
+      const adjK = solve({ index: at.index, layer: at.layer, moduleName: name, K: T.contiguous(K), C }); // [d_k, n]
       const upd = model.arch.weightLayout === 'in_out' ? T.matmul(adjK, T.transpose(resid)) : T.matmul(resid, T.transpose(adjK));
       const out = {
         keys: T.keep(keys),
@@ -178,8 +204,8 @@ function memitLayer(
   );
 }
 
-/** X with A X = B for the SPD system of MEMIT; LU when Cholesky finds it not positive definite. */
-function solveSystem(A: Tensor, B: Tensor): Tensor {
+/** X with A X = B for an SPD system; LU when Cholesky finds it not positive definite. */
+export function solveSystem(A: Tensor, B: Tensor): Tensor {
   try {
     return T.solveSPD(A, B);
   } catch {
