@@ -13,6 +13,7 @@ import { registerTrainCommands } from './train.js';
 import { registerReportCommand } from './report.js';
 import { registerDemoCommand } from './demo.js';
 import { registerHParamsCommands } from './hparams.js';
+import { registerTraceCommand } from './trace.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerWorkerCommand(program, registerStudyCommands(program));
   registerTrainCommands(program);
   registerReportCommand(program);
+  registerTraceCommand(program);
   return program;
 }
 

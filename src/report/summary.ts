@@ -46,8 +46,12 @@ export function summaryRows(r: RunView): SummaryRow[] {
   add('setting', setting(r));
   add(
     'variants',
-    st?.methods?.map((x) => `${x.name} (${x.method}${x.rect ? `, ${x.rect.mode} keep ${x.rect.keep}` : ''})`).join('; ') ??
-      r.series.map((s) => s.variant).join('; '),
+    st?.methods
+      ?.map(
+        (x) =>
+          `${x.name} (${x.method}${x.rect ? `, ${x.rect.mode} keep ${x.rect.keep}` : ''}${x.prune ? `, PRUNE ${x.prune.restraint === 'linear' ? 'linear' : `log base ${Number(x.prune.base.toFixed(6))}`}` : ''})`,
+      )
+      .join('; ') ?? r.series.map((s) => s.variant).join('; '),
   );
   add(
     'tasks',

@@ -61,6 +61,8 @@ interface Shape {
 interface MethodEntry {
   method: string;
   rect?: { keep: number; mode: 'rect' | 'random' | 'pca' };
+  /** PRUNE at readout (`true`: log base e) */
+  prune?: true;
 }
 
 interface PresetDef {
@@ -168,6 +170,24 @@ const DEFS: PresetDef[] = [
     metrics: true,
   },
   {
+    id: 'rivals',
+    title:
+      "RECT's rivals on the same edits: ROME, ROME+RECT, ROME+PRUNE, MEMIT, MEMIT+RECT, AlphaEdit, EMMET (Instance-Sequential)",
+    figure: 'beyond the paper: the RECT figure with AlphaEdit, PRUNE and EMMET',
+    methods: [
+      { method: 'rome' },
+      { method: 'rome', rect: { keep: 0.4, mode: 'rect' } },
+      { method: 'rome', prune: true },
+      { method: 'memit' },
+      { method: 'memit', rect: { keep: 0.4, mode: 'rect' } },
+      { method: 'alphaedit' },
+      { method: 'emmet' },
+    ],
+    shapes: { 'gpt2-xl': seq([1], ROME_GPT2), 'llama-7b': seq([1], ROME_LLAMA), tiny: TINY_SEQ },
+    tasks: RECT_TASKS,
+    metrics: true,
+  },
+  {
     id: 'weight-change',
     title: 'How much ROME changes the weights: sum |dW|, share of large relative changes, |dW| maps',
     figure: 'weight-change statistics',
@@ -227,7 +247,11 @@ function makePreset(def: PresetDef): StudyPreset {
         {
           name,
           model: { path: opts.model ?? PRESET_MODELS[variant], dtype: 'float32' },
-          methods: def.methods.map((m) => ({ method: m.method, ...(m.rect ? { rect: { ...m.rect } } : {}) })),
+          methods: def.methods.map((m) => ({
+            method: m.method,
+            ...(m.rect ? { rect: { ...m.rect } } : {}),
+            ...(m.prune ? { prune: m.prune } : {}),
+          })),
           mode: {
             sequential: shape.sequential,
             batch_sizes: [...shape.batch_sizes],

@@ -14,6 +14,7 @@ import { ftL } from '../edit/ft/index.js';
 import { assertParamsUnchanged, snapshotParams } from '../edit/testing.js';
 import { modelDir, sharedPath, skipNoShared } from '../testing.js';
 import { runStudy } from './run.js';
+import { readResultLines } from './results.js';
 import { parseStudy } from './spec.js';
 import { studyStatus } from './status.js';
 import { writeOrCheckManifest, makeManifest } from './manifest.js';
@@ -56,6 +57,42 @@ describe('study runner (tiny-gpt2)', { skip: skipNoShared }, () => {
       const again = await runStudy(spec, { out, model, tokenizer });
       assert.equal(again.lines, first.lines, 'nothing left to do');
       assert.equal(again.failures.length, 1, 'the failure is reported again, not retried');
+      model.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("PRUNE (stories260K, where ROME's ΔW outgrows σ₁(W₀)) is measured on the restrained weights: a smaller change than the plain cell, the same edits, the model unedited after", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lmedit-run-'));
+    try {
+      const { model, tokenizer, dir: mdir } = await openModel(modelDir('stories260K'));
+      const spec = parseStudy(
+        {
+          name: 'prune-test',
+          model: { path: mdir },
+          methods: [{ method: 'rome' }, { method: 'rome', prune: 'linear' }],
+          mode: { sequential: true, batch_sizes: [1], checkpoints: [0, 2, 3] },
+          data: { file: sharedPath('data', 'zsre', 'zsre_mend_eval_portability_gpt4.json') },
+          tasks: { names: [] },
+          metrics: { enabled: false },
+        },
+        'test',
+      );
+      const out = join(dir, 'run');
+      writeOrCheckManifest(out, await makeManifest(spec, mdir));
+      const before = snapshotParams(model);
+      const res = await runStudy(spec, { out, model, tokenizer });
+      assertParamsUnchanged(model, before);
+      assert.deepEqual(res.failures, []);
+      const lines = readResultLines(join(out, 'results.jsonl')).lines;
+      const fro = (cell: string, cp: number): number =>
+        lines.find((l) => l.key.cell === cell && l.key.checkpoint === cp && l.key.name === 'frobenius')!.value!;
+      for (const cp of [2, 3]) {
+        const plain = fro('ROME/b1', cp);
+        const pruned = fro('ROME+PRUNE-linear/b1', cp);
+        assert.ok(pruned > 0 && pruned < plain, `checkpoint ${cp}: ‖ΔW'‖ ${pruned} < ‖ΔW‖ ${plain}`);
+      }
       model.dispose();
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -15,6 +15,8 @@ import { getMethod, resolveHParams, type AnyEditMethod } from '../edit/registry.
 import { readRequestsFile } from '../edit/request.js';
 import { EditSession, type EditContext, type EditRequest, type EditResult, type StatsProvider } from '../edit/types.js';
 import { changeOfDeltas, deltaHeatmap, makeDeltaTransform, writeHeatmap } from '../edit/rect/index.js';
+import { pruneDelta } from '../edit/prune/index.js';
+import { WeightEditor } from '../edit/apply.js';
 import { computeMetrics, summarize, type RecordMetrics } from '../eval/editing/evaluate.js';
 import { dataDir } from '../eval/data.js';
 import { evaluateTasks, type TaskEvalOptions, type TaskResult } from '../eval/run.js';
@@ -24,7 +26,7 @@ import { WORLD_TASK_NAMES, editRequests, worldEvalInputs, type World, type World
 import { StudyProbeSet } from './probes.js';
 import { cellFileName, editPlan, editSlice, editsNeeded, expandCells } from './cells.js';
 import { ResultsFile } from './results.js';
-import { WORLD_DATA, type Cell, type ResultKey, type ResultLine, type StudySpec } from './types.js';
+import { WORLD_DATA, type Cell, type ResultKey, type ResultLine, type StudyMethod, type StudySpec } from './types.js';
 
 /** Where a run can be interrupted (tests kill the process at these points). */
 export type RunPoint = 'edit' | 'eval' | 'write';
@@ -233,11 +235,13 @@ class StudyRun {
           continue;
         }
         const line = { cell: cell.id, variant: cell.method.name, method: method.name, batchSize: cell.batchSize, edits: cp };
+        // PRUNE: measured on W₀ + F(ΔW) (the served weights); the edits go on from the unrestrained ones
+        using served = cell.method.prune ? this.pruned(cumulative, cell.method.prune) : null;
         this.tasks(line, `${cell.id} @ ${cp}`);
         if (this.spec.metrics.enabled) {
           const idx = [...edited].sort((a, b) => a - b);
           const recs =
-            this.spec.metrics.order === 'post-each' && this.spec.mode.sequential
+            this.spec.metrics.order === 'post-each' && this.spec.mode.sequential && !served
               ? post
               : computeMetrics(
                   this.opts.model,
@@ -252,7 +256,7 @@ class StudyRun {
         this.probeLines(line);
         this.weightLines(
           line,
-          cumulative,
+          served?.deltas ?? cumulative,
           cp === cell.checkpoints[cell.checkpoints.length - 1] ? applied[applied.length - 1] : undefined,
         );
         this.finishCheckpoint(line, t0);
@@ -270,6 +274,48 @@ class StudyRun {
       for (const r of applied) r[Symbol.dispose]();
       for (const t of cumulative.values()) t.dispose();
     }
+  }
+
+  /**
+   * The model with PRUNE's restraint applied to the cell's accumulated ΔW, until disposed (then
+   * the unrestrained weights are back, bit for bit). `deltas` are the restrained ΔW (float32).
+   */
+  private pruned(
+    cumulative: Map<string, T.Tensor>,
+    o: NonNullable<StudyMethod['prune']>,
+  ): Disposable & { deltas: Map<string, T.Tensor> } {
+    const editor = new WeightEditor(this.opts.model);
+    const deltas = new Map<string, T.Tensor>();
+    const opts = { restraint: o.restraint, logBase: o.base, rankTruncate: o.rank_truncate };
+    try {
+      for (const [name, dcum] of cumulative) {
+        const w = this.opts.model.param(name);
+        if (dcum.rank !== 2) {
+          deltas.set(name, T.keep(T.clone(dcum))); // PRUNE restrains matrices; a bias stays as edited
+          continue;
+        }
+        T.noGrad(() =>
+          T.tidy(() => {
+            const w0 = T.sub(T.cast(w, 'float32'), dcum); // W₀ up to float32 rounding (it only gives σ̄)
+            const r = pruneDelta(w0, dcum, opts, this.opts.log);
+            const restrained = T.keep(T.cast(r.delta, 'float32'));
+            deltas.set(name, restrained);
+            editor.add(name, T.cast(T.sub(restrained, dcum), w.dtype));
+          }),
+        );
+      }
+    } catch (e) {
+      editor[Symbol.dispose]();
+      for (const t of deltas.values()) t.dispose();
+      throw e;
+    }
+    return {
+      deltas,
+      [Symbol.dispose]: () => {
+        editor[Symbol.dispose]();
+        for (const t of deltas.values()) t.dispose();
+      },
+    };
   }
 
   private context(cell: Cell): EditContext {

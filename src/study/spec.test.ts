@@ -317,3 +317,38 @@ test("world studies: a world model's tasks (clean scorer only, never mixed with 
     /unknown field "probes.recall"; known: unrelated_recall, perplexity/,
   );
 });
+
+test('PRUNE variants: shorthands and mappings, names, the YAML round trip, bad values named', () => {
+  const s = parseStudy(
+    {
+      ...minimal(),
+      methods: [
+        { method: 'rome', prune: true },
+        { method: 'rome', prune: 'log2' },
+        { method: 'memit', prune: 'linear' },
+        { method: 'rome', rect: 0.4, prune: { restraint: 'log', base: 1.2, rank_truncate: false } },
+        { method: 'alphaedit' },
+        { method: 'emmet' },
+      ],
+    },
+    'study.yaml',
+  );
+  assert.deepEqual(
+    s.methods.map((m) => m.name),
+    ['ROME+PRUNE', 'ROME+PRUNE-log2', 'MEMIT+PRUNE-linear', 'ROME+RECT-40%+PRUNE-log1.2-full', 'AlphaEdit', 'EMMET'],
+  );
+  assert.deepEqual(s.methods[0]!.prune, { restraint: 'log', base: Math.E, rank_truncate: true });
+  assert.deepEqual(parseStudy(parseYaml(studyToYaml(s)), 'again.yaml'), s);
+  assert.match(
+    errorOf({ ...minimal(), methods: [{ method: 'rome', prune: 'log3' }] }),
+    /methods\[0\]\.prune.*log, log2, log1\.5, log1\.2, linear/,
+  );
+  assert.match(
+    errorOf({ ...minimal(), methods: [{ method: 'rome', prune: { base: 0.5 } }] }),
+    /methods\[0\]\.prune\.base.*a log base > 1/,
+  );
+  assert.match(
+    errorOf({ ...minimal(), methods: [{ method: 'rome', prune: { kind: 'log' } }] }),
+    /unknown field "methods\[0\]\.prune\.kind"/,
+  );
+});

@@ -41,8 +41,9 @@ export const DEFAULT_RECT_KEEP = 0.4;
 const FIELDS = {
   '': ['name', 'model', 'methods', 'mode', 'data', 'tasks', 'metrics', 'probes', 'seeds', 'quirks'],
   model: ['path', 'dtype'],
-  method: ['name', 'method', 'hparams', 'preset', 'rect', 'batch_sizes'],
+  method: ['name', 'method', 'hparams', 'preset', 'rect', 'prune', 'batch_sizes'],
   rect: ['keep', 'mode'],
+  prune: ['restraint', 'base', 'rank_truncate'],
   mode: ['sequential', 'batch_sizes', 'checkpoints'],
   data: ['file', 'begin', 'end', 'step'],
   tasks: ['names', 'limit', 'scorer', 'batch_size'],
@@ -54,7 +55,7 @@ const FIELDS = {
 
 /** The display name of a method: its registry name in upper case ("rome" → "ROME", "r-rome" → "R-ROME"). */
 export function methodLabel(method: string): string {
-  return method.toUpperCase();
+  return method === 'alphaedit' ? 'AlphaEdit' : method.toUpperCase();
 }
 
 /** "40%", "12.5%": a keep fraction as the paper writes it. */
@@ -66,11 +67,27 @@ function percent(keep: number): string {
  * A variant's default name: "ROME", "ROME+RECT-40%", "ROME+Random-40%", "ROME+PCA-40%"
  * (the labels of the paper's RECT figures).
  */
-export function variantName(method: string, rect?: StudyMethod['rect']): string {
-  if (!rect) return methodLabel(method);
-  const mode = rect.mode === 'rect' ? 'RECT' : rect.mode === 'pca' ? 'PCA' : 'Random';
-  return `${methodLabel(method)}+${mode}-${percent(rect.keep)}`;
+export function variantName(method: string, rect?: StudyMethod['rect'], prune?: StudyMethod['prune']): string {
+  let name = methodLabel(method);
+  if (rect) name += `+${rect.mode === 'rect' ? 'RECT' : rect.mode === 'pca' ? 'PCA' : 'Random'}-${percent(rect.keep)}`;
+  if (prune) name += `+PRUNE${pruneSuffix(prune)}`;
+  return name;
 }
+
+/** "" for the default log base e, "-log2", "-log1.5", "-linear"; "-full" without rank truncation. */
+function pruneSuffix(p: NonNullable<StudyMethod['prune']>): string {
+  const kind = p.restraint === 'linear' ? '-linear' : p.base === Math.E ? '' : `-log${Number(p.base.toFixed(6))}`;
+  return kind + (p.rank_truncate ? '' : '-full');
+}
+
+/** PRUNE's shorthands: `prune: true` / `log` (base e), `log2`, `log1.5`, `log1.2`, `linear`. */
+const PRUNE_SHORTHANDS: Record<string, NonNullable<StudyMethod['prune']>> = {
+  log: { restraint: 'log', base: Math.E, rank_truncate: true },
+  log2: { restraint: 'log', base: 2, rank_truncate: true },
+  'log1.5': { restraint: 'log', base: 1.5, rank_truncate: true },
+  'log1.2': { restraint: 'log', base: 1.2, rank_truncate: true },
+  linear: { restraint: 'linear', base: Math.E, rank_truncate: true },
+};
 
 /** Levenshtein distance (small strings only). */
 function distance(a: string, b: string): number {
@@ -227,6 +244,37 @@ function parseRect(c: Checker, v: unknown, path: string): StudyMethod['rect'] | 
   return keep !== undefined && mode !== undefined ? { keep, mode } : undefined;
 }
 
+function parsePrune(c: Checker, v: unknown, path: string): StudyMethod['prune'] | undefined {
+  if (v === true) return PRUNE_SHORTHANDS['log'];
+  if (typeof v === 'string') {
+    const known = PRUNE_SHORTHANDS[v];
+    return (
+      known ??
+      c.expected(
+        path,
+        `true or one of ${Object.keys(PRUNE_SHORTHANDS).join(', ')}, or a mapping (restraint, base, rank_truncate)`,
+        v,
+      )
+    );
+  }
+  const m: Raw | undefined = c.mapping(v, path, FIELDS.prune);
+  if (!m) return undefined;
+  const rRaw = c.get(m, 'restraint', `${path}.restraint`);
+  const bRaw = c.get(m, 'base', `${path}.base`);
+  const tRaw = c.get(m, 'rank_truncate', `${path}.rank_truncate`);
+  const restraint = rRaw === undefined ? 'log' : c.oneOf(rRaw, `${path}.restraint`, ['log', 'linear'] as const);
+  const base =
+    bRaw === undefined
+      ? Math.E
+      : typeof bRaw === 'number' && bRaw > 1
+        ? bRaw
+        : c.expected(`${path}.base`, 'a log base > 1', bRaw);
+  const rank_truncate = tRaw === undefined ? true : c.bool(tRaw, `${path}.rank_truncate`);
+  return restraint !== undefined && base !== undefined && rank_truncate !== undefined
+    ? { restraint, base, rank_truncate }
+    : undefined;
+}
+
 function parseMethod(c: Checker, v: unknown, path: string): StudyMethod | undefined {
   // shorthand: `- rome`
   if (typeof v !== 'string' && (v === null || typeof v !== 'object' || Array.isArray(v))) {
@@ -258,7 +306,10 @@ function parseMethod(c: Checker, v: unknown, path: string): StudyMethod | undefi
   }
   const rectRaw = c.get(m, 'rect', `${path}.rect`);
   const rect = rectRaw === undefined ? undefined : parseRect(c, rectRaw, `${path}.rect`);
+  const pruneRaw = c.get(m, 'prune', `${path}.prune`);
+  const prune = pruneRaw === undefined || pruneRaw === false ? undefined : parsePrune(c, pruneRaw, `${path}.prune`);
   if (method === undefined || (rectRaw !== undefined && rect === undefined)) return undefined;
+  if (pruneRaw !== undefined && pruneRaw !== false && prune === undefined) return undefined;
   const bsRaw = c.get(m, 'batch_sizes', `${path}.batch_sizes`);
   const batchSizes = bsRaw === undefined ? undefined : c.ints(bsRaw, `${path}.batch_sizes`, 1);
   if (bsRaw !== undefined && (!batchSizes || batchSizes.length === 0 || new Set(batchSizes).size !== batchSizes.length)) {
@@ -266,7 +317,7 @@ function parseMethod(c: Checker, v: unknown, path: string): StudyMethod | undefi
     return undefined;
   }
   const nameRaw = c.get(m, 'name', `${path}.name`);
-  let name: string | undefined = variantName(method, rect);
+  let name: string | undefined = variantName(method, rect, prune);
   if (nameRaw !== undefined) {
     name = c.string(nameRaw, `${path}.name`);
     if (name !== undefined && badFileName(name)) {
@@ -283,6 +334,7 @@ function parseMethod(c: Checker, v: unknown, path: string): StudyMethod | undefi
     ...(hparams !== undefined ? { hparams } : {}),
     ...(preset !== undefined ? { preset } : {}),
     ...(rect !== undefined ? { rect } : {}),
+    ...(prune !== undefined ? { prune } : {}),
     ...(batchSizes !== undefined ? { batch_sizes: batchSizes } : {}),
   };
 }
@@ -546,6 +598,7 @@ export function studyToYaml(spec: StudySpec): string {
       ...(m.hparams !== undefined ? { hparams: m.hparams } : {}),
       ...(m.preset !== undefined ? { preset: m.preset } : {}),
       ...(m.rect !== undefined ? { rect: { keep: m.rect.keep, mode: m.rect.mode } } : {}),
+      ...(m.prune !== undefined ? { prune: { ...m.prune } } : {}),
       ...(m.batch_sizes !== undefined ? { batch_sizes: m.batch_sizes } : {}),
     })),
     mode: { sequential: spec.mode.sequential, batch_sizes: spec.mode.batch_sizes, checkpoints: spec.mode.checkpoints },

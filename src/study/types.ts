@@ -24,6 +24,11 @@ export interface StudyMethod {
   preset?: string;
   /** RECT or a baseline: keep this fraction (0, 1] of ΔW's entries */
   rect?: { keep: number; mode: RegulariserModeName };
+  /**
+   * PRUNE: each checkpoint is measured on W₀ + F(ΔW), the accumulated update's singular values
+   * above σ₁(W₀) restrained (log base `base`, or linear); the edits go on unrestrained.
+   */
+  prune?: { restraint: 'log' | 'linear'; base: number; rank_truncate: boolean };
   /** this method's batch sizes instead of mode.batch_sizes (a study of ROME edits and MEMIT batches) */
   batch_sizes?: number[];
 }
