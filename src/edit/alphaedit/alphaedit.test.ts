@@ -5,6 +5,9 @@
  * reference float32 path; and the sequential cache of earlier keys in an EditSession (C7).
  */
 import { describe, test } from 'node:test';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import * as T from '../../tensor/index.js';
 import type { Tensor } from '../../tensor/index.js';
@@ -149,4 +152,27 @@ describe('AlphaEdit on stories260K: the sequential cache', { skip: skipNoShared 
       model.dispose();
     }
   });
+});
+
+test('the null-space basis is cached on disk by C and τ; a corrupt cache file is recomputed', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lmedit-ns-'));
+  try {
+    const { C } = problem(9, 2, 1);
+    const logs: string[] = [];
+    const U1 = nullSpaceBasis(C, 0.02, (m) => logs.push(m), 'C', dir);
+    const files = readdirSync(dir).filter((f) => f.startsWith('alphaedit-nullspace-'));
+    assert.equal(files.length, 1, 'written once');
+    const again = T.clone(C); // another tensor with the same values: the disk cache, not the memory one
+    const U2 = nullSpaceBasis(again, 0.02, undefined, 'C', dir);
+    assert.deepEqual(U2.toArray(), U1.toArray());
+    nullSpaceBasis(T.clone(C), 0.05, undefined, 'C', dir);
+    assert.equal(readdirSync(dir).filter((f) => f.startsWith('alphaedit-nullspace-')).length, 2, 'τ is part of the key');
+    writeFileSync(join(dir, files[0]!), 'garbage');
+    const warned: string[] = [];
+    const U3 = nullSpaceBasis(T.clone(C), 0.02, (m) => warned.push(m), 'C', dir);
+    assert.match(warned.join('\n'), /unreadable .*recomputing/);
+    assert.deepEqual(U3.toArray(), U1.toArray());
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -12,6 +12,7 @@ import { applyMemitFamily } from '../memit/index.js';
 import { ALPHAEDIT_PRESETS, parseAlphaEditHParams, type AlphaEditHParams } from './hparams.js';
 import { nullSpaceBasis } from './projector.js';
 import { alphaEditSolve } from './solve.js';
+import { statsCacheDir } from '../stats/cache.js';
 
 export { ALPHAEDIT_PRESETS, parseAlphaEditHParams, type AlphaEditHParams } from './hparams.js';
 export { nullSpaceBasis } from './projector.js';
@@ -25,7 +26,7 @@ function applyAlphaEdit(model: CausalLM, requests: EditRequest[], hp: AlphaEditH
   const solve = alphaEditSolve({
     alpha: hp.L2,
     solveDtype: hp.solve_dtype,
-    basis: ({ moduleName, C }) => nullSpaceBasis(C, hp.nullspace_threshold, ctx.log, moduleName),
+    basis: ({ moduleName, C }) => nullSpaceBasis(C, hp.nullspace_threshold, ctx.log, moduleName, statsCacheDir()),
     previousKeys: (m) => session?.get<Tensor>(cacheKey(m)) ?? null,
   });
   return applyMemitFamily('AlphaEdit', model, requests, hp, ctx, {
