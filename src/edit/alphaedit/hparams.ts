@@ -21,6 +21,11 @@ const ALPHAEDIT_SCHEMA = {
   },
   L2: { type: 'float', default: 10, doc: 'α: ridge term of the projected solve' },
   solve_dtype: { type: 'string', oneOf: ['float64', 'float32'], default: 'float64', doc: "float32: the reference's LU solve" },
+  P_loc: {
+    type: 'string',
+    default: '',
+    doc: "EasyEdit's projector file: read, not used (lmedit caches the projector by C's hash)",
+  },
 } as const satisfies Schema;
 
 export type AlphaEditHParams = HParamsOf<typeof ALPHAEDIT_SCHEMA>;
@@ -39,6 +44,7 @@ const alpha = (base: string, over: Partial<AlphaEditHParams>): AlphaEditHParams 
   nullspace_threshold: 2e-2,
   L2: 10,
   solve_dtype: 'float64',
+  P_loc: '',
   ...over,
 });
 
