@@ -327,6 +327,60 @@ describe('lmedit CLI', () => {
       }
     });
 
+    test('--prune restrains the total ΔW of sequential edits (saved model and delta agree); it needs --sequential', async () => {
+      const tmp = mkdtempSync(join(tmpdir(), 'lmedit-prune-'));
+      try {
+        const data = join(tmp, 'reqs.json');
+        writeFileSync(
+          data,
+          JSON.stringify([
+            { prompt: 'Tom had a big red', subject: 'Tom', target_new: 'car' },
+            { prompt: 'Lily went to the', subject: 'Lily', target_new: 'park' },
+            { prompt: 'The cat sat on the', subject: 'The cat', target_new: 'mat' },
+          ]),
+        );
+        const delta = join(tmp, 'delta.safetensors');
+        const saved = join(tmp, 'saved');
+        const r = lmedit(
+          'edit',
+          '--model',
+          dir,
+          '--method',
+          'rome',
+          '--data',
+          data,
+          '--sequential',
+          '--prune',
+          '--save-delta',
+          delta,
+          '--save',
+          saved,
+        );
+        assert.equal(r.code, 0, r.err);
+        const m = /PRUNE (\S+): σ̄ = σ₁\(W₀\) ([\d.]+); σ₁\(ΔW\) ([\d.]+) → ([\d.]+); (\d+) singular value/.exec(r.err);
+        assert.ok(m, r.err);
+        const [sbar, before, after] = [Number(m[2]), Number(m[3]), Number(m[4])];
+        assert.ok(before > sbar && after < before, `σ₁ ${before} → ${after} against σ̄ ${sbar}`);
+        const d = loadSafetensors(delta).tensors.get(m[1]!)!;
+        const w0 = (await openModel(dir)).model.param(m[1]!);
+        const w1 = (await openModel(saved)).model.param(m[1]!);
+        const diff = T.sub(w1, w0);
+        const err = Math.max(...T.sub(diff, d).toArray().map(Math.abs));
+        assert.ok(err < 1e-4, `saved − original = the restrained ΔW (max |Δ| ${err})`);
+        assert.ok(
+          Math.abs(T.svd(T.cast(d, 'float64')).s.toArray()[0]! - after) < 1e-3 * after,
+          'the delta file holds σ₁ = F(σ₁)',
+        );
+        const single = lmedit('edit', '--model', dir, '--method', 'rome', '--data', data, '--prune', 'log2');
+        assert.notEqual(single.code, 0);
+        assert.match(single.err, /--prune restrains the total ΔW of sequential edits: add --sequential/);
+        const bad = lmedit('edit', '--model', dir, '--method', 'rome', '--data', data, '--sequential', '--prune', 'log3');
+        assert.match(bad.err, /--prune must be one of log, log2, log1.5, log1.2, linear/);
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    });
+
     test('--data world needs a world model (edit and eval metrics say so)', () => {
       for (const cmd of [['edit'], ['eval', 'metrics']]) {
         const r = lmedit(...cmd, '--model', dir, '--method', 'rome', '--data', 'world', '--limit', '1');

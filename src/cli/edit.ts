@@ -30,6 +30,7 @@ import { choiceOption, floatOption, intOption } from './options.js';
 import { createStatsProvider, inspectStats, buildStats, type LayerStatsProvider, type StatsSource } from '../edit/stats/index.js';
 import { requestsOfData, resolveModel, statsCorpus, worldOf } from './default-model.js';
 import { editRequests, type World } from '../world/index.js';
+import { PRUNE_KINDS, pruneDelta, type PruneOptions } from '../edit/prune/index.js';
 
 /** What `lmedit edit` edits when given no request (a fact the default stories260K model can take). */
 const DEMO_REQUEST: EditRequest = { prompt: 'Tom had a big red', subject: 'Tom', target_new: 'car' };
@@ -105,6 +106,7 @@ interface EditFlags {
   batchSize: number;
   rect?: number | true;
   rectMode?: RectModeFlag;
+  prune?: string | true;
   dtype?: WeightDTypeOption;
   save?: string;
   saveDelta?: string;
@@ -143,6 +145,10 @@ export function registerEditCommands(program: Command): void {
       '--rect-mode <mode>',
       `${RECT_MODE_FLAGS.join(' | ')}: RECT (default), or the paper's baselines Random-k and PCA-k (pca: as the reference code; pca-lowrank: a true rank-k reduction); implies --rect`,
       choiceOption('--rect-mode', RECT_MODE_FLAGS),
+    )
+    .option(
+      '--prune [kind]',
+      `PRUNE (Ma et al. 2025) after the sequential edits: restrain the total ΔW's singular values above σ₁(W₀); ${Object.keys(PRUNE_KINDS).join(' | ')} (default log)`,
     )
     .option(
       '--dtype <dtype>',
@@ -279,6 +285,33 @@ function readContextTemplates(path: string): string[] | string[][] {
 }
 
 /**
+ * PRUNE at readout: each edited matrix becomes W₀ + F(ΔW) in place, and `cumulative` holds the
+ * restrained ΔW (what --save-delta writes and the summary measures).
+ */
+function pruneInPlace(model: CausalLM, cumulative: Map<string, T.Tensor>, o: PruneOptions, log: (m: string) => void): void {
+  for (const [name, dcum] of cumulative) {
+    if (dcum.rank !== 2) continue; // a bias stays as edited
+    const w = model.param(name);
+    const restrained = T.keep(
+      T.noGrad(() =>
+        T.tidy(() => {
+          const r = pruneDelta(T.sub(T.cast(w, 'float32'), dcum), dcum, o, log);
+          const kept = r.after.filter((x, i) => x !== r.before[i]).length;
+          log(
+            `PRUNE ${name}: σ̄ = σ₁(W₀) ${r.sbar.toPrecision(4)}; σ₁(ΔW) ${(r.before[0] ?? 0).toPrecision(4)} → ${(r.after[0] ?? 0).toPrecision(4)}; ${kept} singular value(s) restrained`,
+          );
+          const d = T.cast(r.delta, 'float32');
+          T.addInPlace(w, T.cast(T.sub(d, dcum), w.dtype));
+          return d;
+        }),
+      ),
+    );
+    dcum.dispose();
+    cumulative.set(name, restrained);
+  }
+}
+
+/**
  * The note for an edit that did not take: the target's mean per-token probability rose by less
  * than 10 % (or fell). Null when it rose more. NLLs are mean nats per target token.
  */
@@ -361,6 +394,10 @@ async function runEditCommand(o: EditFlags): Promise<void> {
   // independent (not sequential) edits of several operations: each restored before the next
   const independent = !o.sequential && operations > 1;
   checkSaveTargets(o, operations);
+  const prune = o.prune === undefined ? null : PRUNE_KINDS[o.prune === true ? 'log' : o.prune];
+  if (o.prune !== undefined && !prune)
+    throw new Error(`--prune must be one of ${Object.keys(PRUNE_KINDS).join(', ')}, got ${JSON.stringify(o.prune)}`);
+  if (prune && independent) throw new Error('--prune restrains the total ΔW of sequential edits: add --sequential');
   for (const [i, r] of requests.entries()) {
     const n = tokenizer.encode(r.prompt).length + tokenizer.encode(spacedTarget(r.target_new), { addBos: false }).length;
     if (n > model.config.maxPositions)
@@ -463,12 +500,19 @@ async function runEditCommand(o: EditFlags): Promise<void> {
         prev?.dispose();
       }
       const isLast = index === operations - 1;
-      if (isLast && o.save) {
+      if (isLast && o.save && !prune) {
         saveModel(model, o.save, { sourceDir: dir, tokenizerSource, overwrite: o.overwrite === true });
         if (!o.json) console.error(`saved the edited model to ${o.save}`);
       }
     },
   });
+  if (prune) {
+    pruneInPlace(model, cumulative, prune, (m) => !o.json && console.error(m));
+    if (o.save) {
+      saveModel(model, o.save, { sourceDir: dir, tokenizerSource, overwrite: o.overwrite === true });
+      if (!o.json) console.error(`saved the edited model (after PRUNE) to ${o.save}`);
+    }
+  }
   const lastEdit = last as { result: EditResult; fig: ReturnType<typeof figures> } | null;
   if (o.heatmap && lastEdit)
     for (const [name, d] of lastEdit.result.deltas) {

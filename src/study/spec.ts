@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Document, isScalar, parse as parseYaml, visit } from 'yaml';
+import { PRUNE_KINDS } from '../edit/prune/index.js';
 import { METHOD_NAMES } from '../edit/registry.js';
 import type { ScorerChoice } from '../eval/run.js';
 import { TASK_NAMES } from '../eval/tasks/types.js';
@@ -81,13 +82,9 @@ function pruneSuffix(p: NonNullable<StudyMethod['prune']>): string {
 }
 
 /** PRUNE's shorthands: `prune: true` / `log` (base e), `log2`, `log1.5`, `log1.2`, `linear`. */
-const PRUNE_SHORTHANDS: Record<string, NonNullable<StudyMethod['prune']>> = {
-  log: { restraint: 'log', base: Math.E, rank_truncate: true },
-  log2: { restraint: 'log', base: 2, rank_truncate: true },
-  'log1.5': { restraint: 'log', base: 1.5, rank_truncate: true },
-  'log1.2': { restraint: 'log', base: 1.2, rank_truncate: true },
-  linear: { restraint: 'linear', base: Math.E, rank_truncate: true },
-};
+const PRUNE_SHORTHANDS: Record<string, NonNullable<StudyMethod['prune']>> = Object.fromEntries(
+  Object.entries(PRUNE_KINDS).map(([k, o]) => [k, { restraint: o.restraint, base: o.logBase, rank_truncate: o.rankTruncate }]),
+);
 
 /** Levenshtein distance (small strings only). */
 function distance(a: string, b: string): number {

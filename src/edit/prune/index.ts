@@ -20,6 +20,15 @@ export interface PruneOptions {
 
 export const PRUNE_DEFAULTS: PruneOptions = { restraint: 'log', logBase: Math.E, rankTruncate: true };
 
+/** The reference's named restraints (`--reduce_type`): log (base e), log2, log1.5, log1.2, linear. */
+export const PRUNE_KINDS: Readonly<Record<string, PruneOptions>> = {
+  log: PRUNE_DEFAULTS,
+  log2: { ...PRUNE_DEFAULTS, logBase: 2 },
+  'log1.5': { ...PRUNE_DEFAULTS, logBase: 1.5 },
+  'log1.2': { ...PRUNE_DEFAULTS, logBase: 1.2 },
+  linear: { ...PRUNE_DEFAULTS, restraint: 'linear' },
+};
+
 /** F: the restrained singular value (σ below σ̄ is returned unchanged). */
 export function restrain(sigma: number, sbar: number, o: PruneOptions): number {
   if (!(sigma >= sbar)) return sigma;
