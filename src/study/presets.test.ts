@@ -22,6 +22,7 @@ const IDS = [
   'memit-batch-sequential',
   'rect-downstream',
   'rect-editing',
+  'rivals',
   'weight-change',
   'demo',
 ];
