@@ -14,9 +14,8 @@ import type { Tensor } from '../../tensor/index.js';
 import { alphaEditSolve, nullSpaceBasis, alphaEdit, ALPHAEDIT_PRESETS } from './index.js';
 import { EditSession } from '../types.js';
 import { runEdits } from '../runner.js';
-import { openModel } from '../../models/index.js';
-import { createStatsProvider } from '../stats/index.js';
-import { modelDir, randn, sharedPath, skipNoShared, testSeed } from '../../testing.js';
+import { randn, skipNoShared, testSeed } from '../../testing.js';
+import { STORY_REQUESTS, withStories260K } from '../testing.js';
 
 const SEED = testSeed();
 const d = (a: number[], s: number[]): Tensor => T.tensor(a, s, 'float64');
@@ -108,23 +107,10 @@ describe('AlphaEdit closed form (float64)', () => {
 });
 
 describe('AlphaEdit on stories260K: the sequential cache', { skip: skipNoShared }, () => {
-  test("C7: the session holds every edited request's keys (trace Ĉ = Σ‖k‖²); it changes later edits; a new session starts empty", async () => {
-    const dir = modelDir('stories260K');
-    const { model, tokenizer } = await openModel(dir);
-    const stats = createStatsProvider({
-      tokenizer,
-      modelId: dir,
-      corpus: sharedPath('data', 'wikitext', 'wikitext-2-raw-test.raw'),
-      progress: false,
-      cacheDir: false,
-    });
-    const hp = ALPHAEDIT_PRESETS['stories260K']!;
-    const reqs = [
-      { prompt: 'Tom had a big red', subject: 'Tom', target_new: 'car' },
-      { prompt: 'Lily went to the', subject: 'Lily', target_new: 'park' },
-      { prompt: 'The cat sat on the', subject: 'The cat', target_new: 'mat' },
-    ];
-    try {
+  test("C7: the session holds every edited request's keys; with them a later edit interferes less with the earlier keys; reset forgets them", async () => {
+    await withStories260K(({ model, tokenizer, stats }) => {
+      const hp = ALPHAEDIT_PRESETS['stories260K']!;
+      const reqs = STORY_REQUESTS;
       using session = new EditSession();
       const ctx = { tokenizer, seed: 0, stats, session, log: () => {} };
       const run = runEdits(model, alphaEdit, reqs.slice(0, 2), hp, ctx, { sequential: true, batchSize: 1 });
@@ -147,10 +133,7 @@ describe('AlphaEdit on stories260K: the sequential cache', { skip: skipNoShared 
       for (const r of run.results) r[Symbol.dispose]();
       session.reset();
       assert.equal(session.get(`alphaedit:keys:${names[0]!}`), undefined, 'reset forgets the keys');
-    } finally {
-      stats.dispose();
-      model.dispose();
-    }
+    });
   });
 });
 

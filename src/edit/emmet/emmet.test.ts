@@ -11,9 +11,8 @@ import type { Tensor } from '../../tensor/index.js';
 import { emmetSolve, type EmmetSolveOptions } from './solve.js';
 import { EMMET_PRESETS, emmet } from './index.js';
 import { MEMIT_PRESETS, memit } from '../memit/index.js';
-import { openModel } from '../../models/index.js';
-import { createStatsProvider } from '../stats/index.js';
-import { modelDir, randn, sharedPath, skipNoShared, testSeed } from '../../testing.js';
+import { randn, skipNoShared, testSeed } from '../../testing.js';
+import { STORY_REQUESTS, withStories260K } from '../testing.js';
 
 const d = (a: number[], s: number[]): Tensor => T.tensor(a, s, 'float64');
 const G = (K: Tensor, C: Tensor, o: Partial<EmmetSolveOptions>): Tensor =>
@@ -99,20 +98,8 @@ describe('EMMET closed form (float64)', () => {
 
 describe('EMMET on stories260K', { skip: skipNoShared }, () => {
   test("with λ_e·w = MEMIT λ (and λ_u = 0), EMMET writes MEMIT's ΔW", async () => {
-    const dir = modelDir('stories260K');
-    const { model, tokenizer } = await openModel(dir);
-    const stats = createStatsProvider({
-      tokenizer,
-      modelId: dir,
-      corpus: sharedPath('data', 'wikitext', 'wikitext-2-raw-test.raw'),
-      progress: false,
-      cacheDir: false,
-    });
-    try {
-      const reqs = [
-        { prompt: 'Tom had a big red', subject: 'Tom', target_new: 'car' },
-        { prompt: 'Lily went to the', subject: 'Lily', target_new: 'park' },
-      ];
+    await withStories260K(({ model, tokenizer, stats }) => {
+      const reqs = STORY_REQUESTS.slice(0, 2);
       const hpE = EMMET_PRESETS['stories260K']!;
       const hpM = MEMIT_PRESETS['stories260K']!;
       assert.equal(hpE.emmet_lambda * hpE.mom2_update_weight, hpM.mom2_update_weight);
@@ -121,9 +108,6 @@ describe('EMMET on stories260K', { skip: skipNoShared }, () => {
       using b = memit.apply(model, reqs, hpM, ctx);
       assert.equal(a.method, 'EMMET');
       for (const [name, t] of b.deltas) close(a.deltas.get(name)!, t, 1e-4, name);
-    } finally {
-      stats.dispose();
-      model.dispose();
-    }
+    });
   });
 });
