@@ -12,20 +12,21 @@ import type { CausalLM } from '../models/types.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 
 test('every registered method loads under its own name', async () => {
-  assert.deepEqual([...METHOD_NAMES].sort(), ['ft-l', 'ft-m', 'kn', 'memit', 'mend', 'r-rome', 'rome']);
+  assert.deepEqual([...METHOD_NAMES].sort(), ['alphaedit', 'emmet', 'ft-l', 'ft-m', 'kn', 'memit', 'mend', 'r-rome', 'rome']);
   for (const key of METHOD_NAMES) {
     const method = await getMethod(key);
     assert.equal(method.name.toLowerCase(), key);
   }
 });
 
-test('needsSubject: ROME, R-ROME and MEMIT only; unregistered names need none', () => {
+test('needsSubject: the locate-then-edit methods (ROME, R-ROME, MEMIT, EMMET, AlphaEdit); unregistered names need none', () => {
   const needing = METHOD_NAMES.filter(methodNeedsSubject).sort();
-  assert.deepEqual(needing, ['memit', 'r-rome', 'rome']);
+  assert.deepEqual(needing, ['alphaedit', 'emmet', 'memit', 'r-rome', 'rome']);
   assert.equal(methodNeedsSubject('ROME'), true);
   assert.equal(methodNeedsSubject('R-ROME'), true);
+  assert.equal(methodNeedsSubject('AlphaEdit'), true);
   assert.equal(methodNeedsSubject('FT-M'), false);
-  assert.equal(methodNeedsSubject('EMMET'), false);
+  assert.equal(methodNeedsSubject('PMET'), false);
 });
 
 test('runEdits checks the subject through the registry flag', () => {
