@@ -17,7 +17,7 @@ export type RegulariserModeName = 'rect' | 'random' | 'pca';
 export interface StudyMethod {
   /** the variant's name in results and reports ("ROME", "ROME+RECT-40%") */
   name: string;
-  /** registry name: rome, r-rome, memit, ft-l, ft-m, kn, mend */
+  /** registry name: rome, r-rome, memit, emmet, alphaedit, ft-l, ft-m, kn, mend */
   method: string;
   /** hparams file (YAML/JSON, EasyEdit fields) or preset key; neither = the preset for the model */
   hparams?: string;
