@@ -30,7 +30,7 @@ import { choiceOption, floatOption, intOption } from './options.js';
 import { createStatsProvider, inspectStats, buildStats, type LayerStatsProvider, type StatsSource } from '../edit/stats/index.js';
 import { requestsOfData, resolveModel, statsCorpus, worldOf } from './default-model.js';
 import { editRequests, type World } from '../world/index.js';
-import { PRUNE_KINDS, pruneDelta, type PruneOptions } from '../edit/prune/index.js';
+import { PRUNE_KINDS, restrainAccumulated, type PruneOptions } from '../edit/prune/index.js';
 
 /** What `lmedit edit` edits when given no request (a fact the default stories260K model can take). */
 const DEMO_REQUEST: EditRequest = { prompt: 'Tom had a big red', subject: 'Tom', target_new: 'car' };
@@ -289,25 +289,16 @@ function readContextTemplates(path: string): string[] | string[][] {
  * restrained ΔW (what --save-delta writes and the summary measures).
  */
 function pruneInPlace(model: CausalLM, cumulative: Map<string, T.Tensor>, o: PruneOptions, log: (m: string) => void): void {
-  for (const [name, dcum] of cumulative) {
-    if (dcum.rank !== 2) continue; // a bias stays as edited
-    const w = model.param(name);
-    const restrained = T.keep(
-      T.noGrad(() =>
-        T.tidy(() => {
-          const r = pruneDelta(T.sub(T.cast(w, 'float32'), dcum), dcum, o, log);
-          const kept = r.after.filter((x, i) => x !== r.before[i]).length;
-          log(
-            `PRUNE ${name}: σ̄ = σ₁(W₀) ${r.sbar.toPrecision(4)}; σ₁(ΔW) ${(r.before[0] ?? 0).toPrecision(4)} → ${(r.after[0] ?? 0).toPrecision(4)}; ${kept} singular value(s) restrained`,
-          );
-          const d = T.cast(r.delta, 'float32');
-          T.addInPlace(w, T.cast(T.sub(d, dcum), w.dtype));
-          return d;
-        }),
-      ),
-    );
-    dcum.dispose();
-    cumulative.set(name, restrained);
+  const restrained = restrainAccumulated(model, cumulative, o, (name, change) => T.addInPlace(model.param(name), change), log);
+  for (const [name, { delta, singular }] of restrained) {
+    if (singular) {
+      const changed = singular.after.filter((x, i) => x !== singular.before[i]).length;
+      log(
+        `PRUNE ${name}: σ̄ = σ₁(W₀) ${singular.sbar.toPrecision(4)}; σ₁(ΔW) ${(singular.before[0] ?? 0).toPrecision(4)} → ${(singular.after[0] ?? 0).toPrecision(4)}; ${changed} singular value(s) restrained`,
+      );
+    }
+    cumulative.get(name)!.dispose();
+    cumulative.set(name, delta);
   }
 }
 

@@ -15,7 +15,7 @@ import { getMethod, resolveHParams, type AnyEditMethod } from '../edit/registry.
 import { readRequestsFile } from '../edit/request.js';
 import { EditSession, type EditContext, type EditRequest, type EditResult, type StatsProvider } from '../edit/types.js';
 import { changeOfDeltas, deltaHeatmap, makeDeltaTransform, writeHeatmap } from '../edit/rect/index.js';
-import { pruneDelta } from '../edit/prune/index.js';
+import { restrainAccumulated } from '../edit/prune/index.js';
 import { WeightEditor } from '../edit/apply.js';
 import { computeMetrics, summarize, type RecordMetrics } from '../eval/editing/evaluate.js';
 import { dataDir } from '../eval/data.js';
@@ -285,30 +285,21 @@ class StudyRun {
     o: NonNullable<StudyMethod['prune']>,
   ): Disposable & { deltas: Map<string, T.Tensor> } {
     const editor = new WeightEditor(this.opts.model);
-    const deltas = new Map<string, T.Tensor>();
     const opts = { restraint: o.restraint, logBase: o.base, rankTruncate: o.rank_truncate };
+    let restrained: Map<string, { delta: T.Tensor }>;
     try {
-      for (const [name, dcum] of cumulative) {
-        const w = this.opts.model.param(name);
-        if (dcum.rank !== 2) {
-          deltas.set(name, T.keep(T.clone(dcum))); // PRUNE restrains matrices; a bias stays as edited
-          continue;
-        }
-        T.noGrad(() =>
-          T.tidy(() => {
-            const w0 = T.sub(T.cast(w, 'float32'), dcum); // W₀ up to float32 rounding (it only gives σ̄)
-            const r = pruneDelta(w0, dcum, opts, this.opts.log);
-            const restrained = T.keep(T.cast(r.delta, 'float32'));
-            deltas.set(name, restrained);
-            editor.add(name, T.cast(T.sub(restrained, dcum), w.dtype));
-          }),
-        );
-      }
+      restrained = restrainAccumulated(
+        this.opts.model,
+        cumulative,
+        opts,
+        (name, change) => editor.add(name, change),
+        this.opts.log,
+      );
     } catch (e) {
       editor[Symbol.dispose]();
-      for (const t of deltas.values()) t.dispose();
       throw e;
     }
+    const deltas = new Map([...restrained].map(([name, p]) => [name, p.delta]));
     return {
       deltas,
       [Symbol.dispose]: () => {

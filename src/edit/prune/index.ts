@@ -99,3 +99,46 @@ export function pruneDelta(W0: Tensor, delta: Tensor, o: PruneOptions = PRUNE_DE
     return { delta: out.d, sbar, before: out.before, after: out.after };
   });
 }
+
+/** What PRUNE did to one matrix at readout (`singular` is null for a non-matrix, left as edited). */
+export interface RestrainedParam {
+  /** the ΔW now in the model (float32, stored layout; owned by the caller) */
+  delta: Tensor;
+  singular: { sbar: number; before: number[]; after: number[] } | null;
+}
+
+/**
+ * PRUNE at readout on a model that holds W₀ + ΔW for every `cumulative` entry: each matrix gets
+ * `apply(name, F(ΔW) − ΔW)` (the caller adds it in place, or through a WeightEditor that undoes
+ * it), so the model holds W₀ + F(ΔW). W₀ is W − ΔW up to float32 rounding: it only gives σ̄.
+ */
+export function restrainAccumulated(
+  model: { param(name: string): Tensor },
+  cumulative: ReadonlyMap<string, Tensor>,
+  o: PruneOptions,
+  apply: (name: string, change: Tensor) => void,
+  warn?: (m: string) => void,
+): Map<string, RestrainedParam> {
+  const out = new Map<string, RestrainedParam>();
+  try {
+    for (const [name, dcum] of cumulative) {
+      if (dcum.rank !== 2) {
+        out.set(name, { delta: T.keep(T.clone(dcum)), singular: null }); // PRUNE restrains matrices
+        continue;
+      }
+      const w = model.param(name);
+      T.noGrad(() =>
+        T.tidy(() => {
+          const r = pruneDelta(T.sub(T.cast(w, 'float32'), dcum), dcum, o, warn);
+          const delta = T.keep(T.cast(r.delta, 'float32'));
+          out.set(name, { delta, singular: { sbar: r.sbar, before: r.before, after: r.after } });
+          apply(name, T.cast(T.sub(delta, dcum), w.dtype));
+        }),
+      );
+    }
+    return out;
+  } catch (e) {
+    for (const p of out.values()) p.delta.dispose();
+    throw e;
+  }
+}
