@@ -10,7 +10,7 @@ import { join, relative } from 'node:path';
 import { runStudy, type ResultSink, type StudyProgress } from '../study/run.js';
 import { keyString, type ResultKey, type ResultLine } from '../study/types.js';
 import { locateModel } from '../study/queue/model-ref.js';
-import type { StudyJobData } from '../study/queue/protocol.js';
+import { unitFailureLine, type StudyJobData } from '../study/queue/protocol.js';
 import { openStudyModel } from './study.js';
 import { resolveModel } from './default-model.js';
 
@@ -35,19 +35,6 @@ export type JobMessage =
   | { type: 'log'; message: string }
   | { type: 'done' }
   | { type: 'failed'; error: string };
-
-/** A unit's failure before any of its work ran (model mismatch, load error): its failure line. */
-export function unitFailureLine(unit: string, error: string): ResultLine {
-  return {
-    key: { cell: unit, checkpoint: 0, kind: 'failure', name: '', mode: '' },
-    variant: '',
-    method: '',
-    batch_size: 0,
-    edits: 0,
-    value: null,
-    values: { error },
-  };
-}
 
 /** Lines go to the worker; run files written since the last checkpoint line go just before it. */
 class JobSink implements ResultSink {
@@ -117,7 +104,7 @@ export async function runJob(start: JobStart, send: (m: JobMessage) => void): Pr
     dir = await locateModel(data.model, start.modelsDir, (p) => resolveModel(p, { quiet: true }));
   } catch (e) {
     const error = (e as Error).message;
-    if (start.lastAttempt) send({ type: 'line', line: unitFailureLine(data.unit, error) });
+    if (start.lastAttempt) send({ type: 'line', line: unitFailureLine(data.unit, 0, error) });
     send({ type: 'failed', error });
     return;
   }

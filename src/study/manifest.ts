@@ -23,7 +23,8 @@ export interface Manifest {
 
 const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
-async function sha256File(path: string): Promise<string> {
+/** sha256 of a file, streamed. */
+export async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
   return h.digest('hex');

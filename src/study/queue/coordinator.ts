@@ -14,10 +14,19 @@ import { expandCells } from '../cells.js';
 import { makeManifest, writeOrCheckManifest } from '../manifest.js';
 import { readResultLines, ResultsFile } from '../results.js';
 import { BASELINE, type StudyOutcome } from '../run.js';
-import type { ResultLine, StudySpec } from '../types.js';
+import type { ResultKey, ResultLine, StudySpec } from '../types.js';
 import { connect, reachable, redactUrl } from './connection.js';
 import { modelRef } from './model-ref.js';
-import { decodeEntry, jobId, QUEUE_NAME, resultsStream, safeRunFile, type JobProgress, type StudyJobData } from './protocol.js';
+import {
+  decodeEntry,
+  jobId,
+  QUEUE_NAME,
+  resultsStream,
+  safeRunFile,
+  unitFailureLine,
+  type JobProgress,
+  type StudyJobData,
+} from './protocol.js';
 
 /** RUN_DIR/queue.json: what ties a run directory to its jobs (never the password). */
 export interface QueueInfo {
@@ -57,16 +66,13 @@ export function studyUnits(spec: StudySpec): { id: string; checkpoints: number[]
   return [{ id: BASELINE, checkpoints: [0] }, ...expandCells(spec).map((c) => ({ id: c.id, checkpoints: c.checkpoints }))];
 }
 
-function unitFinished(
-  results: { has: ResultsFile['has'] },
-  unit: { id: string; checkpoints: number[] },
-  failed: Set<string>,
-): boolean {
-  return (
-    failed.has(unit.id) ||
-    unit.checkpoints.every((cp) => results.has({ cell: unit.id, checkpoint: cp, kind: 'checkpoint', name: '', mode: '' }))
-  );
-}
+const checkpointKey = (cell: string, checkpoint: number): ResultKey => ({
+  cell,
+  checkpoint,
+  kind: 'checkpoint',
+  name: '',
+  mode: '',
+});
 
 export async function runDistributedStudy(spec: StudySpec, o: DistributedOptions): Promise<StudyOutcome> {
   mkdirSync(o.out, { recursive: true });
@@ -86,27 +92,34 @@ export async function runDistributedStudy(spec: StudySpec, o: DistributedOptions
     writeAtomic(join(o.out, 'queue.json'), JSON.stringify(info, null, 2) + '\n');
   }
   const results = ResultsFile.open(join(o.out, 'results.jsonl'));
-  const failedUnits = (): Set<string> =>
-    new Set(
-      results
-        .lines()
-        .filter((l) => l.key.kind === 'failure')
-        .map((l) => l.key.cell),
-    );
+  // kept up to date as lines are appended: units with a failure line, checkpoints finished
+  const failed = new Set(results.lines().flatMap((l) => (l.key.kind === 'failure' ? [l.key.cell] : [])));
+  let checkpointsDone = results.lines().filter((l) => l.key.kind === 'checkpoint').length;
+  const append = (line: ResultLine): boolean => {
+    if (!results.append(line)) return false;
+    if (line.key.kind === 'failure') failed.add(line.key.cell);
+    if (line.key.kind === 'checkpoint') checkpointsDone++;
+    return true;
+  };
+  /** every checkpoint line in, or a failure line */
+  const finished = (u: { id: string; checkpoints: number[] }): boolean =>
+    failed.has(u.id) || u.checkpoints.every((cp) => results.has(checkpointKey(u.id, cp)));
   const connection = connect(o.queue, o.log);
   const redis = connect(o.queue, o.log);
   const queue = new Queue<StudyJobData>(QUEUE_NAME, { connection });
   const key = resultsStream(info.run_id);
   try {
     await reachable(redis, o.queue);
-    const ref = await modelRef(spec.model.path, o.modelDir);
-    const open = units.filter((u) => !unitFinished(results, u, failedUnits()));
-    for (const u of open)
-      await queue.add(
+    const ref = modelRef(spec.model.path, manifest.model);
+    // BullMQ ignores adding a job id it holds: a rerun reattaches to the jobs it queued before
+    const enqueue = (unit: string): Promise<unknown> =>
+      queue.add(
         'unit',
-        { runId: info.run_id, unit: u.id, study: spec, model: ref },
-        { jobId: info.jobs[u.id]!, attempts: o.attempts, backoff: { type: 'fixed', delay: 1000 } },
+        { runId: info.run_id, unit, study: spec, model: ref },
+        { jobId: info.jobs[unit]!, attempts: o.attempts, backoff: { type: 'fixed', delay: 1000 } },
       );
+    const open = units.filter((u) => !finished(u));
+    for (const u of open) await enqueue(u.id);
     o.log(
       `${resumed ? 'reattached to' : 'queued'} study "${spec.name}" (run ${info.run_id}) on ${redactUrl(o.queue)}: ${open.length} of ${units.length} jobs open; start workers with \`lmedit worker --queue ${redactUrl(o.queue)}\``,
     );
@@ -130,11 +143,10 @@ export async function runDistributedStudy(spec: StudySpec, o: DistributedOptions
             await redis.xdel(key, id);
             continue;
           }
-          if (!results.append(e.line) || e.line.key.kind !== 'checkpoint') continue;
+          if (!append(e.line) || e.line.key.kind !== 'checkpoint') continue;
           const { cell, checkpoint } = e.line.key;
           o.onCheckpoint?.(results.lines().filter((l) => l.key.cell === cell && l.key.checkpoint === checkpoint));
-          const done = results.lines().filter((l) => l.key.kind === 'checkpoint').length;
-          o.log(`[${done}/${total} checkpoints] ${cell} @ ${checkpoint} done`);
+          o.log(`[${checkpointsDone}/${total} checkpoints] ${cell} @ ${checkpoint} done`);
         }
       return n;
     };
@@ -148,31 +160,16 @@ export async function runDistributedStudy(spec: StudySpec, o: DistributedOptions
       // open: a job still running (also one whose lines are all in: it is finishing), or one that
       // vanished before its unit was done (Redis restarted without persistence: queued again)
       const open2 = states.filter((s) =>
-        s.state === 'unknown' ? !unitFinished(results, s.u, failedUnits()) : s.state !== 'completed' && s.state !== 'failed',
+        s.state === 'unknown' ? !finished(s.u) : s.state !== 'completed' && s.state !== 'failed',
       );
-      for (const s of open2.filter((x) => x.state === 'unknown'))
-        await queue.add(
-          'unit',
-          { runId: info.run_id, unit: s.u.id, study: spec, model: ref },
-          { jobId: info.jobs[s.u.id]!, attempts: o.attempts, backoff: { type: 'fixed', delay: 1000 } },
-        );
+      for (const s of open2.filter((x) => x.state === 'unknown')) await enqueue(s.u.id);
       if (open2.length === 0) {
         while ((await consume(1)) > 0);
         // a job that failed without a failure line (stalled too often, killed): record its error
-        for (const s of states.filter((x) => x.state === 'failed' && !unitFinished(results, x.u, failedUnits()))) {
+        for (const s of states.filter((x) => x.state === 'failed' && !finished(x.u))) {
           const job = await queue.getJob(info.jobs[s.u.id]!);
-          const cp =
-            s.u.checkpoints.find((c) => !results.has({ cell: s.u.id, checkpoint: c, kind: 'checkpoint', name: '', mode: '' })) ??
-            0;
-          results.append({
-            key: { cell: s.u.id, checkpoint: cp, kind: 'failure', name: '', mode: '' },
-            variant: '',
-            method: '',
-            batch_size: 0,
-            edits: cp,
-            value: null,
-            values: { error: job?.failedReason ?? 'the job failed' },
-          });
+          const cp = s.u.checkpoints.find((c) => !results.has(checkpointKey(s.u.id, c))) ?? 0;
+          append(unitFailureLine(s.u.id, cp, job?.failedReason ?? 'the job failed'));
         }
         break;
       }

@@ -3,15 +3,14 @@
  * coordinator hashed must hash the same here. A mismatch is a job failure that names the file,
  * never a silently different result.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { modelFingerprint } from '../manifest.js';
+import { sha256File, type Manifest } from '../manifest.js';
 import type { ModelRef } from './protocol.js';
 
-export async function modelRef(path: string, dir: string): Promise<ModelRef> {
-  const fp = await modelFingerprint(dir);
-  return { path, dir, config_sha256: fp.config_sha256, files: fp.files };
+/** The reference of a run's model: the study's `model.path` and the manifest's checksums (hashed once). */
+export function modelRef(path: string, model: Manifest['model']): ModelRef {
+  return { path, dir: model.dir, config_sha256: model.config_sha256, files: model.files };
 }
 
 /** sha256 of files already hashed in this process, by path, size and mtime. */
@@ -22,9 +21,7 @@ async function sha256(path: string): Promise<string> {
   const key = `${path}\0${st.size}\0${st.mtimeMs}`;
   const known = hashed.get(key);
   if (known) return known;
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  const hex = h.digest('hex');
+  const hex = await sha256File(path);
   hashed.set(key, hex);
   return hex;
 }

@@ -78,3 +78,19 @@ export interface JobProgress {
   eta: number | null;
   current: string;
 }
+
+/**
+ * The failure line of a unit whose job failed outside the runner (model mismatch, load error,
+ * stalled too often): keyed at the first checkpoint it did not finish.
+ */
+export function unitFailureLine(unit: string, checkpoint: number, error: string): ResultLine {
+  return {
+    key: { cell: unit, checkpoint, kind: 'failure', name: '', mode: '' },
+    variant: '',
+    method: '',
+    batch_size: 0,
+    edits: checkpoint,
+    value: null,
+    values: { error },
+  };
+}
