@@ -14,6 +14,7 @@ import type { TrainProgress } from '../train/train.js';
 import { editRequests, readWorld, trainingDocuments, worldHash, type World } from '../world/index.js';
 import { readRequestsFile } from '../edit/request.js';
 import type { EditRequest } from '../edit/types.js';
+import { WORLD_DATA } from '../study/types.js';
 import { ProgressLine } from '../util/progress.js';
 import {
   createStatsProvider,
@@ -148,7 +149,7 @@ export function worldStatsProvider(
  * model's own facts (the requests of a study's `data.file: world`, in the same order).
  */
 export function requestsOfData(data: string, world: World | null): EditRequest[] {
-  if (data !== 'world') return readRequestsFile(data);
+  if (data !== WORLD_DATA) return readRequestsFile(data);
   if (!world) throw new Error('--data world: this model has no world (use the default model or --model quick)');
   return editRequests(world, 'all');
 }

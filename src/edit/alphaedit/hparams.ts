@@ -6,7 +6,7 @@
  * tiny, stories260K and world presets pick τ from their statistics' spectrum (./README.md).
  */
 import { parseWithSchema, type HParamsOf, type Schema } from '../hparams.js';
-import { MEMIT_PRESETS, MEMIT_SCHEMA, parseMemitHParams } from '../memit/index.js';
+import { checkMemitFields, MEMIT_PRESETS, MEMIT_SCHEMA } from '../memit/index.js';
 import { WORLD_PRESET_DEPTHS } from '../shared/world-presets.js';
 import { LLAMA_MODULES } from '../../models/index.js';
 import { moduleTemplates } from '../shared/modules.js';
@@ -32,8 +32,7 @@ export type AlphaEditHParams = HParamsOf<typeof ALPHAEDIT_SCHEMA>;
 
 export function parseAlphaEditHParams(raw: unknown, source: string): AlphaEditHParams {
   const h = parseWithSchema(raw, ALPHAEDIT_SCHEMA, source, 'AlphaEdit');
-  const own = new Set(Object.keys(ALPHAEDIT_SCHEMA).filter((k) => !(k in MEMIT_SCHEMA)));
-  parseMemitHParams(Object.fromEntries(Object.entries(h).filter(([k]) => !own.has(k))), source);
+  checkMemitFields(h, ALPHAEDIT_SCHEMA, source);
   if (!(h.nullspace_threshold > 0)) throw new Error(`${source}: nullspace_threshold must be > 0`);
   if (!(h.L2 > 0)) throw new Error(`${source}: L2 must be > 0`);
   return h;

@@ -5,7 +5,7 @@
  * ../shared/spec/rivals.md §2.4; tiny and world presets chosen so that λ_e·w equals MEMIT's λ.
  */
 import { parseWithSchema, type HParamsOf, type Schema } from '../hparams.js';
-import { MEMIT_PRESETS, MEMIT_SCHEMA, parseMemitHParams } from '../memit/index.js';
+import { checkMemitFields, MEMIT_PRESETS, MEMIT_SCHEMA } from '../memit/index.js';
 import { WORLD_PRESET_DEPTHS } from '../shared/world-presets.js';
 
 const EMMET_SCHEMA = {
@@ -26,9 +26,7 @@ export type EmmetHParams = HParamsOf<typeof EMMET_SCHEMA>;
 
 export function parseEmmetHParams(raw: unknown, source: string): EmmetHParams {
   const h = parseWithSchema(raw, EMMET_SCHEMA, source, 'EMMET');
-  // MEMIT's checks on MEMIT's fields (layers, modules, z settings)
-  const ownKeys = new Set(Object.keys(EMMET_SCHEMA).filter((k) => !(k in MEMIT_SCHEMA)));
-  parseMemitHParams(Object.fromEntries(Object.entries(h).filter(([k]) => !ownKeys.has(k))), source);
+  checkMemitFields(h, EMMET_SCHEMA, source);
   const bad = (msg: string): never => {
     throw new Error(`${source}: ${msg}`);
   };

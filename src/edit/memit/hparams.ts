@@ -41,6 +41,15 @@ export function parseMemitHParams(raw: unknown, source: string): MemitHParams {
   return h;
 }
 
+/**
+ * MEMIT's checks (layers, modules, z settings) on the MEMIT fields of a method whose schema
+ * extends MEMIT's (EMMET, AlphaEdit): `own` lists the fields the method adds.
+ */
+export function checkMemitFields(h: Readonly<Record<string, unknown>>, own: Schema, source: string): void {
+  const added = new Set(Object.keys(own).filter((k) => !(k in MEMIT_SCHEMA)));
+  parseMemitHParams(Object.fromEntries(Object.entries(h).filter(([k]) => !added.has(k))), source);
+}
+
 function preset(
   fam: Family,
   over: Partial<MemitHParams> & Pick<MemitHParams, 'layers' | 'v_loss_layer' | 'mom2_update_weight'>,

@@ -11,7 +11,7 @@ import { MEMIT_PRESETS, parseMemitHParams, type MemitHParams } from './hparams.j
 import { executeMemit, type LayerSolve, type MemitRun } from './memit-main.js';
 import type { MemitZ } from './compute-z.js';
 
-export { type MemitHParams, MEMIT_PRESETS, MEMIT_SCHEMA, parseMemitHParams } from './hparams.js';
+export { type MemitHParams, checkMemitFields, MEMIT_PRESETS, MEMIT_SCHEMA, parseMemitHParams } from './hparams.js';
 export {
   executeMemit,
   memitSolve,
