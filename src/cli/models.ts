@@ -3,8 +3,8 @@
  * dump its logits and activations for comparison with another implementation.
  */
 import { readFileSync } from 'node:fs';
-import { InvalidArgumentError, type Command } from 'commander';
-import { floatOption, intOption } from './options.js';
+import type { Command } from 'commander';
+import { intOption, rangedFloatOption } from './options.js';
 import * as T from '../tensor/index.js';
 import { saveSafetensors } from '../io/safetensors.js';
 import { generate, leftPad, openModel, Trace, type CausalLM } from '../models/index.js';
@@ -25,16 +25,6 @@ function parseDtype(v: string): WeightDTypeOption {
   const d = map[v];
   if (!d) throw new Error(`--dtype must be one of float32, bfloat16, float16, keep (got "${v}")`);
   return d;
-}
-
-/** A number in a range, named in its error. */
-function ranged(flag: string, ok: (n: number) => boolean, what: string): (v: string) => number {
-  const parse = floatOption(flag);
-  return (v) => {
-    const n = parse(v);
-    if (!ok(n)) throw new InvalidArgumentError(`${flag} must be ${what}, got "${v}"`);
-    return n;
-  };
 }
 
 interface ModelFlags {
@@ -62,14 +52,14 @@ export function registerModelCommands(program: Command): void {
     .option(
       '--temperature <t>',
       'sampling temperature',
-      ranged('--temperature', (t) => t > 0, 'a positive number'),
+      rangedFloatOption('--temperature', (t) => t > 0, 'a positive number'),
       1,
     )
     .option('--top-k <k>', 'sample from the k most likely tokens', intOption('--top-k', 0), 0)
     .option(
       '--top-p <p>',
       'nucleus sampling mass',
-      ranged('--top-p', (p) => p > 0 && p <= 1, 'a probability mass in (0, 1]'),
+      rangedFloatOption('--top-p', (p) => p > 0 && p <= 1, 'a probability mass in (0, 1]'),
       1,
     )
     .option('--seed <n>', 'random seed for sampling', intOption('--seed', 0), 0)

@@ -35,3 +35,13 @@ export function floatOption(flag: string): (v: string) => number {
     return n;
   };
 }
+
+/** A finite number that passes `ok`, named in its error as `${flag} must be ${what}`. */
+export function rangedFloatOption(flag: string, ok: (n: number) => boolean, what: string): (v: string) => number {
+  const parse = floatOption(flag);
+  return (v) => {
+    const n = parse(v);
+    if (!ok(n)) throw new InvalidArgumentError(`${flag} must be ${what}, got "${v}"`);
+    return n;
+  };
+}

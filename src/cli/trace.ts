@@ -3,7 +3,7 @@
  * and attention outputs restore the clean answer after the subject is corrupted. Prints a
  * summary and the grids (or the JSON with --json); --out writes trace.json and SVG heat maps.
  */
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { openModel } from '../models/index.js';
 import {
   causalTrace,
@@ -16,7 +16,7 @@ import {
 import { ProgressLine } from '../util/progress.js';
 import { resolveModel } from './default-model.js';
 import { MODEL_HELP } from './models.js';
-import { choiceOption, floatOption, intOption } from './options.js';
+import { choiceOption, intOption, rangedFloatOption } from './options.js';
 
 interface TraceFlags {
   model?: string;
@@ -36,15 +36,7 @@ interface TraceFlags {
   json?: boolean;
 }
 
-/** A number >= 0, named in its error. */
-function nonNegative(flag: string): (v: string) => number {
-  const parse = floatOption(flag);
-  return (v) => {
-    const n = parse(v);
-    if (n < 0) throw new InvalidArgumentError(`${flag} must be a number >= 0, got "${v}"`);
-    return n;
-  };
-}
+const nonNegative = (flag: string): ((v: string) => number) => rangedFloatOption(flag, (n) => n >= 0, 'a number >= 0');
 
 /** The grid of one kind as text: a row per token, a column per layer, p(answer) with 3 decimals (or an exponent). */
 export function formatTraceGrid(r: CausalTraceResult, kind: TraceKind): string {
