@@ -34,6 +34,12 @@ const PROMPT = 'Once upon a time, Lily went to the park';
 const SUBJECT = 'Lily';
 
 const relDiff = (a: number, b: number): number => Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
+/**
+ * Two float32 forwards of the same rows in batches of other sizes: OpenBLAS kernels round by
+ * block shape (1.3e-6 relative seen with OPENBLAS_CORETYPE=Haswell), so batch-composition
+ * comparisons hold to this, not bit for bit.
+ */
+const BATCH_TOL = 1e-5;
 
 test('window of layers: the original range(max(0, l - w // 2), min(L, l - (-w // 2)))', () => {
   assert.deepEqual(windowLayers(48, 0, 10), [0, 5]);
@@ -120,11 +126,11 @@ for (const name of ['tiny-gpt2', 'tiny-llama']) {
         ids.map((_, token) => ({ token, module: model.arch.layerTemplate.replace('{}', String(l)) }));
       const sets: RestoreSet[] = [[], ...Array.from({ length: L }, (_, l) => everyToken(l))];
       const [none, ...all] = runs.restore(sets, a);
-      assert.equal(none, corrupted, 'restoring nothing is the corrupted run, exactly');
-      all.forEach((p, l) => assert.ok(relDiff(p, clean) <= 1e-6, `layer ${l}: ${p} vs clean ${clean}`));
+      assert.ok(relDiff(none, corrupted) <= BATCH_TOL, `restoring nothing is the corrupted run: ${none} vs ${corrupted}`);
+      all.forEach((p, l) => assert.ok(relDiff(p, clean) <= BATCH_TOL, `layer ${l}: ${p} vs clean ${clean}`));
       // causal attention: states before the subject are the same in the clean and corrupted runs
       const before = Array.from({ length: range[0] * L }, (_, i) => cellStates(model, 'hidden', Math.floor(i / L), i % L, 1));
-      for (const p of runs.restore(before, a)) assert.ok(Math.abs(p - corrupted) <= 1e-9 * corrupted, `${p} vs ${corrupted}`);
+      for (const p of runs.restore(before, a)) assert.ok(relDiff(p, corrupted) <= BATCH_TOL, `${p} vs ${corrupted}`);
       model.dispose();
     });
 
@@ -139,7 +145,7 @@ for (const name of ['tiny-gpt2', 'tiny-llama']) {
         for (const t of [range[1] - 1, ids.length - 1]) for (let l = 0; l < L; l++) sets.push(cellStates(model, kind, t, l, 3));
       const batched = runs.restore(sets, a, { maxRows: 1000 });
       const single = runs.restore(sets, a, { maxRows: 1 });
-      batched.forEach((p, i) => assert.ok(relDiff(p, single[i]!) <= 1e-6, `cell ${i}: ${p} vs ${single[i]}`));
+      batched.forEach((p, i) => assert.ok(relDiff(p, single[i]!) <= BATCH_TOL, `cell ${i}: ${p} vs ${single[i]}`));
       for (const i of [1, L + 2, 2 * L + 1, 4 * L + 1]) {
         const ref = naiveRestored(model, ids, range, std, 5, S, sets[i]!, a);
         assert.ok(relDiff(batched[i]!, ref) <= 1e-5, `cell ${i}: ${batched[i]} vs reference ${ref}`);
@@ -152,10 +158,10 @@ for (const name of ['tiny-gpt2', 'tiny-llama']) {
       const { model, tokenizer } = await load(name);
       const r = causalTrace(model, tokenizer, PROMPT, SUBJECT, { samples: 2, noise: 0, window: 2 });
       assert.equal(r.noise.std, 0);
-      assert.ok(relDiff(r.corruptedProb, r.cleanProb) <= 1e-6);
+      assert.ok(relDiff(r.corruptedProb, r.cleanProb) <= BATCH_TOL, `corrupted ${r.corruptedProb} vs clean ${r.cleanProb}`);
       for (const t of r.traces)
         for (const row of t.restored)
-          for (const p of row) assert.ok(relDiff(p, r.cleanProb) <= 1e-6, `${t.kind}: ${p} vs ${r.cleanProb}`);
+          for (const p of row) assert.ok(relDiff(p, r.cleanProb) <= BATCH_TOL, `${t.kind}: ${p} vs ${r.cleanProb}`);
       model.dispose();
     });
   });
