@@ -126,7 +126,7 @@ for (const name of ['tiny-gpt2', 'tiny-llama']) {
         ids.map((_, token) => ({ token, module: model.arch.layerTemplate.replace('{}', String(l)) }));
       const sets: RestoreSet[] = [[], ...Array.from({ length: L }, (_, l) => everyToken(l))];
       const [none, ...all] = runs.restore(sets, a);
-      assert.ok(relDiff(none, corrupted) <= BATCH_TOL, `restoring nothing is the corrupted run: ${none} vs ${corrupted}`);
+      assert.ok(relDiff(none!, corrupted) <= BATCH_TOL, `restoring nothing is the corrupted run: ${none} vs ${corrupted}`);
       all.forEach((p, l) => assert.ok(relDiff(p, clean) <= BATCH_TOL, `layer ${l}: ${p} vs clean ${clean}`));
       // causal attention: states before the subject are the same in the clean and corrupted runs
       const before = Array.from({ length: range[0] * L }, (_, i) => cellStates(model, 'hidden', Math.floor(i / L), i % L, 1));
