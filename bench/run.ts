@@ -9,7 +9,9 @@ import { runEval } from './eval.js';
 import { runWorld } from './world.js';
 
 const args = process.argv.slice(2);
-const suites = args.filter((a) => !a.startsWith('--'));
+/** flags followed by a value (which is not a suite name) */
+const VALUE_FLAGS = new Set(['--keep']);
+const suites = args.filter((a, i) => !a.startsWith('--') && !VALUE_FLAGS.has(args[i - 1] ?? ''));
 const all: Record<string, (a: string[]) => void | Promise<void>> = {
   core: runCore,
   models: runModels,

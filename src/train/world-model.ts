@@ -16,6 +16,7 @@ import {
   writeWorld,
   type World,
   type WorldSize,
+  type WorldTaskName,
 } from '../world/index.js';
 import { evaluateTasks } from '../eval/run.js';
 import { greedyRecall } from './recall.js';
@@ -30,8 +31,14 @@ export interface WorldModelSpec {
   numHeads: number;
   /** repetitions of every fact statement in the training text */
   factRepeats: number;
+  /**
+   * examples of these tasks per epoch, the next ones of their training splits each epoch (the other
+   * tasks show all their examples every epoch)
+   */
+  taskPerPass: Partial<Record<WorldTaskName, number>>;
   /** task examples carry loss on their answer only (their prompt is context), as in supervised fine-tuning */
   answerOnly: boolean;
+  /** passes over the training text */
   epochs: number;
   batchSize: number;
   lr: number;
@@ -50,10 +57,11 @@ export const DEFAULT_WORLD_MODEL: WorldModelSpec = {
   numLayers: 2,
   numHeads: 4,
   factRepeats: 4,
+  taskPerPass: { reasoning: 3000, nli: 2000, 'qa-yesno': 2000 },
   answerOnly: true,
-  epochs: 12,
+  epochs: 14,
   batchSize: 32,
-  lr: 3e-3,
+  lr: 1e-3,
   stopAtRecall: null,
 };
 
@@ -104,7 +112,13 @@ export async function buildWorldModel(
   try {
     await writeTokenizer(tokDir, world);
     const tok = await loadTokenizer(tokDir);
-    const parts = trainingDocumentParts(world, { factRepeats: spec.factRepeats, seed: spec.seed });
+    // every epoch is in the documents (each with its own task examples), so the trainer makes one pass
+    const parts = trainingDocumentParts(world, {
+      factRepeats: spec.factRepeats,
+      seed: spec.seed,
+      passes: spec.epochs,
+      taskPerPass: spec.taskPerPass,
+    });
     const documents = parts.map((d) => tok.encode(d.text, { addBos: false }));
     const config = smallModelConfig({
       arch: 'llama',
@@ -123,7 +137,7 @@ export async function buildWorldModel(
       config,
       documents,
       ...(spec.answerOnly ? { lossStart: parts.map((d) => d.answerFrom) } : {}),
-      epochs: spec.epochs,
+      epochs: 1,
       batchSize: spec.batchSize,
       lr: spec.lr,
       seed: spec.seed,

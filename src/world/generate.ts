@@ -12,7 +12,7 @@ import { buildVocab } from './tokenizer.js';
 import { WORLD_SIZES, type WorldTaskName, type Entity, type Fact, type World, type WorldSize } from './types.js';
 
 /** Bump when generation changes what a seed gives. */
-export const WORLD_VERSION = 3;
+export const WORLD_VERSION = 4;
 
 /** Counts per size; languages are one per country. */
 export interface SizeSpec {
@@ -46,7 +46,7 @@ export const SIZES: Record<WorldSize, SizeSpec> = {
     companies: 12,
     instruments: 8,
     sports: 8,
-    taskTrain: { reasoning: 3000, nli: 800, 'qa-open': 400, 'qa-yesno': 800, sentiment: 400, ner: 1000, dialogue: 1000 },
+    taskTrain: { reasoning: 9800, nli: 4000, 'qa-open': 400, 'qa-yesno': 8000, sentiment: 400, ner: 1000, dialogue: 1000 },
     taskTest: 100,
   },
 };

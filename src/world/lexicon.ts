@@ -6,10 +6,10 @@
 import type { EntityType } from './relations.js';
 import { RELATIONS } from './relations.js';
 
-/** Arithmetic word problems (comparisons): `{n}` a person, `{a}`/`{b}` counts of items `{x}`/`{y}`, `{q}` more or fewer. */
+/** Comparison word problems: `{n}` a person, `{a}`/`{b}` counts of items `{x}`/`{y}`; the answer is the item there are more of. */
 export const ARITH_FRAMES: readonly { text: string }[] = [
-  { text: 'problem : {n} has {a} {x} and {b} {y} . does {n} have {q} {x} or {y} ? answer :' },
-  { text: 'problem : {n} bought {a} {x} and {b} {y} . did {n} buy {q} {x} or {y} ? answer :' },
+  { text: 'problem : {n} has {a} {x} and {b} {y} . does {n} have more {x} or {y} ? answer :' },
+  { text: 'problem : {n} bought {a} {x} and {b} {y} . did {n} buy more {x} or {y} ? answer :' },
 ];
 export const ARITH_ITEMS = ['apples', 'coins', 'books', 'cards', 'stamps', 'shells', 'pens', 'cups'] as const;
 
@@ -52,7 +52,7 @@ export const DIALOGUE_TOPICS: readonly { id: string; question: string; reply: st
 export const SCAFFOLD =
   'premise : hypothesis : answer : question : passage : is it true that ? review : sentiment : positive negative ' +
   'sentence : . what kind of name is person city country company language instrument sport ? ' +
-  'dialogue : options : 1 2 3 yes no count more fewer';
+  'dialogue : options : 1 2 3 yes no count more';
 
 /** Every fixed word of templates and tasks (placeholders removed). */
 export function fixedWords(): Set<string> {

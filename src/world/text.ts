@@ -52,12 +52,23 @@ export interface TrainingDocumentOptions {
   factRepeats?: number;
   /** shuffle seed (default: the world's seed) */
   seed?: number;
+  /**
+   * passes over the text (default 1), each shuffled on its own: the facts and the task examples
+   * each pass, except the tasks of `taskPerPass`
+   */
+  passes?: number;
+  /**
+   * examples of these tasks per pass, dealt in turn from their training splits (which are larger),
+   * so that each pass shows the next ones: a few examples seen many times are memorized, many
+   * examples seen a few times are learned (docs/world.md, runs 17–)
+   */
+  taskPerPass?: Partial<Record<WorldTaskName, number>>;
 }
 
 /**
  * The training documents, one sentence or task example each, shuffled deterministically. None uses
  * a held-out template, and none holds a test example.
- * @example const docs = trainingDocuments(world); // ['kato plays the lunaphone .', 'premise : ... answer : yes', ...]
+ * @example const docs = trainingDocuments(world); // ['kato plays the lunaphone .', 'premise : ... hypothesis : ... yes', ...]
  */
 export function trainingDocuments(world: World, opts: TrainingDocumentOptions = {}): string[] {
   return trainingDocumentParts(world, opts).map((d) => d.text);
@@ -79,19 +90,36 @@ export interface TrainingDocument {
  */
 export function trainingDocumentParts(world: World, opts: TrainingDocumentOptions = {}): TrainingDocument[] {
   const repeats = opts.factRepeats ?? 1;
-  if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`factRepeats must be a positive integer, got ${repeats}`);
+  const passes = opts.passes ?? 1;
+  for (const [name, n] of [['factRepeats', repeats], ['passes', passes], ...Object.entries(opts.taskPerPass ?? {})] as const)
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${n}`);
   const s = trainingSections(world);
-  const docs: TrainingDocument[] = [];
-  const facts = (lines: string[]) => lines.map((text) => ({ text, answerFrom: 0 }));
+  const facts: TrainingDocument[] = [];
   for (let k = 0; k < repeats; k++) {
-    if (opts.facts ?? true) docs.push(...facts(s.facts));
-    if (opts.derived ?? true) docs.push(...facts(s.derived));
+    if (opts.facts ?? true) facts.push(...s.facts.map((text) => ({ text, answerFrom: 0 })));
+    if (opts.derived ?? true) facts.push(...s.derived.map((text) => ({ text, answerFrom: 0 })));
   }
   const tasks = opts.tasks ?? true;
   const names = tasks === true ? WORLD_TASK_NAMES : tasks === false ? [] : tasks;
-  for (const name of names)
-    for (const ex of world.tasks[name].train) docs.push({ text: exampleText(ex), answerFrom: words(ex.prompt).length });
-  return WorldRng.stream(opts.seed ?? world.seed, 'documents').shuffle(docs);
+  const example = (ex: WorldTaskExample): TrainingDocument => ({ text: exampleText(ex), answerFrom: words(ex.prompt).length });
+  const dealt = new Map<WorldTaskName, number>(); // the next example to deal, per task
+  const out: TrainingDocument[] = [];
+  for (let pass = 0; pass < passes; pass++) {
+    const docs = [...facts];
+    for (const name of names) {
+      const pool = world.tasks[name].train;
+      const per = opts.taskPerPass?.[name];
+      if (per === undefined || pool.length === 0) docs.push(...pool.map(example));
+      else {
+        const from = dealt.get(name) ?? 0;
+        const n = Math.min(per, pool.length);
+        for (let i = 0; i < n; i++) docs.push(example(pool[(from + i) % pool.length]!));
+        dealt.set(name, (from + n) % pool.length);
+      }
+    }
+    out.push(...WorldRng.stream(opts.seed ?? world.seed, pass === 0 ? 'documents' : `documents/${pass}`).shuffle(docs));
+  }
+  return out;
 }
 
 /** Held-out documents: every fact (base and derived) in every held-out template, then every task test example. */

@@ -57,9 +57,9 @@ describe('world generation', () => {
     assert.equal(worldHash(again), worldHash(tiny));
     assert.equal(sha(trainingDocuments(again).join('\n')), sha(trainingDocuments(tiny).join('\n')));
     // snapshot: update only when generation changes on purpose (and bump WORLD_VERSION)
-    assert.equal(worldHash(tiny), '83066b0f6e56005354d0b10dac57bb73c51056a8922a29929b928da8175cf4a0');
-    assert.equal(sha(trainingDocuments(tiny).join('\n')), '2f1e38913910337b49baafcd29530fa1665721ddf3d89cfae28ceba2c6c27542');
-    assert.equal(worldHash(big), '5e721351075f2a07898642772778384d2ec441e6f401a79ec2e97df581f39342');
+    assert.equal(worldHash(tiny), '8b56eab4670ea246e2a5639331bf747bb1ef0b2ca549c7f95221a1b94d3684a6');
+    assert.equal(sha(trainingDocuments(tiny).join('\n')), 'f9827636f55bb25ec087b12e552c4da01d4c4651c1f92935b6bc5828b2d4f73f');
+    assert.equal(worldHash(big), '2c6060aa62db92e174f505d09a920436ef5026bead6666edc159aadc8035fd30');
     assert.notEqual(worldHash(generateWorld({ seed: 1, size: 'tiny' })), worldHash(tiny));
   });
 
@@ -163,6 +163,59 @@ describe('no leakage', () => {
       assert.equal(p.answerFrom, ex ? words(ex.prompt).length : 0, p.text);
       if (ex) assert.equal(words(p.text).slice(p.answerFrom).join(' '), ex.answer);
     }
+  });
+
+  test('passes and taskPerPass: the facts every pass, the next examples of a dealt task each pass', () => {
+    const per = 7;
+    const pool = big.tasks.nli.train;
+    const passes = Math.ceil(pool.length / per) + 2; // wraps around the pool
+    const parts = trainingDocumentParts(big, { passes, taskPerPass: { nli: per }, tasks: ['nli', 'sentiment'] });
+    const factCount = trainingSections(big).facts.length + trainingSections(big).derived.length;
+    const perPass = factCount + per + big.tasks.sentiment.train.length;
+    assert.equal(parts.length, passes * perPass);
+    const text = (i: number): string => `${pool[i % pool.length]!.prompt} ${pool[i % pool.length]!.answer}`;
+    for (const pass of [0, 1, passes - 1]) {
+      const docs = parts.slice(pass * perPass, (pass + 1) * perPass).map((d) => d.text);
+      const nli = docs.filter((d) => d.startsWith('premise :')).sort();
+      const want = Array.from({ length: per }, (_, i) => text(pass * per + i)).sort();
+      assert.deepEqual(nli, want, `pass ${pass}`);
+      assert.equal(docs.filter((d) => d.startsWith('review :')).length, big.tasks.sentiment.train.length);
+    }
+    // each pass is shuffled on its own; one pass and no dealing is the plain document list
+    assert.notDeepEqual(parts.slice(0, 50), parts.slice(perPass, perPass + 50));
+    assert.deepEqual(trainingDocumentParts(tiny, { passes: 1 }), trainingDocumentParts(tiny));
+    // a dealt task never repeats an example within a pass, even with a small pool
+    const small = trainingDocumentParts(tiny, {
+      passes: 2,
+      taskPerPass: { nli: 10_000 },
+      tasks: ['nli'],
+      facts: false,
+      derived: false,
+    });
+    assert.equal(small.length, 2 * tiny.tasks.nli.train.length);
+    for (const bad of [0, 1.5, -2])
+      assert.throws(() => trainingDocumentParts(tiny, { passes: bad }), /passes must be a positive integer/);
+    assert.throws(() => trainingDocumentParts(tiny, { taskPerPass: { nli: 0 } }), /nli must be a positive integer/);
+  });
+
+  test('nli and qa-yesno: balanced labels, the claim ends with its object, a false object is absent from the premise', () => {
+    for (const world of [tiny, big])
+      for (const name of ['nli', 'qa-yesno'] as const) {
+        const train = world.tasks[name].train;
+        const yes = train.filter((e) => e.answer === 'yes').length;
+        assert.ok(Math.abs(2 * yes - train.length) <= 2, `${world.size} ${name}: ${yes} yes of ${train.length}`);
+        const keys = new Set(train.map((e) => e.key));
+        if (world === big) assert.ok(keys.size > 400, `${name}: the training split spans ${keys.size} facts`);
+        for (const ex of [...train, ...world.tasks[name].test]) {
+          const [context, claim] = ex.prompt.split(name === 'nli' ? ' hypothesis : ' : ' question : is it true that ');
+          const ws = words(claim!);
+          const object = ws[ws.length - 1]!;
+          const [subject, relationId] = ex.key.split('/') as [string, string];
+          const truth = objectOf(world, subject, relationId as Parameters<typeof objectOf>[2])!;
+          assert.equal(ex.answer, object === truth ? 'yes' : 'no', ex.prompt);
+          assert.equal(words(context!).includes(object), ex.answer === 'yes', ex.prompt);
+        }
+      }
   });
 
   test('held-out documents are disjoint from the training documents', () => {
