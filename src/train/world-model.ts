@@ -57,7 +57,7 @@ export const DEFAULT_WORLD_MODEL: WorldModelSpec = {
   numLayers: 2,
   numHeads: 4,
   factRepeats: 4,
-  taskPerPass: { reasoning: 3000, nli: 2000, 'qa-yesno': 2000 },
+  taskPerPass: { reasoning: 3000, nli: 2000, 'qa-yesno': 2000, dialogue: 1000 },
   answerOnly: true,
   epochs: 14,
   batchSize: 32,

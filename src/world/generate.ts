@@ -46,7 +46,7 @@ export const SIZES: Record<WorldSize, SizeSpec> = {
     companies: 12,
     instruments: 8,
     sports: 8,
-    taskTrain: { reasoning: 9800, nli: 4000, 'qa-open': 400, 'qa-yesno': 8000, sentiment: 400, ner: 1000, dialogue: 1000 },
+    taskTrain: { reasoning: 9800, nli: 4000, 'qa-open': 400, 'qa-yesno': 8000, sentiment: 400, ner: 1000, dialogue: 4000 },
     taskTest: 100,
   },
 };
