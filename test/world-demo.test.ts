@@ -27,10 +27,12 @@ import { assertShares, methodShares } from './world-edits.js';
 const bin = resolve(fileURLToPath(new URL('../bin/lmedit.js', import.meta.url)));
 
 /**
- * Shares the ROME test asserts on the quick world model, below what was measured (world version 3:
- * rewrite 1.00, paraphrase 1.00, unrelated facts kept 0.86, portability 0.07; printed as a diagnostic).
+ * Shares the ROME test asserts on the quick world model, below what was measured (printed as a
+ * diagnostic; world version 3: rewrite 1.00, paraphrase 1.00, unrelated facts kept 0.86,
+ * portability 0.07; version 4: 1.00, 1.00, 0.81, 0.00). The quick model's weights, and so these
+ * shares, move a little with the BLAS kernels it was trained with, hence the margin.
  */
-const BARS = { rewrite: 0.9, paraphrase: 0.6, unrelatedKept: 0.8 };
+const BARS = { rewrite: 0.9, paraphrase: 0.6, unrelatedKept: 0.7 };
 
 describe('lmedit demo --quick and ROME on the world model (fresh $LMEDIT_HOME, no ../shared)', () => {
   const home = mkdtempSync(join(tmpdir(), 'lmedit-home-'));
