@@ -38,6 +38,29 @@ describe('lmedit CLI', () => {
     assert.match(a.err, /unknown method "nope"/);
   });
 
+  test('train --world --stop-at-recall stops at the first evaluation that reaches it; a bad share is refused', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lmedit-train-stop-'));
+    try {
+      const out = join(dir, 'model');
+      const common = ['train', '--world', '--size', 'tiny', '--hidden', '32', '--layers', '1', '--epochs', '30', '--quiet'];
+      // 30 epochs of the tiny world are ~780 steps; recall is evaluated every 500
+      const r = lmedit(...common, '--stop-at-recall', '0.001', '--out', out);
+      assert.equal(r.code, 0, r.err);
+      const report = JSON.parse(r.out) as { steps: number; stopReason: string; spec: { stopAtRecall: number } };
+      assert.equal(report.stopReason, 'target');
+      assert.equal(report.steps, 500);
+      assert.equal(report.spec.stopAtRecall, 0.001);
+      const saved = JSON.parse(readFileSync(join(out, 'world-model.json'), 'utf8')) as { stopReason: string };
+      assert.equal(saved.stopReason, 'target');
+      const bad = lmedit(...common, '--stop-at-recall', '1.5', '--out', join(dir, 'bad'));
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.err, /--stop-at-recall must be in \(0, 1\], got "1.5"/);
+      assert.ok(!existsSync(join(dir, 'bad')));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   describe('on stories260K', { skip: skipNoShared }, () => {
     const dir = modelDir('stories260K');
 

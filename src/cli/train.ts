@@ -10,7 +10,7 @@ import { loadTokenizer } from '../tokenizer/index.js';
 import { ProgressLine } from '../util/progress.js';
 import { saveTrainedModel, smallModelConfig, tokenizeCorpus, train, type TrainProgress } from '../train/index.js';
 import { buildWorldModel, DEFAULT_WORLD_MODEL, type WorldModelSpec } from '../train/world-model.js';
-import { choiceOption, intOption } from './options.js';
+import { choiceOption, intOption, rangedFloatOption } from './options.js';
 
 interface TrainFlags {
   world?: boolean;
@@ -26,6 +26,7 @@ interface TrainFlags {
   epochs?: number;
   batchSize?: number;
   lr?: number;
+  stopAtRecall?: number;
   quiet?: boolean;
 }
 
@@ -57,6 +58,11 @@ export function registerTrainCommands(program: Command): void {
     .option('--epochs <n>', 'passes over the training text', intOption('--epochs'))
     .option('--batch-size <n>', 'rows per step', intOption('--batch-size'))
     .option('--lr <lr>', 'peak learning rate', Number.parseFloat)
+    .option(
+      '--stop-at-recall <share>',
+      '--world: stop early once held-out-template recall (every 500 steps) reaches this share or stops improving',
+      rangedFloatOption('--stop-at-recall', (n) => n > 0 && n <= 1, 'in (0, 1]'),
+    )
     .option('--quiet', 'no progress')
     .action(async (o: TrainFlags) => {
       if (!!o.world === !!o.corpus) throw new Error('give exactly one of --world or --corpus FILE');
@@ -72,6 +78,7 @@ export function registerTrainCommands(program: Command): void {
           ...(o.epochs ? { epochs: o.epochs } : {}),
           ...(o.batchSize ? { batchSize: o.batchSize } : {}),
           ...(o.lr ? { lr: o.lr } : {}),
+          ...(o.stopAtRecall !== undefined ? { stopAtRecall: o.stopAtRecall } : {}),
         };
         const report = await buildWorldModel(o.out, spec, { checkpointDir: `${o.out}.checkpoints`, onProgress: bar.onProgress });
         bar.stop();

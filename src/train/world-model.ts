@@ -21,7 +21,7 @@ import {
 import { evaluateTasks } from '../eval/run.js';
 import { greedyRecall } from './recall.js';
 import { smallModelConfig } from './init.js';
-import { saveTrainedModel, train, type TrainProgress } from './train.js';
+import { saveTrainedModel, train, type StopReason, type TrainProgress } from './train.js';
 
 export interface WorldModelSpec {
   seed: number;
@@ -69,6 +69,8 @@ export interface WorldModelReport {
   spec: WorldModelSpec;
   seconds: number;
   steps: number;
+  /** why training ended: every step run (`completed`), or an early stop (`target`, `plateau`) */
+  stopReason: StopReason;
   finalLoss: number | null;
   /** greedy recall of every base fact, in the trained templates and in the held-out ones */
   recall: { trained: number; heldOut: number };
@@ -153,6 +155,7 @@ export async function buildWorldModel(
       spec,
       seconds: (performance.now() - t0) / 1000,
       steps: run.step,
+      stopReason: run.stopReason,
       finalLoss: run.finalLoss,
       parameters,
       ...measured,
