@@ -95,25 +95,29 @@ export function trainingDocumentParts(world: World, opts: TrainingDocumentOption
     if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${n}`);
   const s = trainingSections(world);
   const facts: TrainingDocument[] = [];
+  const asFacts = (lines: string[]): TrainingDocument[] => lines.map((text) => ({ text, answerFrom: 0 }));
   for (let k = 0; k < repeats; k++) {
-    if (opts.facts ?? true) facts.push(...s.facts.map((text) => ({ text, answerFrom: 0 })));
-    if (opts.derived ?? true) facts.push(...s.derived.map((text) => ({ text, answerFrom: 0 })));
+    if (opts.facts ?? true) facts.push(...asFacts(s.facts));
+    if (opts.derived ?? true) facts.push(...asFacts(s.derived));
   }
   const tasks = opts.tasks ?? true;
   const names = tasks === true ? WORLD_TASK_NAMES : tasks === false ? [] : tasks;
-  const example = (ex: WorldTaskExample): TrainingDocument => ({ text: exampleText(ex), answerFrom: words(ex.prompt).length });
+  // each task's documents are made once and dealt from on every pass
+  const pools = names.map((name) => ({
+    name,
+    docs: world.tasks[name].train.map((ex): TrainingDocument => ({ text: exampleText(ex), answerFrom: words(ex.prompt).length })),
+  }));
   const dealt = new Map<WorldTaskName, number>(); // the next example to deal, per task
   const out: TrainingDocument[] = [];
   for (let pass = 0; pass < passes; pass++) {
     const docs = [...facts];
-    for (const name of names) {
-      const pool = world.tasks[name].train;
+    for (const { name, docs: pool } of pools) {
       const per = opts.taskPerPass?.[name];
-      if (per === undefined || pool.length === 0) docs.push(...pool.map(example));
+      if (per === undefined || pool.length === 0) docs.push(...pool);
       else {
         const from = dealt.get(name) ?? 0;
         const n = Math.min(per, pool.length);
-        for (let i = 0; i < n; i++) docs.push(example(pool[(from + i) % pool.length]!));
+        for (let i = 0; i < n; i++) docs.push(pool[(from + i) % pool.length]!);
         dealt.set(name, (from + n) % pool.length);
       }
     }

@@ -35,6 +35,7 @@ import {
   worldTasks,
   writeTokenizer,
   writeWorld,
+  type RelationId,
   type World,
 } from './index.js';
 import { fixedWords } from './lexicon.js';
@@ -210,8 +211,8 @@ describe('no leakage', () => {
           const [context, claim] = ex.prompt.split(name === 'nli' ? ' hypothesis : ' : ' question : is it true that ');
           const ws = words(claim!);
           const object = ws[ws.length - 1]!;
-          const [subject, relationId] = ex.key.split('/') as [string, string];
-          const truth = objectOf(world, subject, relationId as Parameters<typeof objectOf>[2])!;
+          const [subject, relationId] = ex.key.split('/') as [string, RelationId];
+          const truth = objectOf(world, subject, relationId)!;
           assert.equal(ex.answer, object === truth ? 'yes' : 'no', ex.prompt);
           assert.equal(words(context!).includes(object), ex.answer === 'yes', ex.prompt);
         }
